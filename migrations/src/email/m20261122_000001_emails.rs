@@ -1,0 +1,25 @@
+crate::sql_migration!(
+    "m20261122_000001_emails",
+    r#"
+-- An email is recorded first and delivered later: the send is an external side effect
+-- that cannot join a database transaction, so it is driven from this table.
+CREATE TABLE emails (
+    id              UUID PRIMARY KEY,
+    order_id        UUID NOT NULL,
+    kind            TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    body_text       TEXT NOT NULL,
+    body_html       TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    correlation_id  TEXT NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    sent_at         TIMESTAMPTZ,
+    -- exactly one email of each kind per order, whatever the broker redelivers
+    UNIQUE (order_id, kind)
+);
+"#,
+    "DROP TABLE emails;"
+);

@@ -1,0 +1,7 @@
+-- One role and one database per service, as ./dev creates them: no service can read
+-- another service's data.
+CREATE ROLE "order" LOGIN PASSWORD 'order';         CREATE DATABASE "order" OWNER "order";
+CREATE ROLE inventory LOGIN PASSWORD 'inventory';   CREATE DATABASE inventory OWNER inventory;
+CREATE ROLE payment LOGIN PASSWORD 'payment';       CREATE DATABASE payment OWNER payment;
+CREATE ROLE email LOGIN PASSWORD 'email';           CREATE DATABASE email OWNER email;
+CREATE ROLE analytics LOGIN PASSWORD 'analytics';   CREATE DATABASE analytics OWNER analytics;

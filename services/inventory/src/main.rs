@@ -1,0 +1,12 @@
+use platform_config::{Component, ServiceSettings};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    platform_telemetry::init("inventory-service");
+    let settings = inventory_service::Settings::from_env(ServiceSettings::from_env(Component::Inventory)?)?;
+    inventory_service::build(settings)
+        .await?
+        .run_until_stopped()
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,12 @@
+use platform_config::{Component, ServiceSettings};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    platform_telemetry::init("payment-service");
+    let settings = payment_service::Settings::from_env(ServiceSettings::from_env(Component::Payment)?)?;
+    payment_service::build(settings)
+        .await?
+        .run_until_stopped()
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! HTTP plumbing shared by every service.
+//!
+//! - [`ApiError`]: the one error type every handler returns. Each service keeps its own
+//!   typed error enum and converts it into an `ApiError` in exactly one `From` impl, so
+//!   the mapping from "what went wrong" to "status code + JSON body" lives in one place.
+//! - [`health`]: `/health/live` and `/health/ready` with pluggable probes.
+//! - [`server`]: builds the actix-web server with the shared middleware and runs it until
+//!   SIGTERM, then runs the service's shutdown hooks (closing broker channels, stopping actors).
+
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod server;
+
+pub use error::ApiError;
+pub use health::Probe;
+pub use server::{Application, ShutdownHook, serve};

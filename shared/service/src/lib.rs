@@ -1,0 +1,59 @@
+//! The life of a backend service, written once.
+//!
+//! Start-up: connect to the service's own database, apply its pending migrations, start
+//! the broker connection keeper, serve HTTP with the shared middleware and health probes.
+//! Shutdown (SIGTERM): stop accepting, drain in-flight requests, then close the broker
+//! connection and the database pool, in that order.
+
+use actix_web::web;
+use futures_util::FutureExt;
+use platform_broker::Broker;
+use platform_config::ServiceSettings;
+use platform_http::{Application, Probe, ShutdownHook};
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+
+/// What a running service holds on to: its settings, database pool and broker handle.
+#[derive(Clone)]
+pub struct Infra {
+    pub settings: ServiceSettings,
+    pub db: DatabaseConnection,
+    pub broker: Broker,
+}
+
+impl Infra {
+    /// Connects and migrates. Fails fast when the database is unreachable at start-up: a
+    /// service that cannot apply its migrations must not serve a schema it does not know.
+    /// The broker, on the other hand, may be down: the service starts, says "not ready",
+    /// and connects when it can.
+    pub async fn start<M: MigratorTrait>(settings: ServiceSettings) -> anyhow::Result<Self> {
+        let pool_size = platform_config::parse("DATABASE_POOL_SIZE", 20u32)?;
+        let db = platform_db::connect(&settings.database_url, pool_size).await?;
+        platform_db::migrate::<M>(&db).await?;
+        let broker = Broker::start(settings.amqp_url.clone(), settings.component().name());
+        Ok(Self { settings, db, broker })
+    }
+
+    /// Serves HTTP with the health probes for the database and the broker, and registers
+    /// the hooks that close them after the server drained.
+    pub fn serve<F>(&self, extra_probes: Vec<Probe>, routes: F) -> std::io::Result<Application>
+    where
+        F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    {
+        let mut probes = vec![platform_db::probe(self.db.clone()), self.broker.probe()];
+        probes.extend(extra_probes);
+        let app = platform_http::serve(&self.settings.server, probes, routes)?;
+        let broker = self.broker.clone();
+        let db = self.db.clone();
+        let close_broker: ShutdownHook = Box::new(move || async move { broker.close().await }.boxed());
+        let close_db: ShutdownHook = Box::new(move || {
+            async move {
+                if let Err(e) = db.close().await {
+                    tracing::warn!(error = %e, "closing the database pool failed");
+                }
+            }
+            .boxed()
+        });
+        Ok(app.on_shutdown(close_broker).on_shutdown(close_db))
+    }
+}

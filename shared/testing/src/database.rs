@@ -1,0 +1,84 @@
+use sea_orm::{ConnectionTrait, Database};
+
+/// A freshly created, empty database, dropped when this value is dropped.
+/// The service under test applies its own migrations to it at start-up, exactly as in
+/// production.
+pub struct TestDatabase {
+    pub url: String,
+    pub name: String,
+    admin_url: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
+        format!(
+            "postgres://platform:platform@127.0.0.1:{}/postgres",
+            platform_config::DEV_PG_PORT
+        )
+    })
+}
+
+impl TestDatabase {
+    pub async fn create(prefix: &str) -> Self {
+        let admin_url = admin_url();
+        let name = format!("t_{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!("cannot reach the test PostgreSQL at {admin_url} (run `./dev test`): {e}")
+        });
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("TEST_DATABASE_URL has a database name");
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+            admin_url,
+        }
+    }
+
+    /// Makes the database refuse connections and kills the existing ones: "the database
+    /// is unreachable", as seen by the service, without touching other tests.
+    pub async fn cut_off(&self) {
+        self.admin(&format!(
+            "ALTER DATABASE \"{0}\" WITH ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+            self.name
+        ))
+        .await;
+    }
+
+    pub async fn restore(&self) {
+        self.admin(&format!(
+            "ALTER DATABASE \"{}\" WITH ALLOW_CONNECTIONS true",
+            self.name
+        ))
+        .await;
+    }
+
+    async fn admin(&self, sql: &str) {
+        let admin = Database::connect(&self.admin_url)
+            .await
+            .expect("connect as admin");
+        admin.execute_unprepared(sql).await.expect("admin statement");
+        let _ = admin.close().await;
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        crate::block_on_side(async move {
+            if let Ok(admin) = Database::connect(&admin_url).await {
+                if let Err(e) = admin.execute_unprepared(&sql).await {
+                    eprintln!("test cleanup: {e}");
+                }
+                let _ = admin.close().await;
+            }
+        });
+    }
+}

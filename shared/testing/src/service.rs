@@ -1,0 +1,83 @@
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use platform_config::{Component, HttpSettings, ServerSettings, ServiceSettings};
+use platform_http::Application;
+
+use crate::{TestDatabase, TestVhost};
+
+pub const TEST_ADMIN_TOKEN: &str = "test-admin-token";
+
+/// Settings for a service under test: port 0, its own database and vhost.
+pub fn service_settings(component: Component, db: &TestDatabase, vhost: &TestVhost) -> ServiceSettings {
+    platform_telemetry::init_for_tests();
+    ServiceSettings {
+        server: server_settings(component),
+        database_url: db.url.clone(),
+        amqp_url: vhost.amqp_url.clone(),
+        admin_token: TEST_ADMIN_TOKEN.into(),
+    }
+}
+
+/// Server settings for anything under test: port 0, short shutdown timeout.
+pub fn server_settings(component: Component) -> ServerSettings {
+    platform_telemetry::init_for_tests();
+    ServerSettings {
+        component,
+        http: HttpSettings::ephemeral(),
+        max_body_bytes: 64 * 1024,
+        shutdown_timeout: Duration::from_secs(5),
+    }
+}
+
+/// A service running in the test's actix System.
+pub struct RunningService {
+    pub address: String,
+    pub port: u16,
+    handle: ServerHandle,
+    task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Runs an application built by a service's `build` function in the background.
+pub fn spawn(app: Application) -> RunningService {
+    let port = app.port();
+    let handle = app.handle();
+    let task = actix_web::rt::spawn(app.run_until_stopped());
+    RunningService {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        handle,
+        task,
+    }
+}
+
+impl RunningService {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Graceful stop, as on SIGTERM; returns once the shutdown hooks have run.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+
+    /// Polls `/health/ready` until it answers 200 (the broker connects asynchronously).
+    pub async fn wait_ready(&self, within: Duration) {
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Ok(res) = client.get(self.url("/health/ready")).send().await
+                && res.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} not ready within {within:?}",
+                self.address
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
