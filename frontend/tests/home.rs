@@ -8,9 +8,11 @@ async fn home_page_shows_each_services_readiness() {
     let db = TestDatabase::create("inventory").await;
     let vhost = TestVhost::create("inventory").await;
     let inventory = spawn(
-        inventory_service::build(inventory_service::Settings {
-            service: service_settings(Component::Inventory, &db, &vhost),
-        })
+        inventory_service::build(inventory_service::Settings::new(service_settings(
+            Component::Inventory,
+            &db,
+            &vhost,
+        )))
         .await
         .unwrap(),
     );

@@ -4,16 +4,15 @@ crate::sql_migration!(
 -- The order service owns the outcome of every checkout. Non-terminal states:
 --   pending         created; stock not (known to be) reserved yet
 --   stock_reserved  stock held; payment not (known to be) authorized yet
---   compensating    failed or timed out; undoing what was done before it can end
--- Terminal states: confirmed, rejected (the shopper's request cannot succeed), cancelled
--- (the system gave up, e.g. an unknown outcome past the deadline, and undid everything).
+-- Terminal states: confirmed; rejected (the request cannot succeed: out of stock, card
+-- declined); cancelled (the system gave up, e.g. an outcome still unknown at the deadline).
+-- A rejected or cancelled order may still have compensations running (see the
+-- compensations table): the outcome is decided at once, the undo is durable work.
 -- deadline_at bounds how long an order may stay non-terminal; the reconciler enforces it.
 CREATE TABLE orders (
     id               UUID PRIMARY KEY,
     customer_id      TEXT NOT NULL,
-    status           TEXT NOT NULL CHECK (status IN ('pending', 'stock_reserved', 'compensating', 'confirmed', 'rejected', 'cancelled')),
-    -- where a compensating order ends up once compensation is done
-    compensate_to    TEXT CHECK (compensate_to IN ('rejected', 'cancelled')),
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'stock_reserved', 'confirmed', 'rejected', 'cancelled')),
     reason_code      TEXT,
     reason           TEXT,
     total_minor      BIGINT,
@@ -30,7 +29,7 @@ CREATE TABLE orders (
 CREATE INDEX orders_by_customer ON orders (customer_id, created_at DESC);
 -- The reconciler only ever scans the (few) non-terminal orders.
 CREATE INDEX orders_in_flight ON orders (next_attempt_at)
-    WHERE status IN ('pending', 'stock_reserved', 'compensating');
+    WHERE status IN ('pending', 'stock_reserved');
 
 CREATE TABLE order_lines (
     order_id          UUID NOT NULL REFERENCES orders (id),

@@ -15,11 +15,13 @@ CREATE TABLE accounts (
 
 -- One payment per order: the order id is the idempotency key of authorize, capture, void
 -- and refund. 'pending' means the provider call is in flight; a second authorize for the
--- same order sees it and never calls the provider again.
+-- same order sees it and never calls the provider again. A void that arrives before its
+-- authorize (the authorize was slow) leaves a 'voided' row with amount 0, so the late
+-- authorize finds it and charges nothing.
 CREATE TABLE payments (
     order_id        UUID PRIMARY KEY,
     customer_id     TEXT NOT NULL,
-    amount_minor    BIGINT NOT NULL CHECK (amount_minor > 0),
+    amount_minor    BIGINT NOT NULL CHECK (amount_minor >= 0),
     currency        CHAR(3) NOT NULL,
     card_last4      TEXT NOT NULL,
     status          TEXT NOT NULL CHECK (status IN ('pending', 'authorized', 'declined', 'captured', 'voided', 'refunded')),

@@ -1,22 +1,86 @@
-//! The inventory service.
+//! The inventory service: the catalog, stock levels and reservations.
+//!
+//! Its one promise: stock is never oversold, whatever the concurrency. Every change to a
+//! stock level is a single conditional `UPDATE` (see `stock.rs`), never read-then-write,
+//! and no lock is ever held across a network call.
 
+mod api;
+mod error;
+mod stock;
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
 use platform_config::{ConfigError, ServiceSettings};
-use platform_http::Application;
-use platform_service::Infra;
+use platform_http::{Application, Faults};
+use platform_service::{Infra, periodic};
+
+pub use error::InventoryError;
+
+/// Operations that fault switches can target (see `/admin/faults`).
+pub const FAULT_OPERATIONS: &[&str] = &["reserve", "release", "commit"];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub service: ServiceSettings,
+    /// A reservation never committed or released returns its stock after this long.
+    pub reservation_ttl: Duration,
+    /// How often expired reservations are swept.
+    pub sweep_interval: Duration,
 }
 
 impl Settings {
+    /// The defaults.
+    pub fn new(service: ServiceSettings) -> Self {
+        Self {
+            service,
+            reservation_ttl: Duration::from_secs(15 * 60),
+            sweep_interval: Duration::from_secs(5),
+        }
+    }
+
+    /// The defaults, overridden by environment variables.
     pub fn from_env(service: ServiceSettings) -> Result<Self, ConfigError> {
-        Ok(Self { service })
+        let d = Self::new(service);
+        Ok(Self {
+            reservation_ttl: platform_config::secs("RESERVATION_TTL_SECS", d.reservation_ttl.as_secs())?,
+            sweep_interval: platform_config::millis(
+                "RESERVATION_SWEEP_MS",
+                d.sweep_interval.as_millis() as u64,
+            )?,
+            ..d
+        })
     }
 }
 
-/// Builds the service (connects, migrates, binds) without running it.
+/// Builds the service (connects, migrates, starts its actors, binds) without running it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let infra = Infra::start::<migrations::inventory::Migrator>(settings.service).await?;
-    Ok(infra.serve(vec![], |_| {})?)
+    let infra = Infra::start::<migrations::inventory::Migrator>(settings.service.clone()).await?;
+    let db = infra.db.clone();
+    // The sweeper returns the stock of reservations nobody committed or released in time
+    // (the order service crashed, a compensation was lost); without it such stock would
+    // stay "reserved" forever and the product would look sold out.
+    let sweeper = periodic::start("reservation-sweeper", settings.sweep_interval, move || {
+        let db = db.clone();
+        async move {
+            let products = stock::expire_due(&db).await?;
+            if products > 0 {
+                tracing::info!(products, "expired reservations returned their stock");
+            }
+            Ok(false)
+        }
+        .boxed()
+    });
+    let faults = Faults::default();
+    let state = api::State {
+        db: infra.db.clone(),
+        reservation_ttl: settings.reservation_ttl,
+        faults: faults.clone(),
+    };
+    let fault_routes = faults.routes(FAULT_OPERATIONS);
+    let app = infra.serve(vec![], move |cfg| {
+        api::routes(cfg, state.clone());
+        fault_routes(cfg);
+    })?;
+    Ok(app.on_shutdown(periodic::stop_hook(sweeper)))
 }

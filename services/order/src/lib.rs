@@ -1,22 +1,157 @@
-//! The order service.
+//! The order service: takes checkouts and owns their outcome.
+//!
+//! - `api.rs`: `POST /orders` (idempotent), order reads, admin endpoints.
+//! - `saga.rs`: the checkout's critical path (reserve, authorize, confirm) and what happens
+//!   when a step fails or its outcome is unknown.
+//! - `reconciler.rs`: drives every non-terminal order to a terminal state.
+//! - `compensation.rs`: durable, rate-limited, retried undo of reservations and holds.
+//! - `idempotency.rs`: idempotency keys.
+//! - `clients.rs`: timeouts, retries and circuit breakers for calls to inventory and payment.
 
-use platform_config::{ConfigError, ServiceSettings};
+mod api;
+mod catalog;
+mod clients;
+pub mod compensation;
+mod error;
+mod idempotency;
+mod orders;
+mod reconciler;
+mod retry_policy;
+mod saga;
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use platform_config::{Component, ConfigError, ServiceSettings, millis, parse, secs};
 use platform_http::Application;
-use platform_service::Infra;
+use platform_service::{Infra, periodic};
+
+pub use error::OrderError;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub service: ServiceSettings,
+    pub inventory_url: String,
+    pub payment_url: String,
+    /// Per-call timeouts: shorter than the shopper's patience, longer than a healthy call.
+    pub inventory_timeout: Duration,
+    pub payment_timeout: Duration,
+    /// No order stays non-terminal longer than this.
+    pub order_deadline: Duration,
+    /// How long the checkout request itself owns a new order before the reconciler may
+    /// step in; also when an unfinished idempotency key counts as abandoned.
+    pub checkout_grace: Duration,
+    pub idempotency_retention: Duration,
+    pub reconciler_interval: Duration,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub compensation: compensation::Policy,
+    pub compensation_interval: Duration,
 }
 
 impl Settings {
+    /// The defaults, with the addresses of the two critical-path dependencies.
+    pub fn new(service: ServiceSettings, inventory_url: String, payment_url: String) -> Self {
+        Self {
+            service,
+            inventory_url,
+            payment_url,
+            inventory_timeout: Duration::from_millis(1_000),
+            payment_timeout: Duration::from_millis(2_000),
+            order_deadline: Duration::from_secs(30),
+            checkout_grace: Duration::from_millis(5_000),
+            idempotency_retention: Duration::from_secs(24 * 3600),
+            reconciler_interval: Duration::from_millis(500),
+            retry_min: Duration::from_millis(200),
+            retry_max: Duration::from_millis(5_000),
+            compensation: compensation::Policy {
+                rate_per_sec: 20,
+                max_concurrency: 10,
+                max_attempts: 8,
+                base_delay: Duration::from_millis(500),
+                max_delay: Duration::from_millis(60_000),
+            },
+            compensation_interval: Duration::from_millis(500),
+        }
+    }
+
+    /// The defaults, overridden by environment variables.
     pub fn from_env(service: ServiceSettings) -> Result<Self, ConfigError> {
-        Ok(Self { service })
+        let d = Self::new(
+            service,
+            Component::Inventory.base_url(),
+            Component::Payment.base_url(),
+        );
+        let ms = |name: &str, default: Duration| millis(name, default.as_millis() as u64);
+        Ok(Self {
+            inventory_timeout: ms("INVENTORY_TIMEOUT_MS", d.inventory_timeout)?,
+            payment_timeout: ms("PAYMENT_TIMEOUT_MS", d.payment_timeout)?,
+            order_deadline: secs("ORDER_DEADLINE_SECS", d.order_deadline.as_secs())?,
+            checkout_grace: ms("CHECKOUT_GRACE_MS", d.checkout_grace)?,
+            idempotency_retention: secs("IDEMPOTENCY_RETENTION_SECS", d.idempotency_retention.as_secs())?,
+            reconciler_interval: ms("RECONCILER_INTERVAL_MS", d.reconciler_interval)?,
+            retry_min: ms("ORDER_RETRY_MIN_MS", d.retry_min)?,
+            retry_max: ms("ORDER_RETRY_MAX_MS", d.retry_max)?,
+            compensation: compensation::Policy {
+                rate_per_sec: parse("COMPENSATION_RATE_PER_SEC", d.compensation.rate_per_sec)?,
+                max_concurrency: parse("COMPENSATION_MAX_CONCURRENCY", d.compensation.max_concurrency)?,
+                max_attempts: parse("COMPENSATION_MAX_ATTEMPTS", d.compensation.max_attempts)?,
+                base_delay: ms("COMPENSATION_BASE_DELAY_MS", d.compensation.base_delay)?,
+                max_delay: ms("COMPENSATION_MAX_DELAY_MS", d.compensation.max_delay)?,
+            },
+            compensation_interval: ms("COMPENSATION_INTERVAL_MS", d.compensation_interval)?,
+            ..d
+        })
     }
 }
 
-/// Builds the service (connects, migrates, binds) without running it.
+/// Builds the service (connects, migrates, starts its actors, binds) without running it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let infra = Infra::start::<migrations::order::Migrator>(settings.service).await?;
-    Ok(infra.serve(vec![], |_| {})?)
+    let infra = Infra::start::<migrations::order::Migrator>(settings.service.clone()).await?;
+    let db = infra.db.clone();
+    let inventory = clients::Dependency::new(
+        "inventory",
+        settings.inventory_url.clone(),
+        settings.inventory_timeout,
+    );
+    let payment = clients::Dependency::new("payment", settings.payment_url.clone(), settings.payment_timeout);
+
+    let compensator = compensation::Compensator::new(
+        db.clone(),
+        inventory.clone(),
+        payment.clone(),
+        settings.compensation.clone(),
+    );
+    let compensation_worker =
+        periodic::start("compensation-worker", settings.compensation_interval, move || {
+            let compensator = compensator.clone();
+            async move { compensator.run_pass().await }.boxed()
+        });
+
+    let saga = saga::Saga {
+        db: db.clone(),
+        inventory: inventory.clone(),
+        payment: payment.clone(),
+        compensations: compensation::Compensations::with_worker(compensation_worker.clone()),
+        retry_min: settings.retry_min,
+        retry_max: settings.retry_max,
+    };
+    let reconciler = {
+        let (db, saga) = (db.clone(), saga.clone());
+        periodic::start("reconciler", settings.reconciler_interval, move || {
+            let (db, saga) = (db.clone(), saga.clone());
+            async move { reconciler::run_pass(&db, &saga).await }.boxed()
+        })
+    };
+
+    let state = api::State {
+        db,
+        saga,
+        catalog: catalog::Catalog::new(inventory, Duration::from_secs(30)),
+        settings: settings.clone(),
+    };
+    let app = infra.serve(vec![], move |cfg| api::routes(cfg, state.clone()))?;
+    Ok(app
+        .on_shutdown(periodic::stop_hook(compensation_worker))
+        .on_shutdown(periodic::stop_hook(reconciler)))
 }

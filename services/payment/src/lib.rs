@@ -1,22 +1,70 @@
-//! The payment service.
+//! The payment service: customer accounts, and authorize / capture / void / refund against
+//! a simulated card provider.
+//!
+//! Its one promise: never a double charge. Every operation is idempotent per order id, and
+//! an authorization claims the order id *before* calling the provider, so a retry that
+//! arrives while the first call is still in flight never reaches the provider twice.
+
+mod api;
+mod error;
+mod ledger;
+pub mod provider;
+
+use std::time::Duration;
 
 use platform_config::{ConfigError, ServiceSettings};
-use platform_http::Application;
+use platform_http::{Application, Faults};
 use platform_service::Infra;
+
+pub use error::PaymentError;
+
+/// Operations that fault switches can target (see `/admin/faults`).
+pub const FAULT_OPERATIONS: &[&str] = &["authorize", "capture", "void", "refund"];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub service: ServiceSettings,
+    /// How long the simulated provider takes to answer for the "timeout" test card:
+    /// longer than the order service waits, so the caller sees an unknown outcome.
+    pub provider_slow: Duration,
+    /// Balance of an account opened on first use (demo and load-test customers).
+    pub opening_balance_minor: i64,
 }
 
 impl Settings {
+    /// The defaults.
+    pub fn new(service: ServiceSettings) -> Self {
+        Self {
+            service,
+            provider_slow: Duration::from_millis(3_000),
+            opening_balance_minor: 100_000_000,
+        }
+    }
+
+    /// The defaults, overridden by environment variables.
     pub fn from_env(service: ServiceSettings) -> Result<Self, ConfigError> {
-        Ok(Self { service })
+        let d = Self::new(service);
+        Ok(Self {
+            provider_slow: platform_config::millis("PROVIDER_SLOW_MS", d.provider_slow.as_millis() as u64)?,
+            opening_balance_minor: platform_config::parse("OPENING_BALANCE_MINOR", d.opening_balance_minor)?,
+            ..d
+        })
     }
 }
 
 /// Builds the service (connects, migrates, binds) without running it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let infra = Infra::start::<migrations::payment::Migrator>(settings.service).await?;
-    Ok(infra.serve(vec![], |_| {})?)
+    let infra = Infra::start::<migrations::payment::Migrator>(settings.service.clone()).await?;
+    let faults = Faults::default();
+    let state = api::State {
+        db: infra.db.clone(),
+        provider: provider::Provider::new(settings.provider_slow),
+        opening_balance_minor: settings.opening_balance_minor,
+        faults: faults.clone(),
+    };
+    let fault_routes = faults.routes(FAULT_OPERATIONS);
+    Ok(infra.serve(vec![], move |cfg| {
+        api::routes(cfg, state.clone());
+        fault_routes(cfg);
+    })?)
 }

@@ -3,7 +3,7 @@ use platform_config::Component;
 #[actix_web::test]
 async fn health_readiness_and_graceful_shutdown() {
     platform_testing::check_service_lifecycle(Component::Payment, |service| async move {
-        payment_service::build(payment_service::Settings { service }).await
+        payment_service::build(payment_service::Settings::new(service)).await
     })
     .await;
 }

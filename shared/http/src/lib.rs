@@ -7,11 +7,15 @@
 //! - [`server`]: builds the actix-web server with the shared middleware and runs it until
 //!   SIGTERM, then runs the service's shutdown hooks (closing broker channels, stopping actors).
 
+pub mod admin;
 pub mod error;
 pub mod extract;
+pub mod faults;
 pub mod health;
 pub mod server;
 
+pub use admin::{Admin, AdminToken};
 pub use error::ApiError;
+pub use faults::Faults;
 pub use health::Probe;
 pub use server::{Application, ShutdownHook, serve};

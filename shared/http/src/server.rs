@@ -34,6 +34,9 @@ impl Application {
         self.server.handle()
     }
 
+    /// Registers something to do after the server drained. Hooks run in reverse order of
+    /// registration, like destructors: what was started last (a worker using the database)
+    /// stops before what it depends on (the database pool).
     pub fn on_shutdown(mut self, hook: ShutdownHook) -> Self {
         self.shutdown_hooks.push(hook);
         self
@@ -48,7 +51,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         tracing::info!("http server stopped; running shutdown hooks");
-        for hook in self.shutdown_hooks {
+        for hook in self.shutdown_hooks.into_iter().rev() {
             hook().await;
         }
         tracing::info!("shutdown complete");

@@ -5,11 +5,13 @@
 //! Shutdown (SIGTERM): stop accepting, drain in-flight requests, then close the broker
 //! connection and the database pool, in that order.
 
+pub mod periodic;
+
 use actix_web::web;
 use futures_util::FutureExt;
 use platform_broker::Broker;
 use platform_config::ServiceSettings;
-use platform_http::{Application, Probe, ShutdownHook};
+use platform_http::{AdminToken, Application, Probe, ShutdownHook};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
@@ -42,6 +44,11 @@ impl Infra {
     {
         let mut probes = vec![platform_db::probe(self.db.clone()), self.broker.probe()];
         probes.extend(extra_probes);
+        let admin_token = AdminToken(self.settings.admin_token.clone());
+        let routes = move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(web::Data::new(admin_token.clone()));
+            routes(cfg);
+        };
         let app = platform_http::serve(&self.settings.server, probes, routes)?;
         let broker = self.broker.clone();
         let db = self.db.clone();
@@ -54,6 +61,6 @@ impl Infra {
             }
             .boxed()
         });
-        Ok(app.on_shutdown(close_broker).on_shutdown(close_db))
+        Ok(app.on_shutdown(close_db).on_shutdown(close_broker))
     }
 }

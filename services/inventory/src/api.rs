@@ -1,0 +1,161 @@
+//! The inventory HTTP API.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use platform_http::{ApiError, Faults};
+use platform_telemetry::CorrelationId;
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::stock::{self, Line, Product, Reservation, ReservedLine, Shortage};
+
+#[derive(Clone)]
+pub struct State {
+    pub db: DatabaseConnection,
+    pub reservation_ttl: Duration,
+    pub faults: Faults,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
+    cfg.app_data(web::Data::new(state))
+        .route("/openapi.json", web::get().to(openapi))
+        .route("/products", web::get().to(list_products))
+        .route("/products/{sku}", web::get().to(get_product))
+        .route("/reservations", web::post().to(reserve))
+        .route("/reservations/{order_id}", web::get().to(get_reservation))
+        .route("/reservations/{order_id}/release", web::post().to(release))
+        .route("/reservations/{order_id}/commit", web::post().to(commit));
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "inventory",
+        description = "Catalog, stock and reservations. Every reservation operation is idempotent per order id."
+    ),
+    paths(list_products, get_product, reserve, get_reservation, release, commit),
+    components(schemas(
+        Product,
+        Line,
+        ReserveRequest,
+        Reservation,
+        ReservedLine,
+        Shortage,
+        SettleResponse
+    ))
+)]
+struct ApiDoc;
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+#[utoipa::path(get, path = "/products", responses((status = 200, body = [Product])))]
+async fn list_products(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(stock::list_products(&state.db).await?))
+}
+
+#[utoipa::path(get, path = "/products/{sku}", responses((status = 200, body = Product), (status = 404)))]
+async fn get_product(state: web::Data<State>, sku: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(stock::get_product(&state.db, &sku).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReserveRequest {
+    pub order_id: Uuid,
+    pub lines: Vec<Line>,
+}
+
+/// Reserves all lines or none.
+#[utoipa::path(
+    post,
+    path = "/reservations",
+    request_body = ReserveRequest,
+    responses(
+        (status = 201, description = "reserved", body = Reservation),
+        (status = 200, description = "already reserved by an earlier call with the same order id", body = Reservation),
+        (status = 409, description = "insufficient_stock (details name the lines) or reservation_closed"),
+        (status = 422, description = "unknown_product or reservation_mismatch"),
+    )
+)]
+async fn reserve(
+    state: web::Data<State>,
+    correlation: CorrelationId,
+    body: web::Json<ReserveRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.faults.inject("reserve").await?;
+    let (reservation, created) = stock::reserve(
+        &state.db,
+        body.order_id,
+        &body.lines,
+        correlation.as_str(),
+        state.reservation_ttl,
+    )
+    .await?;
+    tracing::info!(order_id = %body.order_id, created, "reservation");
+    Ok(if created {
+        HttpResponse::Created().json(reservation)
+    } else {
+        HttpResponse::Ok().json(reservation)
+    })
+}
+
+#[utoipa::path(get, path = "/reservations/{order_id}", responses((status = 200, body = Reservation), (status = 404)))]
+async fn get_reservation(
+    state: web::Data<State>,
+    order_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let reservation = stock::load(&state.db, *order_id)
+        .await?
+        .ok_or(crate::InventoryError::ReservationNotFound)?;
+    Ok(HttpResponse::Ok().json(reservation))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettleResponse {
+    pub order_id: Uuid,
+    pub status: String,
+}
+
+/// Returns held stock. Idempotent; safe before the reserve arrived (it then blocks it).
+#[utoipa::path(
+    post,
+    path = "/reservations/{order_id}/release",
+    responses((status = 200, body = SettleResponse), (status = 409, description = "already_committed"))
+)]
+async fn release(
+    state: web::Data<State>,
+    correlation: CorrelationId,
+    order_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.faults.inject("release").await?;
+    let status = stock::release(&state.db, *order_id, correlation.as_str()).await?;
+    tracing::info!(order_id = %order_id, %status, "release");
+    Ok(HttpResponse::Ok().json(SettleResponse {
+        order_id: *order_id,
+        status,
+    }))
+}
+
+/// Turns held stock into sold stock. Idempotent.
+#[utoipa::path(
+    post,
+    path = "/reservations/{order_id}/commit",
+    responses((status = 200, body = SettleResponse), (status = 404), (status = 409, description = "reservation_closed"))
+)]
+async fn commit(
+    state: web::Data<State>,
+    correlation: CorrelationId,
+    order_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.faults.inject("commit").await?;
+    let status = stock::commit(&state.db, *order_id, correlation.as_str()).await?;
+    tracing::info!(order_id = %order_id, %status, "commit");
+    Ok(HttpResponse::Ok().json(SettleResponse {
+        order_id: *order_id,
+        status,
+    }))
+}

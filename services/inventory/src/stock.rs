@@ -1,0 +1,386 @@
+//! Stock and reservations: the queries that keep stock from ever being oversold.
+//!
+//! The hot-row lesson: when 500 shoppers buy the last 10 sneakers at once, a
+//! `SELECT ... FOR UPDATE` followed by an `UPDATE` queues every buyer behind one lock for
+//! the length of a round trip, and a read-then-write without the lock oversells. Here each
+//! stock change is one statement, `UPDATE ... SET available = available - n WHERE sku = $1
+//! AND available >= n`: PostgreSQL checks and decrements atomically, the row lock lasts
+//! only as long as the statement's transaction, and no network call happens inside it.
+//!
+//! Every operation is idempotent per order id (the primary key of `reservations`), so the
+//! order service may retry any of them after a timeout without holding stock twice.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait, raw_sql};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::InventoryError;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Line {
+    pub sku: String,
+    pub quantity: i32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+pub struct Product {
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub available: i32,
+    pub reserved: i32,
+    pub sold: i32,
+    pub initial_stock: i32,
+    pub hot: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Shortage {
+    pub sku: String,
+    pub requested: i32,
+    pub available: i32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+pub struct ReservedLine {
+    pub sku: String,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Reservation {
+    pub order_id: Uuid,
+    pub status: String,
+    pub correlation_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub lines: Vec<ReservedLine>,
+    pub total_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ReservationRow {
+    order_id: Uuid,
+    status: String,
+    correlation_id: String,
+    expires_at: DateTime<Utc>,
+}
+
+const MAX_LINES: usize = 50;
+const MAX_QUANTITY: i32 = 1_000;
+
+/// Validates lines and merges duplicates. Sorting by SKU gives every transaction the same
+/// lock order, so two reservations touching the same products can never deadlock.
+pub fn normalize(lines: &[Line]) -> Result<Vec<Line>, InventoryError> {
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        return Err(InventoryError::Invalid(format!(
+            "between 1 and {MAX_LINES} lines are required"
+        )));
+    }
+    let mut merged: BTreeMap<&str, i32> = BTreeMap::new();
+    for line in lines {
+        if line.sku.trim().is_empty() || line.sku.len() > 64 {
+            return Err(InventoryError::Invalid(
+                "every line needs a sku of 1 to 64 characters".into(),
+            ));
+        }
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            return Err(InventoryError::Invalid(format!(
+                "quantity of {} must be between 1 and {MAX_QUANTITY}",
+                line.sku
+            )));
+        }
+        *merged.entry(line.sku.as_str()).or_default() += line.quantity;
+    }
+    Ok(merged
+        .into_iter()
+        .map(|(sku, quantity)| Line {
+            sku: sku.to_string(),
+            quantity,
+        })
+        .collect())
+}
+
+pub async fn list_products(db: &DatabaseConnection) -> Result<Vec<Product>, InventoryError> {
+    Ok(Product::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT sku, name, description, price_minor, currency::text AS currency, available, reserved,
+                  sold, initial_stock, hot
+           FROM products ORDER BY hot DESC, name"#
+    ))
+    .all(db)
+    .await?)
+}
+
+pub async fn get_product(db: &DatabaseConnection, sku: &str) -> Result<Product, InventoryError> {
+    Product::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT sku, name, description, price_minor, currency::text AS currency, available, reserved,
+                  sold, initial_stock, hot
+           FROM products WHERE sku = {sku}"#
+    ))
+    .one(db)
+    .await?
+    .ok_or(InventoryError::ProductNotFound)
+}
+
+/// Reserves every line or none. Returns the reservation and whether this call created it
+/// (`false`: a retry of an earlier successful call, answered from the stored reservation).
+pub async fn reserve(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+    lines: &[Line],
+    correlation_id: &str,
+    ttl: Duration,
+) -> Result<(Reservation, bool), InventoryError> {
+    let lines = normalize(lines)?;
+    let ttl_ms = ttl.as_millis() as i64;
+    let txn = db.begin().await?;
+    // Claim the order id first. A concurrent duplicate blocks here on the primary key until
+    // this transaction ends, then finds the row: two requests can never both reserve.
+    let claimed = txn
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO reservations (order_id, status, correlation_id, expires_at)
+               VALUES ({order_id}, 'reserved', {correlation_id}, now() + {ttl_ms} * interval '1 millisecond')
+               ON CONFLICT (order_id) DO NOTHING"#
+        ))
+        .await?
+        .rows_affected()
+        == 1;
+    if !claimed {
+        txn.rollback().await?;
+        return replay(db, order_id, &lines).await.map(|r| (r, false));
+    }
+
+    let mut missing = Vec::new();
+    for line in &lines {
+        let (sku, quantity) = (&line.sku, line.quantity);
+        let taken = txn
+            .query_one_raw(raw_sql!(
+                Postgres,
+                r#"UPDATE products
+                   SET available = available - {quantity}, reserved = reserved + {quantity}, updated_at = now()
+                   WHERE sku = {sku} AND available >= {quantity}
+                   RETURNING price_minor"#
+            ))
+            .await?;
+        match taken {
+            Some(row) => {
+                let price: i64 = row.try_get("", "price_minor")?;
+                txn.execute_raw(raw_sql!(
+                    Postgres,
+                    r#"INSERT INTO reservation_lines (order_id, sku, quantity, unit_price_minor)
+                       VALUES ({order_id}, {sku}, {quantity}, {price})"#
+                ))
+                .await?;
+            }
+            None => missing.push(line.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        // All or nothing: the rollback returns what the other lines took, and removes the
+        // claim, so nothing is held for an order that cannot be fulfilled.
+        txn.rollback().await?;
+        return Err(explain_shortage(db, &missing).await?);
+    }
+    txn.commit().await?;
+    Ok((
+        load(db, order_id)
+            .await?
+            .ok_or(InventoryError::ReservationNotFound)?,
+        true,
+    ))
+}
+
+/// Tells unknown products apart from products without enough stock.
+async fn explain_shortage(
+    db: &DatabaseConnection,
+    missing: &[Line],
+) -> Result<InventoryError, InventoryError> {
+    let mut unknown = Vec::new();
+    let mut short = Vec::new();
+    for line in missing {
+        match get_product(db, &line.sku).await {
+            Ok(p) => short.push(Shortage {
+                sku: line.sku.clone(),
+                requested: line.quantity,
+                available: p.available,
+            }),
+            Err(InventoryError::ProductNotFound) => unknown.push(line.sku.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(if unknown.is_empty() {
+        InventoryError::InsufficientStock(short)
+    } else {
+        InventoryError::UnknownProducts(unknown)
+    })
+}
+
+/// Answers a repeated reserve from what the first one stored.
+async fn replay(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+    lines: &[Line],
+) -> Result<Reservation, InventoryError> {
+    let existing = load(db, order_id)
+        .await?
+        .ok_or(InventoryError::ReservationNotFound)?;
+    match existing.status.as_str() {
+        "reserved" | "committed" => {
+            let stored: Vec<Line> = existing
+                .lines
+                .iter()
+                .map(|l| Line {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                })
+                .collect();
+            if stored != lines {
+                return Err(InventoryError::ReservationMismatch);
+            }
+            Ok(existing)
+        }
+        other => Err(InventoryError::ReservationClosed(other.to_string())),
+    }
+}
+
+pub async fn load(db: &impl ConnectionTrait, order_id: Uuid) -> Result<Option<Reservation>, InventoryError> {
+    let Some(row) = ReservationRow::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT order_id, status, correlation_id, expires_at FROM reservations WHERE order_id = {order_id}"#
+    ))
+    .one(db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let lines = ReservedLine::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT sku, quantity, unit_price_minor FROM reservation_lines WHERE order_id = {order_id} ORDER BY sku"#
+    ))
+    .all(db)
+    .await?;
+    Ok(Some(Reservation {
+        order_id: row.order_id,
+        status: row.status,
+        correlation_id: row.correlation_id,
+        expires_at: row.expires_at,
+        total_minor: lines.iter().map(|l| l.unit_price_minor * l.quantity as i64).sum(),
+        currency: "EUR".into(),
+        lines,
+    }))
+}
+
+/// Returns the stock of a reservation that is still held. Idempotent: releasing twice, or
+/// releasing an expired reservation, is a no-op. Releasing an order never reserved leaves a
+/// 'released' marker, so a reserve that arrives late (it was stuck in the network while
+/// the order service gave up) cannot take stock for an order that is already cancelled.
+pub async fn release(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+    correlation_id: &str,
+) -> Result<String, InventoryError> {
+    settle(db, order_id, "released", correlation_id).await
+}
+
+/// Turns held stock into sold stock. Idempotent: committing twice is a no-op.
+pub async fn commit(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+    correlation_id: &str,
+) -> Result<String, InventoryError> {
+    settle(db, order_id, "committed", correlation_id).await
+}
+
+/// Moves a 'reserved' reservation to `target` ('released' or 'committed') and its stock
+/// from `reserved` to `available` or `sold`, in one transaction.
+async fn settle(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+    target: &str,
+    correlation_id: &str,
+) -> Result<String, InventoryError> {
+    let txn = db.begin().await?;
+    let moved = txn
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"UPDATE reservations SET status = {target}, updated_at = now()
+               WHERE order_id = {order_id} AND status = 'reserved'"#
+        ))
+        .await?
+        .rows_affected()
+        == 1;
+    if moved {
+        let (to_available, to_sold) = if target == "released" { (1, 0) } else { (0, 1) };
+        txn.execute_raw(raw_sql!(
+            Postgres,
+            r#"UPDATE products p
+               SET reserved = p.reserved - l.quantity,
+                   available = p.available + l.quantity * {to_available},
+                   sold = p.sold + l.quantity * {to_sold},
+                   updated_at = now()
+               FROM reservation_lines l
+               WHERE l.order_id = {order_id} AND p.sku = l.sku"#
+        ))
+        .await?;
+        txn.commit().await?;
+        return Ok(target.to_string());
+    }
+    if target == "released" {
+        txn.execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO reservations (order_id, status, correlation_id, expires_at)
+               VALUES ({order_id}, 'released', {correlation_id}, now())
+               ON CONFLICT (order_id) DO NOTHING"#
+        ))
+        .await?;
+    }
+    let current = load(&txn, order_id).await?;
+    txn.commit().await?;
+    let status = current
+        .map(|r| r.status)
+        .ok_or(InventoryError::ReservationNotFound)?;
+    match (target, status.as_str()) {
+        (t, s) if t == s => Ok(status),
+        ("released", "expired") => Ok(status),
+        ("released", "committed") => Err(InventoryError::AlreadyCommitted),
+        _ => Err(InventoryError::ReservationClosed(status)),
+    }
+}
+
+/// Expires reservations past their time and returns their stock, in one statement.
+/// `SKIP LOCKED` lets several inventory instances sweep at once without waiting on each
+/// other; quantities are summed per product because an `UPDATE ... FROM` applies only one
+/// matching row per target row.
+pub async fn expire_due(db: &DatabaseConnection) -> Result<u64, InventoryError> {
+    let result = db
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"WITH expired AS (
+                   UPDATE reservations SET status = 'expired', updated_at = now()
+                   WHERE order_id IN (
+                       SELECT order_id FROM reservations
+                       WHERE status = 'reserved' AND expires_at < now()
+                       ORDER BY expires_at LIMIT 500
+                       FOR UPDATE SKIP LOCKED)
+                   RETURNING order_id),
+               totals AS (
+                   SELECT l.sku, SUM(l.quantity)::int AS quantity
+                   FROM reservation_lines l JOIN expired e ON e.order_id = l.order_id
+                   GROUP BY l.sku)
+               UPDATE products p
+               SET available = p.available + t.quantity, reserved = p.reserved - t.quantity, updated_at = now()
+               FROM totals t WHERE p.sku = t.sku"#
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}

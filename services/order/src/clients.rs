@@ -1,0 +1,222 @@
+//! Calls to inventory and payment: the critical path's only network hops.
+//!
+//! Every call has a timeout shorter than the shopper's patience, goes through a circuit
+//! breaker per dependency, and reports *what is known* about its outcome, because that is
+//! what the saga decides on:
+//! - `Answered`: the dependency answered with an error status. The outcome is known.
+//! - `NotSent`: the request never reached it (connection refused, circuit open). Nothing
+//!   happened there; retrying is safe and cheap.
+//! - `Unknown`: it timed out or the connection broke after sending. The operation may or
+//!   may not have happened. Only an idempotent retry (same order id) can tell.
+
+use std::{sync::Arc, time::Duration};
+
+use backon::{ExponentialBuilder, Retryable};
+use failsafe::{
+    Config, StateMachine, backoff,
+    failure_policy::{self, ConsecutiveFailures},
+    futures::CircuitBreaker,
+};
+use platform_telemetry::{CORRELATION_HEADER, CorrelationId};
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub enum CallError {
+    Answered {
+        status: u16,
+        code: String,
+        message: String,
+        body: Value,
+        retry_after: Option<Duration>,
+    },
+    NotSent(String),
+    Unknown(String),
+}
+
+impl CallError {
+    /// Worth another attempt: nothing happened (not sent, 429, 502/503/504) or the outcome
+    /// is unknown. Our calls are idempotent per order id, so a retry never doubles an effect.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CallError::Answered { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
+            CallError::NotSent(_) | CallError::Unknown(_) => true,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Answered { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// A dependency being sick (not its answer to our request) trips the breaker.
+    fn is_dependency_failure(&self) -> bool {
+        match self {
+            CallError::Answered { status, .. } => *status >= 500,
+            CallError::NotSent(_) | CallError::Unknown(_) => true,
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            CallError::Answered { code, .. } => code,
+            CallError::NotSent(_) => "not_sent",
+            CallError::Unknown(_) => "unknown_outcome",
+        }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Answered {
+                status,
+                code,
+                message,
+                ..
+            } => write!(f, "{status} {code}: {message}"),
+            CallError::NotSent(e) => write!(f, "not sent: {e}"),
+            CallError::Unknown(e) => write!(f, "outcome unknown: {e}"),
+        }
+    }
+}
+
+type Breaker = StateMachine<ConsecutiveFailures<backoff::EqualJittered>, ()>;
+
+/// One downstream service.
+#[derive(Clone)]
+pub struct Dependency {
+    pub name: &'static str,
+    base_url: Arc<str>,
+    http: reqwest::Client,
+    timeout: Duration,
+    breaker: Breaker,
+}
+
+impl Dependency {
+    pub fn new(name: &'static str, base_url: String, timeout: Duration) -> Self {
+        // Five failures in a row open the circuit for 2 to 30 s (growing while it keeps
+        // failing). While open, calls fail at once instead of each waiting for a timeout:
+        // a dead dependency costs microseconds, not a pile-up of blocked requests.
+        let policy = failure_policy::consecutive_failures(
+            5,
+            backoff::equal_jittered(Duration::from_secs(2), Duration::from_secs(30)),
+        );
+        Self {
+            name,
+            base_url: base_url.trim_end_matches('/').into(),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("a plain HTTP client always builds"),
+            timeout,
+            breaker: Config::new().failure_policy(policy).build(),
+        }
+    }
+
+    /// Whether the breaker currently lets calls through (used for backpressure).
+    pub fn is_available(&self) -> bool {
+        self.breaker.is_call_permitted()
+    }
+
+    /// One attempt, through the circuit breaker.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: Option<&Value>,
+        correlation: &CorrelationId,
+    ) -> Result<Value, CallError> {
+        self.send(reqwest::Method::POST, path, body, correlation).await
+    }
+
+    pub async fn get(&self, path: &str, correlation: &CorrelationId) -> Result<Value, CallError> {
+        self.send(reqwest::Method::GET, path, None, correlation).await
+    }
+
+    /// A few quick attempts, for the critical path: only when nothing happened on the other
+    /// side (not sent, 502/503) and with short delays, so the shopper waits at most a few
+    /// hundred milliseconds more. 429s and unknown outcomes are left to the reconciler,
+    /// which honours Retry-After without keeping the shopper waiting.
+    pub async fn post_with_retries(
+        &self,
+        path: &str,
+        body: Option<&Value>,
+        correlation: &CorrelationId,
+    ) -> Result<Value, CallError> {
+        (|| self.post(path, body, correlation))
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(50))
+                    .with_max_delay(Duration::from_millis(400))
+                    .with_max_times(2)
+                    .with_jitter(),
+            )
+            .when(|e| match e {
+                CallError::NotSent(_) => true,
+                CallError::Answered { status, .. } => matches!(status, 502 | 503),
+                CallError::Unknown(_) => false,
+            })
+            .notify(|e, after| tracing::info!(dependency = self.name, error = %e, retry_in_ms = after.as_millis() as u64, "retrying"))
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        correlation: &CorrelationId,
+    ) -> Result<Value, CallError> {
+        let request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .timeout(self.timeout)
+            .header(CORRELATION_HEADER.as_str(), correlation.as_str());
+        let request = match body {
+            Some(b) => request.json(b),
+            None => request,
+        };
+        let call = async move {
+            let response = request.send().await.map_err(classify)?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body: Value = response.json().await.map_err(classify)?;
+            if status.is_success() {
+                Ok(body)
+            } else {
+                Err(CallError::Answered {
+                    status: status.as_u16(),
+                    code: body["error"]["code"].as_str().unwrap_or("unknown").to_string(),
+                    message: body["error"]["message"].as_str().unwrap_or("").to_string(),
+                    body,
+                    retry_after,
+                })
+            }
+        };
+        match self
+            .breaker
+            .call_with(|e: &CallError| e.is_dependency_failure(), call)
+            .await
+        {
+            Ok(v) => Ok(v),
+            Err(failsafe::Error::Inner(e)) => Err(e),
+            Err(failsafe::Error::Rejected) => {
+                Err(CallError::NotSent(format!("{} circuit is open", self.name)))
+            }
+        }
+    }
+}
+
+fn classify(e: reqwest::Error) -> CallError {
+    if e.is_connect() {
+        CallError::NotSent(e.to_string())
+    } else {
+        CallError::Unknown(e.to_string())
+    }
+}

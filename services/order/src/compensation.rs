@@ -1,0 +1,297 @@
+//! Compensations: the durable undo of a checkout that did not complete.
+//!
+//! The incident this prevents: a payment provider answers 429 to a refund, nobody retries,
+//! the message lands in a dead-letter queue nobody watches, and customers are charged for
+//! cancelled orders. Here every undo (release the reservation, void the authorization) is:
+//! - **durable**: a row written in the same transaction that ended the order;
+//! - **idempotent**: inventory and payment accept the same release/void any number of times;
+//! - **retried** with exponential backoff and jitter on 429, 5xx and timeouts, never sooner
+//!   than the dependency's `Retry-After`;
+//! - **rate-limited separately** from normal traffic (a token bucket and a concurrency cap),
+//!   so 1,000 orders failing at once produce a steady trickle of undos, not a storm that
+//!   takes inventory down on top of whatever failed first;
+//! - **parked with an alert** after N attempts, listed at `GET /admin/compensations` and
+//!   retried by an operator with `POST /admin/compensations/{id}/retry`.
+
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+
+use actix::Addr;
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, stream};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use platform_service::periodic::{Periodic, Wake};
+use platform_telemetry::CorrelationId;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, raw_sql};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    clients::{CallError, Dependency},
+    orders, retry_policy,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    ReleaseReservation,
+    VoidAuthorization,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ReleaseReservation => "release_reservation",
+            Kind::VoidAuthorization => "void_authorization",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+pub struct Compensation {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub kind: String,
+    /// pending | done | parked
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub correlation_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Undo calls per second, across all kinds: a fraction of normal traffic.
+    pub rate_per_sec: u32,
+    pub max_concurrency: usize,
+    pub max_attempts: i32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+/// Records compensations and wakes the worker. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Compensations {
+    worker: Option<Addr<Periodic>>,
+}
+
+impl Compensations {
+    pub fn with_worker(worker: Addr<Periodic>) -> Self {
+        Self { worker: Some(worker) }
+    }
+
+    /// Writes the duty to undo; call it inside the transaction that ends the order.
+    pub async fn record(
+        &self,
+        db: &impl ConnectionTrait,
+        order_id: Uuid,
+        kind: Kind,
+        correlation_id: &str,
+    ) -> Result<(), DbErr> {
+        let (id, kind) = (Uuid::now_v7(), kind.as_str());
+        db.execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO compensations (id, order_id, kind, status, correlation_id)
+               VALUES ({id}, {order_id}, {kind}, 'pending', {correlation_id})
+               ON CONFLICT (order_id, kind) DO NOTHING"#
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Runs the worker now instead of at its next tick.
+    pub fn wake(&self) {
+        if let Some(worker) = &self.worker {
+            worker.do_send(Wake);
+        }
+    }
+}
+
+/// The worker's pass: claims due compensations and executes them within the limits.
+#[derive(Clone)]
+pub struct Compensator {
+    db: DatabaseConnection,
+    inventory: Dependency,
+    payment: Dependency,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    policy: Policy,
+}
+
+impl Compensator {
+    pub fn new(db: DatabaseConnection, inventory: Dependency, payment: Dependency, policy: Policy) -> Self {
+        let rate = NonZeroU32::new(policy.rate_per_sec.max(1)).expect("max(1) is non-zero");
+        Self {
+            db,
+            inventory,
+            payment,
+            limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate))),
+            policy,
+        }
+    }
+
+    pub async fn run_pass(&self) -> anyhow::Result<bool> {
+        let batch = (self.policy.max_concurrency * 2) as i64;
+        // Claiming pushes next_attempt_at forward (a lease): another instance will not pick
+        // the same row, and if this process dies mid-call the row comes due again by itself.
+        let due = Compensation::find_by_statement(raw_sql!(
+            Postgres,
+            r#"UPDATE compensations SET next_attempt_at = now() + interval '60 seconds', updated_at = now()
+               WHERE id IN (SELECT id FROM compensations
+                            WHERE status = 'pending' AND next_attempt_at <= now()
+                            ORDER BY next_attempt_at LIMIT {batch}
+                            FOR UPDATE SKIP LOCKED)
+               RETURNING id, order_id, kind, status, attempts, next_attempt_at, last_error, correlation_id,
+                         created_at, updated_at"#
+        ))
+        .all(&self.db)
+        .await?;
+        let full = due.len() as i64 == batch;
+        stream::iter(due)
+            .for_each_concurrent(self.policy.max_concurrency, |c| async move {
+                if let Err(e) = self.execute(&c).await {
+                    tracing::warn!(compensation = %c.id, error = %e, "recording a compensation result failed");
+                }
+            })
+            .await;
+        Ok(full)
+    }
+
+    async fn execute(&self, c: &Compensation) -> Result<(), DbErr> {
+        self.limiter.until_ready().await;
+        let correlation = CorrelationId::parse(&c.correlation_id).unwrap_or_default();
+        let result = match c.kind.as_str() {
+            "release_reservation" => {
+                let path = format!("/reservations/{}/release", c.order_id);
+                self.inventory.post(&path, None, &correlation).await
+            }
+            _ => {
+                let path = format!("/payments/{}/void", c.order_id);
+                self.payment.post(&path, None, &correlation).await
+            }
+        };
+        let id = c.id;
+        match result {
+            Ok(_) => {
+                self.db
+                    .execute_raw(raw_sql!(
+                        Postgres,
+                        r#"UPDATE compensations SET status = 'done', attempts = attempts + 1, last_error = NULL,
+                               updated_at = now() WHERE id = {id} AND status = 'pending'"#
+                    ))
+                    .await?;
+                orders::record(
+                    &self.db,
+                    c.order_id,
+                    &c.kind,
+                    "done",
+                    None,
+                    "compensator",
+                    &c.correlation_id,
+                )
+                .await?;
+                metrics::counter!("order_compensations_total", "kind" => c.kind.clone(), "outcome" => "done")
+                    .increment(1);
+                tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, "compensation done");
+            }
+            Err(e) if e.is_transient() && c.attempts + 1 < self.policy.max_attempts => {
+                let delay = retry_policy::delay_for(
+                    c.attempts as u32,
+                    self.policy.base_delay,
+                    self.policy.max_delay,
+                    e.retry_after(),
+                );
+                let (delay_ms, error) = (delay.as_millis() as i64, e.to_string());
+                self.db
+                    .execute_raw(raw_sql!(
+                        Postgres,
+                        r#"UPDATE compensations SET attempts = attempts + 1, last_error = {error},
+                               next_attempt_at = now() + {delay_ms} * interval '1 millisecond', updated_at = now()
+                           WHERE id = {id} AND status = 'pending'"#
+                    ))
+                    .await?;
+                let detail = format!("{e}; retry in {delay_ms} ms");
+                orders::record(
+                    &self.db,
+                    c.order_id,
+                    &c.kind,
+                    "retry_scheduled",
+                    Some(&detail),
+                    "compensator",
+                    &c.correlation_id,
+                )
+                .await?;
+                metrics::counter!("order_compensations_total", "kind" => c.kind.clone(), "outcome" => "retried").increment(1);
+                tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, error = %e, delay_ms, "compensation will be retried");
+            }
+            Err(e) => self.park(c, &e).await?,
+        }
+        Ok(())
+    }
+
+    /// Out of attempts, or refused for good: stop retrying, keep the record, raise the alarm.
+    async fn park(&self, c: &Compensation, e: &CallError) -> Result<(), DbErr> {
+        let (id, error) = (c.id, e.to_string());
+        self.db
+            .execute_raw(raw_sql!(
+                Postgres,
+                r#"UPDATE compensations SET status = 'parked', attempts = attempts + 1, last_error = {error},
+                       updated_at = now() WHERE id = {id} AND status = 'pending'"#
+            ))
+            .await?;
+        orders::record(
+            &self.db,
+            c.order_id,
+            &c.kind,
+            "parked",
+            Some(&error),
+            "compensator",
+            &c.correlation_id,
+        )
+        .await?;
+        metrics::counter!("order_compensations_total", "kind" => c.kind.clone(), "outcome" => "parked")
+            .increment(1);
+        tracing::error!(
+            alert = "compensation_parked",
+            compensation = %c.id,
+            order_id = %c.order_id,
+            correlation_id = %c.correlation_id,
+            kind = %c.kind,
+            attempts = c.attempts + 1,
+            error = %e,
+            "ALERT: compensation parked; an operator must retry it (POST /admin/compensations/{}/retry)",
+            c.id
+        );
+        Ok(())
+    }
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    status: Option<&str>,
+    order_id: Option<Uuid>,
+) -> Result<Vec<Compensation>, DbErr> {
+    Compensation::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT id, order_id, kind, status, attempts, next_attempt_at, last_error, correlation_id, created_at, updated_at
+           FROM compensations
+           WHERE ({status}::text IS NULL OR status = {status}) AND ({order_id}::uuid IS NULL OR order_id = {order_id})
+           ORDER BY created_at DESC LIMIT 200"#
+    ))
+    .all(db)
+    .await
+}
+
+/// Operator action: put a parked compensation back in the queue, with fresh attempts.
+pub async fn retry_parked(db: &DatabaseConnection, id: Uuid) -> Result<Option<Compensation>, DbErr> {
+    Compensation::find_by_statement(raw_sql!(
+        Postgres,
+        r#"UPDATE compensations SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+           WHERE id = {id} AND status = 'parked'
+           RETURNING id, order_id, kind, status, attempts, next_attempt_at, last_error, correlation_id,
+                     created_at, updated_at"#
+    ))
+    .one(db)
+    .await
+}

@@ -1,0 +1,75 @@
+use actix_web::http::StatusCode;
+use platform_http::ApiError;
+use sea_orm::DbErr;
+use serde_json::json;
+use uuid::Uuid;
+
+/// Everything that can go wrong in the order service, mapped to HTTP once, below.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("missing Idempotency-Key header")]
+    MissingIdempotencyKey,
+    #[error("the Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being processed")]
+    RequestInFlight { order_id: Option<Uuid> },
+    #[error("unknown products: {0:?}")]
+    UnknownProducts(Vec<String>),
+    #[error("{dependency} is unavailable")]
+    DependencyUnavailable {
+        dependency: &'static str,
+        retry_after_secs: u64,
+    },
+    #[error("order not found")]
+    NotFound,
+    #[error("compensation not found or not parked")]
+    CompensationNotParked,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::Invalid(msg) => ApiError::bad_request("invalid_request", msg),
+            OrderError::MissingIdempotencyKey => ApiError::bad_request(
+                "missing_idempotency_key",
+                "POST /orders needs an Idempotency-Key header (one unique value per checkout attempt)",
+            ),
+            OrderError::IdempotencyKeyReused => ApiError::unprocessable(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request body",
+            ),
+            OrderError::RequestInFlight { order_id } => ApiError::conflict(
+                "request_in_flight",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            )
+            .retry_after(1)
+            .details(json!({
+                "order_id": order_id,
+                "status_url": order_id.map(|id| format!("/orders/{id}")),
+            })),
+            OrderError::UnknownProducts(skus) => ApiError::unprocessable(
+                "unknown_product",
+                format!("unknown products: {}", skus.join(", ")),
+            )
+            .details(json!({ "skus": skus })),
+            OrderError::DependencyUnavailable {
+                dependency,
+                retry_after_secs,
+            } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "dependency_unavailable",
+                format!("{dependency} is unavailable; nothing was ordered, retry later"),
+            )
+            .retry_after(retry_after_secs),
+            OrderError::NotFound => ApiError::not_found("order_not_found", "no such order"),
+            OrderError::CompensationNotParked => {
+                ApiError::not_found("compensation_not_parked", "no parked compensation with this id")
+            }
+            OrderError::Database(e) => ApiError::internal(e),
+        }
+    }
+}

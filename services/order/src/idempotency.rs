@@ -1,0 +1,175 @@
+//! Idempotency keys for `POST /orders`.
+//!
+//! The retry lesson: the shopper's connection drops after they clicked "Place order", the
+//! browser (or a load balancer, or k6) retries, and without protection the customer gets
+//! two orders and two charges. With a key:
+//! - same key, same body, first request finished: the first response is replayed
+//!   (status and body), nothing runs again;
+//! - same key, different body: 422, because it is a client bug to reuse a key;
+//! - same key while the first request still runs: 409 (never a second run in parallel);
+//! - keys are scoped per customer and kept for a retention period.
+//!
+//! The claim is an `INSERT ... ON CONFLICT DO NOTHING` on the primary key: of 20 concurrent
+//! requests with one key, exactly one inserts and runs; the database decides, not a lock in
+//! one process's memory, so it holds across instances.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, raw_sql};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub enum Claim {
+    /// First use of the key: go ahead.
+    New,
+    /// Finished before: answer this.
+    Replay { status: u16, body: Value },
+    /// Still running (or its process died mid-way, see `stale`).
+    InFlight { order_id: Option<Uuid>, stale: bool },
+    /// Used before with another body.
+    Mismatch,
+}
+
+#[derive(FromQueryResult)]
+struct KeyRow {
+    request_hash: String,
+    order_id: Option<Uuid>,
+    response_status: Option<i16>,
+    response_body: Option<Value>,
+    stale: bool,
+}
+
+/// Fingerprint of the request: JSON re-serialised with sorted keys, so formatting and
+/// field order do not make the same request look different.
+pub fn fingerprint(body: &Value) -> String {
+    let canonical = serde_json::to_vec(body).unwrap_or_default();
+    format!("{:x}", Sha256::digest(&canonical))
+}
+
+pub async fn claim(
+    db: &DatabaseConnection,
+    customer_id: &str,
+    key: &str,
+    hash: &str,
+    retention: Duration,
+    stale_after: Duration,
+) -> Result<Claim, DbErr> {
+    let retention_s = retention.as_secs() as i64;
+    let inserted = db
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO idempotency_keys (customer_id, key, request_hash, expires_at)
+               VALUES ({customer_id}, {key}, {hash}, now() + {retention_s} * interval '1 second')
+               ON CONFLICT (customer_id, key) DO UPDATE
+                   SET request_hash = EXCLUDED.request_hash, order_id = NULL, response_status = NULL,
+                       response_body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
+                   WHERE idempotency_keys.expires_at < now()"#
+        ))
+        .await?
+        .rows_affected()
+        == 1;
+    if inserted {
+        return Ok(Claim::New);
+    }
+    let stale_ms = stale_after.as_millis() as i64;
+    let Some(row) = KeyRow::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT request_hash, order_id, response_status, response_body,
+                  created_at < now() - {stale_ms} * interval '1 millisecond' AS stale
+           FROM idempotency_keys WHERE customer_id = {customer_id} AND key = {key}"#
+    ))
+    .one(db)
+    .await?
+    else {
+        // Purged between our insert and select: extremely unlikely; treat as in flight.
+        return Ok(Claim::InFlight {
+            order_id: None,
+            stale: false,
+        });
+    };
+    if row.request_hash != hash {
+        return Ok(Claim::Mismatch);
+    }
+    Ok(match (row.response_status, row.response_body) {
+        (Some(status), Some(body)) => Claim::Replay {
+            status: status as u16,
+            body,
+        },
+        _ => Claim::InFlight {
+            order_id: row.order_id,
+            stale: row.stale,
+        },
+    })
+}
+
+/// Links the key to the order it created: runs in the transaction that inserts the order,
+/// so there is never an order without its key nor a key pointing at nothing.
+pub async fn attach_order(
+    db: &impl ConnectionTrait,
+    customer_id: &str,
+    key: &str,
+    order_id: Uuid,
+) -> Result<(), DbErr> {
+    db.execute_raw(raw_sql!(
+        Postgres,
+        r#"UPDATE idempotency_keys SET order_id = {order_id} WHERE customer_id = {customer_id} AND key = {key}"#
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Stores the response to replay.
+pub async fn complete(
+    db: &DatabaseConnection,
+    customer_id: &str,
+    key: &str,
+    status: u16,
+    body: &Value,
+) -> Result<(), DbErr> {
+    let status = status as i16;
+    let body = body.clone();
+    db.execute_raw(raw_sql!(
+        Postgres,
+        r#"UPDATE idempotency_keys SET response_status = {status}, response_body = {body}
+           WHERE customer_id = {customer_id} AND key = {key}"#
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Forgets a key whose request failed before doing anything, so the client may retry it.
+pub async fn abandon(db: &DatabaseConnection, customer_id: &str, key: &str) -> Result<(), DbErr> {
+    db.execute_raw(raw_sql!(
+        Postgres,
+        r#"DELETE FROM idempotency_keys WHERE customer_id = {customer_id} AND key = {key} AND order_id IS NULL"#
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Deletes keys past their retention.
+pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    Ok(db
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"DELETE FROM idempotency_keys WHERE ctid IN (
+                   SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT 1000)"#
+        ))
+        .await?
+        .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_ignores_field_order_and_formatting() {
+        let a: Value = serde_json::from_str(r#"{"a": 1, "b": [1, 2]}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{ "b":[1,2],"a":1 }"#).unwrap();
+        let c: Value = serde_json::from_str(r#"{"a": 2, "b": [1, 2]}"#).unwrap();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+    }
+}

@@ -1,0 +1,160 @@
+//! The order record, its lines and its timeline.
+//!
+//! Status changes are conditional updates (`WHERE status = <expected>`): the checkout
+//! request and the reconciler may work on the same order at the same moment, and exactly
+//! one of them wins each transition. The loser sees it changed and re-reads.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, raw_sql};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub const NON_TERMINAL: [&str; 2] = ["pending", "stock_reserved"];
+
+#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+pub struct Order {
+    pub id: Uuid,
+    pub customer_id: String,
+    /// pending | stock_reserved (non-terminal); confirmed | rejected | cancelled (terminal)
+    pub status: String,
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+    pub total_minor: Option<i64>,
+    pub currency: String,
+    #[serde(skip)]
+    pub payment_method: String,
+    pub correlation_id: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub deadline_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    pub fn is_terminal(&self) -> bool {
+        !NON_TERMINAL.contains(&self.status.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+pub struct OrderLine {
+    pub sku: String,
+    pub quantity: i32,
+    pub unit_price_minor: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+pub struct TimelineEntry {
+    pub step: String,
+    pub outcome: String,
+    pub detail: Option<String>,
+    /// who did it: checkout (the shopper's request), reconciler, compensator, operator
+    pub actor: String,
+    pub correlation_id: String,
+    pub at: DateTime<Utc>,
+}
+
+const ORDER_COLUMNS: &str = "id, customer_id, status, reason_code, reason, total_minor, currency::text AS currency, \
+     payment_method, correlation_id, attempts, next_attempt_at, deadline_at, created_at, updated_at";
+
+pub async fn load(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Order>, DbErr> {
+    Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"),
+        [id.into()],
+    ))
+    .one(db)
+    .await
+}
+
+/// A customer's latest orders. Served from the primary: a shopper who just placed an
+/// order must see it on the next page, and a lagging replica would make it "disappear".
+pub async fn list_for_customer(
+    db: &impl ConnectionTrait,
+    customer_id: &str,
+    limit: u64,
+) -> Result<Vec<Order>, DbErr> {
+    Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2"
+        ),
+        [customer_id.into(), (limit as i64).into()],
+    ))
+    .all(db)
+    .await
+}
+
+/// Orders that are not terminal, oldest first: the ops view of "who is working on what".
+pub async fn list_in_flight(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Order>, DbErr> {
+    Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE status IN ('pending', 'stock_reserved') \
+             ORDER BY created_at LIMIT $1"
+        ),
+        [(limit as i64).into()],
+    ))
+    .all(db)
+    .await
+}
+
+pub async fn lines(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<OrderLine>, DbErr> {
+    OrderLine::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT sku, quantity, unit_price_minor FROM order_lines WHERE order_id = {id} ORDER BY sku"#
+    ))
+    .all(db)
+    .await
+}
+
+pub async fn timeline(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<TimelineEntry>, DbErr> {
+    TimelineEntry::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT step, outcome, detail, actor, correlation_id, at FROM order_timeline
+           WHERE order_id = {id} ORDER BY id"#
+    ))
+    .all(db)
+    .await
+}
+
+/// Appends to the order's timeline; called in the same transaction as the change it records.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    step: &str,
+    outcome: &str,
+    detail: Option<&str>,
+    actor: &str,
+    correlation_id: &str,
+) -> Result<(), DbErr> {
+    db.execute_raw(raw_sql!(
+        Postgres,
+        r#"INSERT INTO order_timeline (order_id, step, outcome, detail, actor, correlation_id)
+           VALUES ({id}, {step}, {outcome}, {detail}, {actor}, {correlation_id})"#
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Moves the order from `from` to `to`. Returns false when someone else moved it first.
+pub async fn transition(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    from: &str,
+    to: &str,
+    reason_code: Option<&str>,
+    reason: Option<&str>,
+) -> Result<bool, DbErr> {
+    let result = db
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"UPDATE orders SET status = {to}, reason_code = COALESCE({reason_code}, reason_code),
+                   reason = COALESCE({reason}, reason), updated_at = now()
+               WHERE id = {id} AND status = {from}"#
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
+}

@@ -1,0 +1,344 @@
+//! The checkout saga, orchestrated by the order service, which owns its outcome.
+//!
+//! ```text
+//!   pending ──reserve──▶ stock_reserved ──authorize──▶ confirmed
+//!      │                      │
+//!      │ out of stock         │ declined                    ──▶ rejected  (+ compensations)
+//!      │ unknown past deadline│ unknown past deadline       ──▶ cancelled (+ compensations)
+//! ```
+//!
+//! [`Saga::advance`] is the only code that moves an order. The checkout request calls it
+//! once, inside the shopper's request; the reconciler calls it again for orders left
+//! non-terminal (a timeout, a crash, a 429). Because every downstream call is idempotent
+//! per order id and every transition is conditional, running it twice, or twice at once,
+//! is safe: that is what makes "retry until terminal" possible at all.
+//!
+//! When a step's outcome is unknown (a timeout: did the payment go through?) the order is
+//! *not* failed: it stays where it is and the step is retried later with the same order id,
+//! which returns the original outcome. Only at the deadline does the saga give up, and then
+//! it undoes everything that might have happened (void, release), each undo being a durable
+//! compensation record rather than a best-effort call.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use platform_telemetry::CorrelationId;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, raw_sql};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    clients::{CallError, Dependency},
+    compensation::{Compensations, Kind},
+    orders::{self, Order},
+    retry_policy,
+};
+
+#[derive(Clone)]
+pub struct Saga {
+    pub db: DatabaseConnection,
+    pub inventory: Dependency,
+    pub payment: Dependency,
+    pub compensations: Compensations,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+}
+
+enum Step {
+    /// The order moved (or someone else moved it): look again.
+    Moved,
+    /// Nothing more can be done now; the reconciler comes back at `next_attempt_at`.
+    Wait,
+}
+
+impl Saga {
+    /// Drives the order as far as it can go now. Returns the order as it stands.
+    pub async fn advance(&self, id: Uuid, actor: &str) -> Result<Order, DbErr> {
+        loop {
+            let order = orders::load(&self.db, id)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")))?;
+            if order.is_terminal() {
+                return Ok(order);
+            }
+            let step = if Utc::now() >= order.deadline_at {
+                self.give_up(&order, actor).await?
+            } else if order.status == "pending" {
+                self.reserve(&order, actor).await?
+            } else {
+                self.authorize(&order, actor).await?
+            };
+            if let Step::Wait = step {
+                return orders::load(&self.db, id)
+                    .await?
+                    .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")));
+            }
+        }
+    }
+
+    async fn reserve(&self, order: &Order, actor: &str) -> Result<Step, DbErr> {
+        let lines = orders::lines(&self.db, order.id).await?;
+        let body = json!({
+            "order_id": order.id,
+            "lines": lines.iter().map(|l| json!({ "sku": l.sku, "quantity": l.quantity })).collect::<Vec<_>>(),
+        });
+        match self
+            .inventory
+            .post_with_retries("/reservations", Some(&body), &correlation(order))
+            .await
+        {
+            Ok(reservation) => {
+                let (id, total) = (order.id, reservation["total_minor"].as_i64().unwrap_or_default());
+                let txn = self.db.begin().await?;
+                if !orders::transition(&txn, order.id, "pending", "stock_reserved", None, None).await? {
+                    return Ok(Step::Moved);
+                }
+                for line in reservation["lines"].as_array().into_iter().flatten() {
+                    let (sku, price) = (
+                        line["sku"].as_str().unwrap_or_default(),
+                        line["unit_price_minor"].as_i64(),
+                    );
+                    txn.execute_raw(raw_sql!(
+                        Postgres,
+                        r#"UPDATE order_lines SET unit_price_minor = {price} WHERE order_id = {id} AND sku = {sku}"#
+                    ))
+                    .await?;
+                }
+                txn.execute_raw(raw_sql!(
+                    Postgres,
+                    r#"UPDATE orders SET total_minor = {total} WHERE id = {id}"#
+                ))
+                .await?;
+                let detail = format!("total {total} minor units");
+                orders::record(
+                    &txn,
+                    order.id,
+                    "reserve",
+                    "reserved",
+                    Some(&detail),
+                    actor,
+                    &order.correlation_id,
+                )
+                .await?;
+                txn.commit().await?;
+                Ok(Step::Moved)
+            }
+            Err(CallError::Answered {
+                status: 409,
+                code,
+                message,
+                ..
+            }) if code == "insufficient_stock" => {
+                // Reserve is all-or-nothing: nothing is held, nothing to undo.
+                self.finish(order, "rejected", "out_of_stock", &message, &[], actor)
+                    .await
+            }
+            Err(
+                e @ CallError::Answered {
+                    status: 400..=499, ..
+                },
+            ) if e.code() != "rate_limited" => {
+                // e.g. reservation_closed: an earlier give-up released (and fenced) this order.
+                let message = e.to_string();
+                self.finish(
+                    order,
+                    "cancelled",
+                    e.code(),
+                    &message,
+                    &[Kind::ReleaseReservation],
+                    actor,
+                )
+                .await
+            }
+            Err(e) => self.defer(order, "reserve", &e, actor).await,
+        }
+    }
+
+    async fn authorize(&self, order: &Order, actor: &str) -> Result<Step, DbErr> {
+        let body = json!({
+            "order_id": order.id,
+            "customer_id": order.customer_id,
+            "amount_minor": order.total_minor,
+            "currency": order.currency,
+            "card_number": order.payment_method,
+        });
+        match self
+            .payment
+            .post_with_retries("/payments/authorize", Some(&body), &correlation(order))
+            .await
+        {
+            Ok(payment) => {
+                let txn = self.db.begin().await?;
+                if !orders::transition(&txn, order.id, "stock_reserved", "confirmed", None, None).await? {
+                    // Cancelled at the deadline while we were authorizing: its compensations
+                    // include a void, so this authorization is undone.
+                    return Ok(Step::Moved);
+                }
+                let reference = payment["provider_ref"].as_str().unwrap_or_default();
+                orders::record(
+                    &txn,
+                    order.id,
+                    "authorize",
+                    "authorized",
+                    Some(reference),
+                    actor,
+                    &order.correlation_id,
+                )
+                .await?;
+                orders::record(
+                    &txn,
+                    order.id,
+                    "confirm",
+                    "confirmed",
+                    None,
+                    actor,
+                    &order.correlation_id,
+                )
+                .await?;
+                txn.commit().await?;
+                tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, "order confirmed");
+                Ok(Step::Moved)
+            }
+            Err(CallError::Answered {
+                status: 402, body, ..
+            }) => {
+                let code = body["error"]["details"]["decline_code"]
+                    .as_str()
+                    .unwrap_or("declined");
+                let message = format!("the card was declined ({code})");
+                self.finish(
+                    order,
+                    "rejected",
+                    "payment_declined",
+                    &message,
+                    &[Kind::ReleaseReservation],
+                    actor,
+                )
+                .await
+            }
+            Err(
+                e @ CallError::Answered {
+                    status: 400..=499, ..
+                },
+            ) if !matches!(e.code(), "rate_limited" | "authorization_in_progress") => {
+                // The payment refuses this order for good (e.g. voided by an earlier give-up).
+                let message = e.to_string();
+                self.finish(
+                    order,
+                    "cancelled",
+                    e.code(),
+                    &message,
+                    &[Kind::VoidAuthorization, Kind::ReleaseReservation],
+                    actor,
+                )
+                .await
+            }
+            Err(e) => self.defer(order, "authorize", &e, actor).await,
+        }
+    }
+
+    /// The deadline passed without a definite outcome: cancel and undo whatever may have
+    /// happened. Void and release are both safe on something that never happened.
+    async fn give_up(&self, order: &Order, actor: &str) -> Result<Step, DbErr> {
+        let undo: &[Kind] = if order.status == "stock_reserved" {
+            &[Kind::VoidAuthorization, Kind::ReleaseReservation]
+        } else {
+            &[Kind::ReleaseReservation]
+        };
+        self.finish(
+            order,
+            "cancelled",
+            "deadline_exceeded",
+            "no definite outcome before the order's deadline; everything that may have happened is being undone",
+            undo,
+            actor,
+        )
+        .await
+    }
+
+    /// Ends the order and records its compensations in the same transaction: the outcome
+    /// and the duty to undo are never separated by a crash.
+    async fn finish(
+        &self,
+        order: &Order,
+        to: &str,
+        code: &str,
+        message: &str,
+        undo: &[Kind],
+        actor: &str,
+    ) -> Result<Step, DbErr> {
+        let txn = self.db.begin().await?;
+        if !orders::transition(&txn, order.id, &order.status, to, Some(code), Some(message)).await? {
+            return Ok(Step::Moved);
+        }
+        for kind in undo {
+            self.compensations
+                .record(&txn, order.id, *kind, &order.correlation_id)
+                .await?;
+        }
+        orders::record(
+            &txn,
+            order.id,
+            to,
+            code,
+            Some(message),
+            actor,
+            &order.correlation_id,
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, status = to, reason = code, "order ended");
+        if !undo.is_empty() {
+            self.compensations.wake();
+        }
+        Ok(Step::Moved)
+    }
+
+    /// The step's outcome is unknown or the dependency is busy: try again later, no sooner
+    /// than it asked (Retry-After) and no later than the deadline.
+    async fn defer(&self, order: &Order, step: &str, error: &CallError, actor: &str) -> Result<Step, DbErr> {
+        let mut delay = retry_policy::delay_for(
+            order.attempts as u32,
+            self.retry_min,
+            self.retry_max,
+            error.retry_after(),
+        );
+        let until_deadline = (order.deadline_at - Utc::now()).to_std().unwrap_or_default();
+        delay = delay.min(until_deadline + Duration::from_millis(50));
+        let delay_ms = delay.as_millis() as i64;
+        let (id, status) = (order.id, &order.status);
+        let txn = self.db.begin().await?;
+        let moved = txn
+            .execute_raw(raw_sql!(
+                Postgres,
+                r#"UPDATE orders SET attempts = attempts + 1,
+                       next_attempt_at = now() + {delay_ms} * interval '1 millisecond', updated_at = now()
+                   WHERE id = {id} AND status = {status}"#
+            ))
+            .await?
+            .rows_affected()
+            == 1;
+        if moved {
+            let detail = format!("{error}; next attempt in {delay_ms} ms");
+            orders::record(
+                &txn,
+                order.id,
+                step,
+                "retry_scheduled",
+                Some(&detail),
+                actor,
+                &order.correlation_id,
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, step, error = %error, delay_ms, "step deferred");
+        Ok(Step::Wait)
+    }
+}
+
+/// Every call made for an order carries the correlation id of the request that created
+/// it, including the reconciler's retries hours later.
+fn correlation(order: &Order) -> CorrelationId {
+    CorrelationId::parse(&order.correlation_id).unwrap_or_default()
+}

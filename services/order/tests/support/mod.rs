@@ -1,0 +1,229 @@
+//! Starts the checkout's three services in-process, each on its own fresh database, sharing
+//! one fresh RabbitMQ vhost: the real critical path, isolated from every other test.
+#![allow(dead_code, unused_imports)]
+
+use std::time::Duration;
+
+use platform_config::Component;
+use platform_testing::{RunningService, TEST_ADMIN_TOKEN, TestDatabase, TestVhost, service_settings, spawn};
+use reqwest::{Client, Response};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+
+pub use payment_service::provider::{
+    CARD_DECLINED, CARD_INSUFFICIENT_FUNDS, CARD_PROVIDER_ERROR, CARD_RATE_LIMITED, CARD_SUCCESS,
+    CARD_TIMEOUT,
+};
+
+pub struct Checkout {
+    pub order: RunningService,
+    pub inventory: RunningService,
+    pub payment: RunningService,
+    pub order_db: TestDatabase,
+    pub inventory_db: TestDatabase,
+    pub payment_db: TestDatabase,
+    pub http: Client,
+    _vhost: TestVhost,
+}
+
+/// Knobs the tests turn; everything else is the production default.
+pub struct Knobs {
+    pub order_deadline: Duration,
+    pub payment_timeout: Duration,
+    pub provider_slow: Duration,
+    pub compensation_max_attempts: i32,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Self {
+            order_deadline: Duration::from_secs(30),
+            payment_timeout: Duration::from_millis(700),
+            provider_slow: Duration::from_millis(1_500),
+            compensation_max_attempts: 8,
+        }
+    }
+}
+
+impl Checkout {
+    pub async fn start() -> Self {
+        Self::start_with(Knobs::default()).await
+    }
+
+    pub async fn start_with(knobs: Knobs) -> Self {
+        let vhost = TestVhost::create("checkout").await;
+        let (order_db, inventory_db, payment_db) = (
+            TestDatabase::create("order").await,
+            TestDatabase::create("inventory").await,
+            TestDatabase::create("payment").await,
+        );
+        let inventory = spawn(
+            inventory_service::build(inventory_service::Settings::new(service_settings(
+                Component::Inventory,
+                &inventory_db,
+                &vhost,
+            )))
+            .await
+            .expect("inventory builds"),
+        );
+        let mut payment_settings =
+            payment_service::Settings::new(service_settings(Component::Payment, &payment_db, &vhost));
+        payment_settings.provider_slow = knobs.provider_slow;
+        let payment = spawn(
+            payment_service::build(payment_settings)
+                .await
+                .expect("payment builds"),
+        );
+
+        let mut settings = order_service::Settings::new(
+            service_settings(Component::Order, &order_db, &vhost),
+            inventory.address.clone(),
+            payment.address.clone(),
+        );
+        settings.order_deadline = knobs.order_deadline;
+        settings.payment_timeout = knobs.payment_timeout;
+        settings.checkout_grace = Duration::from_millis(1_500);
+        settings.reconciler_interval = Duration::from_millis(100);
+        settings.retry_min = Duration::from_millis(100);
+        settings.retry_max = Duration::from_millis(500);
+        settings.compensation_interval = Duration::from_millis(100);
+        settings.compensation.base_delay = Duration::from_millis(50);
+        settings.compensation.max_delay = Duration::from_millis(300);
+        settings.compensation.max_attempts = knobs.compensation_max_attempts;
+        let order = spawn(order_service::build(settings).await.expect("order builds"));
+        for s in [&inventory, &payment, &order] {
+            s.wait_ready(Duration::from_secs(15)).await;
+        }
+        Self {
+            order,
+            inventory,
+            payment,
+            order_db,
+            inventory_db,
+            payment_db,
+            http: Client::new(),
+            _vhost: vhost,
+        }
+    }
+
+    pub async fn place(&self, key: &str, body: &Value) -> Response {
+        self.http
+            .post(self.order.url("/orders"))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("order service answers")
+    }
+
+    pub async fn get_order(&self, id: &str) -> Value {
+        self.http
+            .get(self.order.url(&format!("/orders/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the order until `done` says so, or panics after `within`.
+    pub async fn wait_order(&self, id: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let order = self.get_order(id).await;
+            if done(&order) {
+                return order;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order never reached the expected state: {order:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn product(&self, sku: &str) -> Value {
+        self.http
+            .get(self.inventory.url(&format!("/products/{sku}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_get(&self, service: &RunningService, path: &str) -> Value {
+        self.http
+            .get(service.url(path))
+            .bearer_auth(TEST_ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_post(&self, service: &RunningService, path: &str) -> Response {
+        self.http
+            .post(service.url(path))
+            .bearer_auth(TEST_ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Turns a fault switch on (inventory or payment).
+    pub async fn fault(&self, service: &RunningService, operation: &str, fault: Value) {
+        let res = self
+            .http
+            .put(service.url(&format!("/admin/faults/{operation}")))
+            .bearer_auth(TEST_ADMIN_TOKEN)
+            .json(&fault)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "fault switch: {}", res.status());
+    }
+
+    pub async fn clear_fault(&self, service: &RunningService, operation: &str) {
+        self.http
+            .delete(service.url(&format!("/admin/faults/{operation}")))
+            .bearer_auth(TEST_ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Reads a number straight from one service's database (for invariants).
+    pub async fn count(db: &TestDatabase, sql: &str) -> i64 {
+        let conn: DatabaseConnection = Database::connect(&db.url).await.unwrap();
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql.to_string(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let n: i64 = row.try_get_by_index(0).unwrap();
+        let _ = conn.close().await;
+        n
+    }
+
+    pub async fn stop(self) {
+        self.order.stop().await;
+        self.payment.stop().await;
+        self.inventory.stop().await;
+    }
+}
+
+pub fn order_body(customer: &str, sku: &str, quantity: i64, card: &str) -> Value {
+    json!({ "customer_id": customer, "lines": [{ "sku": sku, "quantity": quantity }], "card_number": card })
+}
+
+pub fn key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,333 @@
+//! Payments and the money they move.
+//!
+//! An account's money sits in three places: `balance` (spendable), `held` (authorized,
+//! not yet captured) and `captured`. Authorize moves balance to held, capture moves held to
+//! captured, void moves held back to balance, refund moves captured back to balance. Each
+//! move is one conditional `UPDATE` in the same transaction as the payment's status change,
+//! guarded by the status it expects, so a repeated or concurrent call moves money at most
+//! once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait, raw_sql};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    PaymentError,
+    provider::{Outcome, Provider},
+};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct AuthorizeRequest {
+    pub order_id: Uuid,
+    pub customer_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub card_number: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+pub struct Payment {
+    pub order_id: Uuid,
+    pub customer_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub card_last4: String,
+    pub status: String,
+    pub decline_code: Option<String>,
+    pub provider_ref: Option<String>,
+    pub correlation_id: String,
+    pub provider_calls: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+pub struct Account {
+    pub customer_id: String,
+    pub balance_minor: i64,
+    pub held_minor: i64,
+    pub captured_minor: i64,
+    pub currency: String,
+}
+
+const MAX_AMOUNT_MINOR: i64 = 10_000_000_000;
+
+fn validate(req: &AuthorizeRequest) -> Result<(), PaymentError> {
+    let invalid = |m: &str| Err(PaymentError::Invalid(m.to_string()));
+    if req.customer_id.trim().is_empty() || req.customer_id.len() > 64 {
+        return invalid("customer_id must be 1 to 64 characters");
+    }
+    if !(1..=MAX_AMOUNT_MINOR).contains(&req.amount_minor) {
+        return invalid("amount_minor must be a positive number of minor units");
+    }
+    if req.currency.len() != 3 || !req.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return invalid("currency must be a 3-letter ISO code");
+    }
+    if !(12..=19).contains(&req.card_number.len()) || !req.card_number.bytes().all(|b| b.is_ascii_digit()) {
+        return invalid("card_number must be 12 to 19 digits");
+    }
+    Ok(())
+}
+
+/// Authorizes (holds) the amount. Returns the payment and whether this call created it.
+pub async fn authorize(
+    db: &DatabaseConnection,
+    provider: &Provider,
+    req: &AuthorizeRequest,
+    correlation_id: &str,
+    opening_balance_minor: i64,
+) -> Result<(Payment, bool), PaymentError> {
+    validate(req)?;
+    let order_id = req.order_id;
+    let AuthorizeRequest {
+        customer_id,
+        amount_minor,
+        currency,
+        card_number,
+        ..
+    } = req;
+    let last4 = &card_number[card_number.len() - 4..];
+    db.execute_raw(raw_sql!(
+        Postgres,
+        r#"INSERT INTO accounts (customer_id, balance_minor) VALUES ({customer_id}, {opening_balance_minor})
+           ON CONFLICT (customer_id) DO NOTHING"#
+    ))
+    .await?;
+
+    // Claim the order id before calling the provider. Whoever inserts the 'pending' row is
+    // the only caller that will ever talk to the provider for this order.
+    let claimed = db
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO payments (order_id, customer_id, amount_minor, currency, card_last4, status,
+                                     correlation_id, provider_calls)
+               VALUES ({order_id}, {customer_id}, {amount_minor}, {currency}, {last4}, 'pending',
+                       {correlation_id}, 1)
+               ON CONFLICT (order_id) DO NOTHING"#
+        ))
+        .await?
+        .rows_affected()
+        == 1;
+    if !claimed {
+        return replay(db, req).await.map(|p| (p, false));
+    }
+
+    // No transaction is open during the provider call: a slow provider must not hold
+    // database locks or connections.
+    match provider.authorize(card_number, *amount_minor).await {
+        Outcome::Approved { reference } => {
+            let txn = db.begin().await?;
+            let held = txn
+                .execute_raw(raw_sql!(
+                    Postgres,
+                    r#"UPDATE accounts SET balance_minor = balance_minor - {amount_minor},
+                                           held_minor = held_minor + {amount_minor}
+                       WHERE customer_id = {customer_id} AND balance_minor >= {amount_minor}"#
+                ))
+                .await?
+                .rows_affected()
+                == 1;
+            if !held {
+                txn.rollback().await?;
+                return decline(db, order_id, "insufficient_funds").await;
+            }
+            let authorized = txn
+                .execute_raw(raw_sql!(
+                    Postgres,
+                    r#"UPDATE payments SET status = 'authorized', provider_ref = {reference}, updated_at = now()
+                       WHERE order_id = {order_id} AND status = 'pending'"#
+                ))
+                .await?
+                .rows_affected()
+                == 1;
+            if !authorized {
+                // Voided while the provider was thinking (the order service gave up):
+                // roll the hold back; the money never moves.
+                txn.rollback().await?;
+                let current = load(db, order_id).await?.ok_or(PaymentError::NotFound)?;
+                return Err(PaymentError::WrongState(current.status));
+            }
+            txn.commit().await?;
+            Ok((load(db, order_id).await?.ok_or(PaymentError::NotFound)?, true))
+        }
+        Outcome::Declined { code } => decline(db, order_id, code).await,
+        outcome @ (Outcome::RateLimited { .. } | Outcome::Failed) => {
+            // Nothing happened at the provider: drop the claim so a later retry starts clean.
+            db.execute_raw(raw_sql!(
+                Postgres,
+                r#"DELETE FROM payments WHERE order_id = {order_id} AND status = 'pending'"#
+            ))
+            .await?;
+            Err(match outcome {
+                Outcome::RateLimited { retry_after_secs } => PaymentError::RateLimited { retry_after_secs },
+                _ => PaymentError::ProviderFailed,
+            })
+        }
+    }
+}
+
+async fn decline(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+    code: &str,
+) -> Result<(Payment, bool), PaymentError> {
+    db.execute_raw(raw_sql!(
+        Postgres,
+        r#"UPDATE payments SET status = 'declined', decline_code = {code}, updated_at = now()
+           WHERE order_id = {order_id} AND status = 'pending'"#
+    ))
+    .await?;
+    Err(PaymentError::Declined(code.to_string()))
+}
+
+/// Answers a repeated authorize from what the first one stored; never calls the provider.
+async fn replay(db: &DatabaseConnection, req: &AuthorizeRequest) -> Result<Payment, PaymentError> {
+    let existing = load(db, req.order_id).await?.ok_or(PaymentError::NotFound)?;
+    if existing.status != "voided"
+        && (existing.customer_id != req.customer_id || existing.amount_minor != req.amount_minor)
+    {
+        return Err(PaymentError::Mismatch);
+    }
+    match existing.status.as_str() {
+        "authorized" | "captured" => Ok(existing),
+        "pending" => Err(PaymentError::InProgress),
+        "declined" => Err(PaymentError::Declined(existing.decline_code.unwrap_or_default())),
+        other => Err(PaymentError::WrongState(other.to_string())),
+    }
+}
+
+pub async fn load(db: &impl ConnectionTrait, order_id: Uuid) -> Result<Option<Payment>, PaymentError> {
+    Ok(Payment::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT order_id, customer_id, amount_minor, currency::text AS currency, card_last4, status,
+                  decline_code, provider_ref, correlation_id, provider_calls, created_at, updated_at
+           FROM payments WHERE order_id = {order_id}"#
+    ))
+    .one(db)
+    .await?)
+}
+
+pub async fn account(db: &DatabaseConnection, customer_id: &str) -> Result<Account, PaymentError> {
+    Account::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT customer_id, balance_minor, held_minor, captured_minor, currency::text AS currency
+           FROM accounts WHERE customer_id = {customer_id}"#
+    ))
+    .one(db)
+    .await?
+    .ok_or(PaymentError::AccountNotFound)
+}
+
+/// Moves held money to captured. Idempotent.
+pub async fn capture(db: &DatabaseConnection, order_id: Uuid) -> Result<Payment, PaymentError> {
+    transition(
+        db,
+        order_id,
+        &["authorized"],
+        "captured",
+        "held_minor",
+        "captured_minor",
+    )
+    .await
+}
+
+/// Moves captured money back to the balance. Idempotent.
+pub async fn refund(db: &DatabaseConnection, order_id: Uuid) -> Result<Payment, PaymentError> {
+    transition(
+        db,
+        order_id,
+        &["captured"],
+        "refunded",
+        "captured_minor",
+        "balance_minor",
+    )
+    .await
+}
+
+/// Releases a hold. Idempotent, and safe before the authorize arrived: it then leaves a
+/// 'voided' marker that makes the late authorize charge nothing.
+pub async fn void(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+    correlation_id: &str,
+) -> Result<Payment, PaymentError> {
+    match transition(
+        db,
+        order_id,
+        &["authorized", "pending"],
+        "voided",
+        "held_minor",
+        "balance_minor",
+    )
+    .await
+    {
+        Err(PaymentError::NotFound) => {
+            db.execute_raw(raw_sql!(
+                Postgres,
+                r#"INSERT INTO payments (order_id, customer_id, amount_minor, currency, card_last4, status, correlation_id)
+                   VALUES ({order_id}, '', 0, 'EUR', '', 'voided', {correlation_id})
+                   ON CONFLICT (order_id) DO NOTHING"#
+            ))
+            .await?;
+            Box::pin(void(db, order_id, correlation_id)).await
+        }
+        // Nothing was ever held for a declined payment: voiding it is already done.
+        Err(PaymentError::WrongState(s)) if s == "declined" => {
+            load(db, order_id).await?.ok_or(PaymentError::NotFound)
+        }
+        other => other,
+    }
+}
+
+/// Changes a payment's status from one of `from` to `to`, moving its amount between two
+/// account columns, in one transaction. A payment already in `to` is returned as it is.
+async fn transition(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+    from: &[&str],
+    to: &str,
+    debit: &str,
+    credit: &str,
+) -> Result<Payment, PaymentError> {
+    let txn = db.begin().await?;
+    let Some(current) = Payment::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT order_id, customer_id, amount_minor, currency::text AS currency, card_last4, status,
+                  decline_code, provider_ref, correlation_id, provider_calls, created_at, updated_at
+           FROM payments WHERE order_id = {order_id} FOR UPDATE"#
+    ))
+    .one(&txn)
+    .await?
+    else {
+        return Err(PaymentError::NotFound);
+    };
+    if current.status == to {
+        return Ok(current);
+    }
+    if !from.contains(&current.status.as_str()) {
+        return Err(PaymentError::WrongState(current.status));
+    }
+    txn.execute_raw(raw_sql!(
+        Postgres,
+        r#"UPDATE payments SET status = {to}, updated_at = now() WHERE order_id = {order_id}"#
+    ))
+    .await?;
+    // A pending payment has not moved any money yet: only its status changes.
+    if current.status != "pending" {
+        let (amount, customer) = (current.amount_minor, &current.customer_id);
+        // Column names come from the fixed arguments above, never from input.
+        let sql = format!(
+            "UPDATE accounts SET {debit} = {debit} - $1, {credit} = {credit} + $1 WHERE customer_id = $2"
+        );
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            sql,
+            [amount.into(), customer.clone().into()],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    load(db, order_id).await?.ok_or(PaymentError::NotFound)
+}

@@ -1,0 +1,123 @@
+//! A supervised actor that runs one job over and over: the shape shared by every
+//! background loop of the platform (reservation sweeper, reconciler, compensation worker).
+//!
+//! Why an actor and not a bare `loop { sleep }` task: the actor is restarted by its
+//! supervisor if it stops, can be woken early by a message (a new compensation was just
+//! recorded: run now rather than at the next tick), and never runs two passes at once, so a
+//! slow database cannot pile up overlapping passes. The job itself keeps no state that
+//! matters: everything it works on lives in PostgreSQL, so a restart loses nothing.
+
+use std::{sync::Arc, time::Duration};
+
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Supervised, Supervisor, WrapFuture,
+};
+use futures_util::future::BoxFuture;
+
+/// One pass of the job. `Ok(true)` means "there may be more to do right now" (a full batch
+/// was processed), and the next pass starts at once instead of after the interval.
+pub type Job = Arc<dyn Fn() -> BoxFuture<'static, anyhow::Result<bool>> + Send + Sync>;
+
+pub struct Periodic {
+    name: &'static str,
+    interval: Duration,
+    job: Job,
+    running: bool,
+    rerun: bool,
+    stopped: bool,
+}
+
+/// Starts the job under a supervisor.
+pub fn start<F>(name: &'static str, interval: Duration, job: F) -> Addr<Periodic>
+where
+    F: Fn() -> BoxFuture<'static, anyhow::Result<bool>> + Send + Sync + 'static,
+{
+    let job: Job = Arc::new(job);
+    Supervisor::start(move |_| Periodic {
+        name,
+        interval,
+        job,
+        running: false,
+        rerun: false,
+        stopped: false,
+    })
+}
+
+impl Periodic {
+    fn pass(&mut self, ctx: &mut Context<Self>) {
+        if self.stopped {
+            return;
+        }
+        if self.running {
+            // Asked again while busy: remember it and run once more right after.
+            self.rerun = true;
+            return;
+        }
+        self.running = true;
+        let (name, job) = (self.name, self.job.clone());
+        ctx.spawn(async move { job().await }.into_actor(self).map(move |result, actor, ctx| {
+            actor.running = false;
+            let more = match result {
+                Ok(more) => more,
+                Err(e) => {
+                    tracing::warn!(job = name, error = %e, "background pass failed; retrying at the next tick");
+                    false
+                }
+            };
+            if more || std::mem::take(&mut actor.rerun) {
+                actor.pass(ctx);
+            }
+        }));
+    }
+}
+
+impl Actor for Periodic {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        tracing::debug!(job = self.name, "background job started");
+        ctx.run_interval(self.interval, |actor, ctx| actor.pass(ctx));
+    }
+}
+
+impl Supervised for Periodic {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        tracing::warn!(job = self.name, "background job restarting");
+        self.running = false;
+    }
+}
+
+/// Run a pass now (e.g. new work was just recorded).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+impl Handler<Wake> for Periodic {
+    type Result = ();
+
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        self.pass(ctx);
+    }
+}
+
+/// Stop starting passes (graceful shutdown); a pass already running finishes.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for Periodic {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, _: &mut Self::Context) {
+        self.stopped = true;
+    }
+}
+
+/// A shutdown hook that stops the job.
+pub fn stop_hook(addr: Addr<Periodic>) -> platform_http::ShutdownHook {
+    Box::new(move || {
+        Box::pin(async move {
+            let _ = addr.send(Stop).await;
+        })
+    })
+}
