@@ -15,6 +15,7 @@
 pub mod analytics;
 pub mod email;
 pub mod inventory;
+pub mod messaging;
 pub mod order;
 pub mod payment;
 
@@ -56,10 +57,11 @@ macro_rules! sql_migration {
     };
 }
 
-/// Declares a service's `Migrator` from its list of migration modules.
+/// Declares a service's `Migrator`: its own migration modules, then (after `;`) shared
+/// migrations such as the outbox table. New migrations are only ever appended.
 #[macro_export]
 macro_rules! migrator {
-    ($($module:ident),+ $(,)?) => {
+    ($($module:ident),+ $(; $($shared:expr),+)? $(,)?) => {
         $(mod $module;)+
 
         pub struct Migrator;
@@ -67,7 +69,7 @@ macro_rules! migrator {
         #[sea_orm_migration::async_trait::async_trait]
         impl sea_orm_migration::MigratorTrait for Migrator {
             fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-                vec![$(Box::new($module::Migration)),+]
+                vec![$(Box::new($module::Migration)),+ $($(, Box::new($shared))+)?]
             }
         }
     };

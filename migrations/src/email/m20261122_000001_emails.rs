@@ -13,6 +13,7 @@ CREATE TABLE emails (
     body_html       TEXT NOT NULL,
     status          TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed')),
     attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     last_error      TEXT,
     correlation_id  TEXT NOT NULL,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -20,6 +21,8 @@ CREATE TABLE emails (
     -- exactly one email of each kind per order, whatever the broker redelivers
     UNIQUE (order_id, kind)
 );
+CREATE INDEX emails_due ON emails (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX emails_recent ON emails (created_at DESC);
 "#,
     "DROP TABLE emails;"
 );

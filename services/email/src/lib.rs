@@ -1,22 +1,94 @@
-//! The email service.
+//! The email service: turns order outcomes into emails, exactly one of each kind per order.
+//!
+//! Email is an external side effect: it cannot join a database transaction, and a mail
+//! server can be slow or down for minutes. So it is split in two:
+//! 1. the consumer (`events.rs`) renders the email and *records* it, in the same
+//!    transaction as the processed-events row: redelivery cannot record it twice, and the
+//!    unique (order, kind) key makes sure of it;
+//! 2. the sender (`sender.rs`) delivers recorded emails through lettre (SMTP when
+//!    `SMTP_URL` is set, otherwise `.eml` files under `$DATA_DIR/mail`), retries with
+//!    backoff, and marks them sent.
+//!
+//! A slow or dead mail server therefore delays emails; it never fails a checkout.
 
-use platform_config::{ConfigError, ServiceSettings};
-use platform_http::Application;
-use platform_service::Infra;
+mod api;
+mod events;
+mod sender;
+mod templates;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use futures_util::FutureExt;
+use platform_config::{ConfigError, ServiceSettings, millis, parse, string};
+use platform_http::{Application, Faults};
+use platform_messaging::{ConsumerSpec, consumer, dead_letters};
+use platform_service::{Infra, periodic};
+
+/// Operations that fault switches can target (see `/admin/faults`).
+pub const FAULT_OPERATIONS: &[&str] = &["consume", "deliver"];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub service: ServiceSettings,
+    /// `smtp://host:port` to deliver through a mail server; empty writes files instead.
+    pub smtp_url: String,
+    /// Where file delivery writes `.eml` files.
+    pub mail_dir: PathBuf,
+    pub from: String,
+    pub send_interval: Duration,
+    pub max_attempts: i32,
 }
 
 impl Settings {
+    pub fn new(service: ServiceSettings, mail_dir: PathBuf) -> Self {
+        Self {
+            service,
+            smtp_url: String::new(),
+            mail_dir,
+            from: "Order platform <orders@platform.local>".into(),
+            send_interval: Duration::from_millis(500),
+            max_attempts: 8,
+        }
+    }
+
     pub fn from_env(service: ServiceSettings) -> Result<Self, ConfigError> {
-        Ok(Self { service })
+        let data_dir = string("DATA_DIR", ".dev");
+        let d = Self::new(service, PathBuf::from(data_dir).join("mail"));
+        Ok(Self {
+            smtp_url: string("SMTP_URL", ""),
+            from: string("MAIL_FROM", &d.from),
+            send_interval: millis("EMAIL_SEND_INTERVAL_MS", d.send_interval.as_millis() as u64)?,
+            max_attempts: parse("EMAIL_MAX_ATTEMPTS", d.max_attempts)?,
+            ..d
+        })
     }
 }
 
-/// Builds the service (connects, migrates, binds) without running it.
+/// Builds the service (connects, migrates, starts its actors, binds) without running it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let infra = Infra::start::<migrations::email::Migrator>(settings.service).await?;
-    Ok(infra.serve(vec![], |_| {})?)
+    let infra = Infra::start::<migrations::email::Migrator>(settings.service.clone()).await?;
+    let faults = Faults::default();
+    let consumer = consumer::start(
+        ConsumerSpec::new("email", "order-events", events::BINDINGS.to_vec()),
+        infra.db.clone(),
+        infra.broker.clone(),
+        Arc::new(events::OrderEvents),
+        faults.clone(),
+    );
+    let sender = sender::Sender::new(infra.db.clone(), &settings, faults.clone())?;
+    let sender_worker = periodic::start("email-sender", settings.send_interval, move || {
+        let sender = sender.clone();
+        async move { sender.run_pass().await }.boxed()
+    });
+    let dead_letter_routes = dead_letters::routes(infra.broker.clone(), vec![consumer.spec.queue.clone()]);
+    let fault_routes = faults.routes(FAULT_OPERATIONS);
+    let db = infra.db.clone();
+    let app = infra.serve(vec![], move |cfg| {
+        api::routes(cfg, db.clone());
+        fault_routes(cfg);
+        dead_letter_routes(cfg);
+    })?;
+    Ok(app
+        .on_shutdown(periodic::stop_hook(sender_worker))
+        .on_shutdown(consumer.stop_hook()))
 }

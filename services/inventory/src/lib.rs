@@ -6,19 +6,21 @@
 
 mod api;
 mod error;
+mod events;
 mod stock;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use futures_util::FutureExt;
 use platform_config::{ConfigError, ServiceSettings};
 use platform_http::{Application, Faults};
+use platform_messaging::{ConsumerSpec, consumer, dead_letters};
 use platform_service::{Infra, periodic};
 
 pub use error::InventoryError;
 
 /// Operations that fault switches can target (see `/admin/faults`).
-pub const FAULT_OPERATIONS: &[&str] = &["reserve", "release", "commit"];
+pub const FAULT_OPERATIONS: &[&str] = &["reserve", "release", "commit", "consume"];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -77,10 +79,22 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         reservation_ttl: settings.reservation_ttl,
         faults: faults.clone(),
     };
+    // The secondary path: order outcomes arrive as events (see events.rs).
+    let consumer = consumer::start(
+        ConsumerSpec::new("inventory", "order-events", events::BINDINGS.to_vec()),
+        infra.db.clone(),
+        infra.broker.clone(),
+        Arc::new(events::OrderEvents),
+        faults.clone(),
+    );
+    let dead_letter_routes = dead_letters::routes(infra.broker.clone(), vec![consumer.spec.queue.clone()]);
     let fault_routes = faults.routes(FAULT_OPERATIONS);
     let app = infra.serve(vec![], move |cfg| {
         api::routes(cfg, state.clone());
         fault_routes(cfg);
+        dead_letter_routes(cfg);
     })?;
-    Ok(app.on_shutdown(periodic::stop_hook(sweeper)))
+    Ok(app
+        .on_shutdown(periodic::stop_hook(sweeper))
+        .on_shutdown(consumer.stop_hook()))
 }

@@ -13,7 +13,9 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait, raw_sql};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, FromQueryResult, TransactionTrait, raw_sql,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -289,7 +291,10 @@ pub async fn release(
     order_id: Uuid,
     correlation_id: &str,
 ) -> Result<String, InventoryError> {
-    settle(db, order_id, "released", correlation_id).await
+    let txn = db.begin().await?;
+    let status = settle(&txn, order_id, Settle::Release, correlation_id).await?;
+    txn.commit().await?;
+    Ok(status)
 }
 
 /// Turns held stock into sold stock. Idempotent: committing twice is a no-op.
@@ -298,18 +303,31 @@ pub async fn commit(
     order_id: Uuid,
     correlation_id: &str,
 ) -> Result<String, InventoryError> {
-    settle(db, order_id, "committed", correlation_id).await
+    let txn = db.begin().await?;
+    let status = settle(&txn, order_id, Settle::Commit, correlation_id).await?;
+    txn.commit().await?;
+    Ok(status)
 }
 
-/// Moves a 'reserved' reservation to `target` ('released' or 'committed') and its stock
-/// from `reserved` to `available` or `sold`, in one transaction.
-async fn settle(
-    db: &DatabaseConnection,
+#[derive(Debug, Clone, Copy)]
+pub enum Settle {
+    Release,
+    Commit,
+}
+
+/// Moves a 'reserved' reservation to released or committed, and its stock from `reserved`
+/// to `available` or `sold`, inside the caller's transaction (the HTTP handler's, or the
+/// event consumer's, where it joins the processed-events record).
+pub async fn settle(
+    txn: &DatabaseTransaction,
     order_id: Uuid,
-    target: &str,
+    how: Settle,
     correlation_id: &str,
 ) -> Result<String, InventoryError> {
-    let txn = db.begin().await?;
+    let target = match how {
+        Settle::Release => "released",
+        Settle::Commit => "committed",
+    };
     let moved = txn
         .execute_raw(raw_sql!(
             Postgres,
@@ -332,7 +350,6 @@ async fn settle(
                WHERE l.order_id = {order_id} AND p.sku = l.sku"#
         ))
         .await?;
-        txn.commit().await?;
         return Ok(target.to_string());
     }
     if target == "released" {
@@ -344,8 +361,7 @@ async fn settle(
         ))
         .await?;
     }
-    let current = load(&txn, order_id).await?;
-    txn.commit().await?;
+    let current = load(txn, order_id).await?;
     let status = current
         .map(|r| r.status)
         .ok_or(InventoryError::ReservationNotFound)?;

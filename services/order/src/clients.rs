@@ -50,10 +50,13 @@ impl CallError {
         }
     }
 
-    /// A dependency being sick (not its answer to our request) trips the breaker.
+    /// A dependency being sick (not its answer to our request) trips the breaker. A 502 is
+    /// the dependency answering that *its* upstream failed (payment's card provider, for
+    /// one card): the dependency itself is fine, and opening the circuit would refuse every
+    /// other shopper because of one card.
     fn is_dependency_failure(&self) -> bool {
         match self {
-            CallError::Answered { status, .. } => *status >= 500,
+            CallError::Answered { status, .. } => matches!(status, 500 | 503 | 504),
             CallError::NotSent(_) | CallError::Unknown(_) => true,
         }
     }

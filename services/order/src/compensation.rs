@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::{
     clients::{CallError, Dependency},
-    orders, retry_policy,
+    orders,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,7 +196,7 @@ impl Compensator {
                 tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, "compensation done");
             }
             Err(e) if e.is_transient() && c.attempts + 1 < self.policy.max_attempts => {
-                let delay = retry_policy::delay_for(
+                let delay = platform_service::retry_policy::delay_for(
                     c.attempts as u32,
                     self.policy.base_delay,
                     self.policy.max_delay,

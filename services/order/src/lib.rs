@@ -13,10 +13,10 @@ mod catalog;
 mod clients;
 pub mod compensation;
 mod error;
+mod heartbeat;
 mod idempotency;
 mod orders;
 mod reconciler;
-mod retry_policy;
 mod saga;
 
 use std::time::Duration;
@@ -47,6 +47,13 @@ pub struct Settings {
     pub retry_max: Duration,
     pub compensation: compensation::Policy,
     pub compensation_interval: Duration,
+    /// Outbox relay: rows per publish batch, poll interval (NOTIFY wakes it sooner), how
+    /// long published rows are kept.
+    pub outbox_batch: i64,
+    pub outbox_poll: Duration,
+    pub outbox_retention: Duration,
+    /// How often the heartbeat event is published (analytics alerts when it stops).
+    pub heartbeat_interval: Duration,
 }
 
 impl Settings {
@@ -72,6 +79,10 @@ impl Settings {
                 max_delay: Duration::from_millis(60_000),
             },
             compensation_interval: Duration::from_millis(500),
+            outbox_batch: 100,
+            outbox_poll: Duration::from_millis(1_000),
+            outbox_retention: Duration::from_secs(3_600),
+            heartbeat_interval: Duration::from_secs(5),
         }
     }
 
@@ -100,6 +111,10 @@ impl Settings {
                 max_delay: ms("COMPENSATION_MAX_DELAY_MS", d.compensation.max_delay)?,
             },
             compensation_interval: ms("COMPENSATION_INTERVAL_MS", d.compensation_interval)?,
+            outbox_batch: parse("OUTBOX_BATCH", d.outbox_batch)?,
+            outbox_poll: ms("OUTBOX_POLL_MS", d.outbox_poll)?,
+            outbox_retention: secs("OUTBOX_RETENTION_SECS", d.outbox_retention.as_secs())?,
+            heartbeat_interval: ms("HEARTBEAT_INTERVAL_MS", d.heartbeat_interval)?,
             ..d
         })
     }
@@ -144,6 +159,30 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         })
     };
 
+    // The relay drains the outbox to RabbitMQ; NOTIFY wakes it, the poll is the fallback.
+    let relay = platform_messaging::Relay::new(
+        db.clone(),
+        infra.broker.clone(),
+        settings.outbox_batch,
+        settings.outbox_retention,
+    );
+    let relay_worker = periodic::start("outbox-relay", settings.outbox_poll, move || {
+        let relay = relay.clone();
+        async move { relay.run_pass().await }.boxed()
+    });
+    platform_messaging::outbox::listen(settings.service.database_url.clone(), relay_worker.clone());
+    let heartbeat = {
+        let db = db.clone();
+        periodic::start("heartbeat", settings.heartbeat_interval, move || {
+            let db = db.clone();
+            async move {
+                heartbeat::publish(&db).await?;
+                Ok(false)
+            }
+            .boxed()
+        })
+    };
+
     let state = api::State {
         db,
         saga,
@@ -152,6 +191,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     };
     let app = infra.serve(vec![], move |cfg| api::routes(cfg, state.clone()))?;
     Ok(app
+        .on_shutdown(periodic::stop_hook(relay_worker))
+        .on_shutdown(periodic::stop_hook(heartbeat))
         .on_shutdown(periodic::stop_hook(compensation_worker))
         .on_shutdown(periodic::stop_hook(reconciler)))
 }

@@ -18,10 +18,17 @@
 //! which returns the original outcome. Only at the deadline does the saga give up, and then
 //! it undoes everything that might have happened (void, release), each undo being a durable
 //! compensation record rather than a best-effort call.
+//!
+//! Every terminal transition writes its event (`order.confirmed`, `order.rejected`,
+//! `order.cancelled`) to the outbox in the same transaction. What happens after that
+//! (commit the stock, capture the payment, send the email, count the sale) is fan-out:
+//! it never makes the shopper wait, and a slow mail server never fails a checkout.
 
 use std::time::Duration;
 
 use chrono::Utc;
+use platform_contracts::{Envelope, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected};
+use platform_messaging::outbox;
 use platform_telemetry::CorrelationId;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, raw_sql};
 use serde_json::json;
@@ -31,7 +38,6 @@ use crate::{
     clients::{CallError, Dependency},
     compensation::{Compensations, Kind},
     orders::{self, Order},
-    retry_policy,
 };
 
 #[derive(Clone)]
@@ -195,6 +201,21 @@ impl Saga {
                     &order.correlation_id,
                 )
                 .await?;
+                // The event joins the status change's transaction: both happen or neither.
+                let lines = orders::lines(&txn, order.id).await?;
+                let event = OrderConfirmed {
+                    order_id: order.id,
+                    customer_id: order.customer_id.clone(),
+                    lines: event_lines(&lines),
+                    total_minor: order.total_minor.unwrap_or_default(),
+                    currency: order.currency.clone(),
+                    confirmed_at: Utc::now(),
+                };
+                outbox::enqueue(
+                    &txn,
+                    &Envelope::new(&event, PRODUCER, &order.correlation_id, None),
+                )
+                .await?;
                 txn.commit().await?;
                 tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, "order confirmed");
                 Ok(Step::Moved)
@@ -286,6 +307,28 @@ impl Saga {
             &order.correlation_id,
         )
         .await?;
+        let (customer_id, reason_code, reason) =
+            (order.customer_id.clone(), code.to_string(), message.to_string());
+        let envelope = if to == "rejected" {
+            let lines = event_lines(&orders::lines(&txn, order.id).await?);
+            let event = OrderRejected {
+                order_id: order.id,
+                customer_id,
+                reason_code,
+                reason,
+                lines,
+            };
+            Envelope::new(&event, PRODUCER, &order.correlation_id, None)
+        } else {
+            let event = OrderCancelled {
+                order_id: order.id,
+                customer_id,
+                reason_code,
+                reason,
+            };
+            Envelope::new(&event, PRODUCER, &order.correlation_id, None)
+        };
+        outbox::enqueue(&txn, &envelope).await?;
         txn.commit().await?;
         tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, status = to, reason = code, "order ended");
         if !undo.is_empty() {
@@ -297,7 +340,7 @@ impl Saga {
     /// The step's outcome is unknown or the dependency is busy: try again later, no sooner
     /// than it asked (Retry-After) and no later than the deadline.
     async fn defer(&self, order: &Order, step: &str, error: &CallError, actor: &str) -> Result<Step, DbErr> {
-        let mut delay = retry_policy::delay_for(
+        let mut delay = platform_service::retry_policy::delay_for(
             order.attempts as u32,
             self.retry_min,
             self.retry_max,
@@ -335,6 +378,19 @@ impl Saga {
         tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, step, error = %error, delay_ms, "step deferred");
         Ok(Step::Wait)
     }
+}
+
+pub const PRODUCER: &str = "order";
+
+fn event_lines(lines: &[orders::OrderLine]) -> Vec<OrderLine> {
+    lines
+        .iter()
+        .map(|l| OrderLine {
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor.unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// Every call made for an order carries the correlation id of the request that created

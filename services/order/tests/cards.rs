@@ -45,27 +45,19 @@ async fn success_confirms_and_carries_the_correlation_id_everywhere() {
     assert_eq!(steps, ["create", "reserve", "authorize", "confirm"]);
 
     let id = order["id"].as_str().unwrap();
-    let reservation: Value = c
-        .http
-        .get(c.inventory.url(&format!("/reservations/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(reservation["status"], "reserved");
+    // Then the fan-out: the stock is committed and the payment captured by the consumers
+    // of order.confirmed, shortly after the shopper got the answer.
+    let reservation = c
+        .eventually(&c.inventory, &format!("/reservations/{id}"), |r| {
+            r["status"] == "committed"
+        })
+        .await;
     assert_eq!(reservation["correlation_id"], "checkout-corr-1");
-    let payment: Value = c
-        .http
-        .get(c.payment.url(&format!("/payments/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(payment["status"], "authorized");
+    let payment = c
+        .eventually(&c.payment, &format!("/payments/{id}"), |p| {
+            p["status"] == "captured"
+        })
+        .await;
     assert_eq!(payment["amount_minor"], 2 * 14900);
     assert_eq!(payment["correlation_id"], "checkout-corr-1");
 
@@ -168,16 +160,10 @@ async fn a_timed_out_authorization_is_finished_by_the_reconciler_without_double_
         1,
         "the provider was called once, however often the order service asked"
     );
-    let account: Value = c
-        .http
-        .get(c.payment.url("/accounts/dave"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(account["held_minor"], 5900, "held exactly once");
+    let account = c
+        .eventually(&c.payment, "/accounts/dave", |a| a["captured_minor"] == 5900)
+        .await;
+    assert_eq!(account["held_minor"], 0, "held once, then captured once");
     c.stop().await;
 }
 

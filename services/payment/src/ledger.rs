@@ -8,7 +8,9 @@
 //! once.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait, raw_sql};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, FromQueryResult, TransactionTrait, raw_sql,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -220,30 +222,52 @@ pub async fn account(db: &DatabaseConnection, customer_id: &str) -> Result<Accou
     .ok_or(PaymentError::AccountNotFound)
 }
 
+/// The money movements after authorization.
+#[derive(Debug, Clone, Copy)]
+pub enum Movement {
+    /// held → captured
+    Capture,
+    /// held → balance (also cancels a pending authorization)
+    Void,
+    /// captured → balance
+    Refund,
+}
+
+impl Movement {
+    fn spec(self) -> (&'static [&'static str], &'static str, &'static str, &'static str) {
+        match self {
+            Movement::Capture => (&["authorized"], "captured", "held_minor", "captured_minor"),
+            Movement::Void => (
+                &["authorized", "pending"],
+                "voided",
+                "held_minor",
+                "balance_minor",
+            ),
+            Movement::Refund => (&["captured"], "refunded", "captured_minor", "balance_minor"),
+        }
+    }
+}
+
+/// Applies a movement in its own transaction.
+pub async fn apply(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+    movement: Movement,
+) -> Result<Payment, PaymentError> {
+    let txn = db.begin().await?;
+    let payment = transition(&txn, order_id, movement).await?;
+    txn.commit().await?;
+    Ok(payment)
+}
+
 /// Moves held money to captured. Idempotent.
 pub async fn capture(db: &DatabaseConnection, order_id: Uuid) -> Result<Payment, PaymentError> {
-    transition(
-        db,
-        order_id,
-        &["authorized"],
-        "captured",
-        "held_minor",
-        "captured_minor",
-    )
-    .await
+    apply(db, order_id, Movement::Capture).await
 }
 
 /// Moves captured money back to the balance. Idempotent.
 pub async fn refund(db: &DatabaseConnection, order_id: Uuid) -> Result<Payment, PaymentError> {
-    transition(
-        db,
-        order_id,
-        &["captured"],
-        "refunded",
-        "captured_minor",
-        "balance_minor",
-    )
-    .await
+    apply(db, order_id, Movement::Refund).await
 }
 
 /// Releases a hold. Idempotent, and safe before the authorize arrived: it then leaves a
@@ -253,16 +277,7 @@ pub async fn void(
     order_id: Uuid,
     correlation_id: &str,
 ) -> Result<Payment, PaymentError> {
-    match transition(
-        db,
-        order_id,
-        &["authorized", "pending"],
-        "voided",
-        "held_minor",
-        "balance_minor",
-    )
-    .await
-    {
+    match apply(db, order_id, Movement::Void).await {
         Err(PaymentError::NotFound) => {
             db.execute_raw(raw_sql!(
                 Postgres,
@@ -281,24 +296,23 @@ pub async fn void(
     }
 }
 
-/// Changes a payment's status from one of `from` to `to`, moving its amount between two
-/// account columns, in one transaction. A payment already in `to` is returned as it is.
-async fn transition(
-    db: &DatabaseConnection,
+/// Applies a movement inside the caller's transaction (the HTTP handler's, or the event
+/// consumer's, where it joins the processed-events record): changes the payment's status
+/// and moves its amount between two account columns. A payment already moved is returned
+/// as it is.
+pub async fn transition(
+    txn: &DatabaseTransaction,
     order_id: Uuid,
-    from: &[&str],
-    to: &str,
-    debit: &str,
-    credit: &str,
+    movement: Movement,
 ) -> Result<Payment, PaymentError> {
-    let txn = db.begin().await?;
+    let (from, to, debit, credit) = movement.spec();
     let Some(current) = Payment::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT order_id, customer_id, amount_minor, currency::text AS currency, card_last4, status,
                   decline_code, provider_ref, correlation_id, provider_calls, created_at, updated_at
            FROM payments WHERE order_id = {order_id} FOR UPDATE"#
     ))
-    .one(&txn)
+    .one(txn)
     .await?
     else {
         return Err(PaymentError::NotFound);
@@ -328,6 +342,5 @@ async fn transition(
         ))
         .await?;
     }
-    txn.commit().await?;
-    load(db, order_id).await?.ok_or(PaymentError::NotFound)
+    load(txn, order_id).await?.ok_or(PaymentError::NotFound)
 }

@@ -7,19 +7,21 @@
 
 mod api;
 mod error;
+mod events;
 mod ledger;
 pub mod provider;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use platform_config::{ConfigError, ServiceSettings};
 use platform_http::{Application, Faults};
+use platform_messaging::{ConsumerSpec, consumer, dead_letters};
 use platform_service::Infra;
 
 pub use error::PaymentError;
 
 /// Operations that fault switches can target (see `/admin/faults`).
-pub const FAULT_OPERATIONS: &[&str] = &["authorize", "capture", "void", "refund"];
+pub const FAULT_OPERATIONS: &[&str] = &["authorize", "capture", "void", "refund", "consume"];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -62,9 +64,20 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         opening_balance_minor: settings.opening_balance_minor,
         faults: faults.clone(),
     };
+    // The secondary path: order outcomes arrive as events (see events.rs).
+    let consumer = consumer::start(
+        ConsumerSpec::new("payment", "order-events", events::BINDINGS.to_vec()),
+        infra.db.clone(),
+        infra.broker.clone(),
+        Arc::new(events::OrderEvents),
+        faults.clone(),
+    );
+    let dead_letter_routes = dead_letters::routes(infra.broker.clone(), vec![consumer.spec.queue.clone()]);
     let fault_routes = faults.routes(FAULT_OPERATIONS);
-    Ok(infra.serve(vec![], move |cfg| {
+    let app = infra.serve(vec![], move |cfg| {
         api::routes(cfg, state.clone());
         fault_routes(cfg);
-    })?)
+        dead_letter_routes(cfg);
+    })?;
+    Ok(app.on_shutdown(consumer.stop_hook()))
 }

@@ -6,6 +6,7 @@
 //! connection and the database pool, in that order.
 
 pub mod periodic;
+pub mod retry_policy;
 
 use actix_web::web;
 use futures_util::FutureExt;

@@ -143,6 +143,35 @@ impl Checkout {
         }
     }
 
+    /// Polls a GET endpoint until `done` holds (fan-out is eventually consistent).
+    pub async fn eventually(
+        &self,
+        service: &RunningService,
+        path: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let value: Value = self
+                .http
+                .get(service.url(path))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if done(&value) {
+                return value;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never got there: {value:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn product(&self, sku: &str) -> Value {
         self.http
             .get(self.inventory.url(&format!("/products/{sku}")))

@@ -1,0 +1,65 @@
+//! Tables of the messaging patterns, shared by every service that uses them: one
+//! definition, applied to each service's own database.
+
+pub mod outbox {
+    crate::sql_migration!(
+        "m20261122_100001_outbox",
+        r#"
+-- The transactional outbox. A service never writes its database and then publishes (the
+-- publish can fail after the commit, or the process can die in between: a dual write).
+-- It writes the business row and an outbox row in one transaction; the relay publishes
+-- the outbox rows afterwards, at least once.
+CREATE TABLE outbox (
+    id              BIGSERIAL PRIMARY KEY,
+    event_id        UUID NOT NULL UNIQUE,
+    event_type      TEXT NOT NULL,
+    aggregate_id    TEXT NOT NULL,
+    correlation_id  TEXT NOT NULL,
+    envelope        JSONB NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    published_at    TIMESTAMPTZ,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT
+);
+CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
+CREATE INDEX outbox_by_aggregate ON outbox (aggregate_id);
+
+-- Wake the relay as soon as a transaction with new rows commits (NOTIFY is delivered at
+-- commit, never for a rolled-back transaction); the relay also polls, in case it missed one.
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('outbox', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+"#,
+        "DROP TRIGGER outbox_notify ON outbox; DROP FUNCTION outbox_notify(); DROP TABLE outbox;"
+    );
+}
+
+pub mod processed_events {
+    crate::sql_migration!(
+        "m20261122_100002_processed_events",
+        r#"
+-- The idempotent consumer's memory. Delivery is at least once; the effect must happen
+-- once. The consumer inserts (consumer, event_id) in the same transaction as the effect:
+-- a redelivered event hits the primary key and is acknowledged without effect.
+CREATE TABLE processed_events (
+    consumer        TEXT NOT NULL,
+    event_id        UUID NOT NULL,
+    event_type      TEXT NOT NULL,
+    aggregate_id    TEXT NOT NULL,
+    correlation_id  TEXT NOT NULL,
+    occurred_at     TIMESTAMPTZ NOT NULL,
+    processed_at    TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (consumer, event_id)
+);
+CREATE INDEX processed_events_by_aggregate ON processed_events (aggregate_id);
+"#,
+        "DROP TABLE processed_events;"
+    );
+}
+
+pub use outbox::Migration as Outbox;
+pub use processed_events::Migration as ProcessedEvents;

@@ -1,0 +1,148 @@
+//! The analytics HTTP API. Tolerant reads: served from the projection, which may lag.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use platform_http::ApiError;
+use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct State {
+    pub db: DatabaseConnection,
+    pub stale_after: Duration,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
+    cfg.app_data(web::Data::new(state))
+        .route("/analytics/summary", web::get().to(summary))
+        .route("/analytics/orders/{id}", web::get().to(counted_order));
+}
+
+#[derive(Debug, Serialize, FromQueryResult)]
+struct Minute {
+    minute: DateTime<Utc>,
+    outcome: String,
+    orders: i64,
+    revenue_minor: i64,
+}
+
+#[derive(Debug, Serialize, FromQueryResult)]
+struct ProductSales {
+    sku: String,
+    units: i64,
+    revenue_minor: i64,
+}
+
+#[derive(Debug, Serialize, FromQueryResult)]
+struct Reason {
+    reason_code: String,
+    orders: i64,
+}
+
+#[derive(Debug, Serialize, FromQueryResult)]
+struct Totals {
+    confirmed: i64,
+    rejected: i64,
+    cancelled: i64,
+    revenue_minor: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Freshness {
+    last_event_at: Option<DateTime<Utc>>,
+    last_heartbeat_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, FromQueryResult)]
+struct CountedOrder {
+    order_id: Uuid,
+    outcome: String,
+    total_minor: i64,
+    correlation_id: String,
+    occurred_at: DateTime<Utc>,
+    counted_at: DateTime<Utc>,
+}
+
+async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
+    let db = &state.db;
+    let per_minute = Minute::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT minute, outcome, orders, revenue_minor FROM orders_per_minute
+           WHERE minute > now() - interval '60 minutes' ORDER BY minute, outcome"#
+    ))
+    .all(db)
+    .await
+    .map_err(ApiError::internal)?;
+    let top_products = ProductSales::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT sku, units, revenue_minor FROM product_sales ORDER BY revenue_minor DESC, sku LIMIT 10"#
+    ))
+    .all(db)
+    .await
+    .map_err(ApiError::internal)?;
+    let reasons = Reason::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT reason_code, orders FROM rejection_reasons ORDER BY orders DESC, reason_code"#
+    ))
+    .all(db)
+    .await
+    .map_err(ApiError::internal)?;
+    let totals = Totals::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT count(*) FILTER (WHERE outcome = 'confirmed') AS confirmed,
+                  count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
+                  count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
+                  COALESCE(sum(total_minor), 0)::bigint AS revenue_minor
+           FROM counted_orders"#
+    ))
+    .one(db)
+    .await
+    .map_err(ApiError::internal)?;
+    let freshness = Freshness::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT (SELECT last_event_at FROM projection_status WHERE name = 'orders') AS last_event_at,
+                  (SELECT max(sent_at) FROM heartbeats) AS last_heartbeat_at"#
+    ))
+    .one(db)
+    .await
+    .map_err(ApiError::internal)?;
+    let now = Utc::now();
+    let age = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_milliseconds().max(0));
+    let (lag_ms, heartbeat_age_ms) = freshness
+        .as_ref()
+        .map(|f| (age(f.last_event_at), age(f.last_heartbeat_at)))
+        .unwrap_or_default();
+    let stale = heartbeat_age_ms.is_none_or(|ms| ms > state.stale_after.as_millis() as i64);
+    Ok(HttpResponse::Ok().json(json!({
+        "per_minute": per_minute,
+        "top_products": top_products,
+        "rejection_reasons": reasons,
+        "totals": totals,
+        "freshness": {
+            "last_event_at": freshness.as_ref().and_then(|f| f.last_event_at),
+            "lag_ms": lag_ms,
+            "last_heartbeat_at": freshness.as_ref().and_then(|f| f.last_heartbeat_at),
+            "heartbeat_age_ms": heartbeat_age_ms,
+            "stale_after_ms": state.stale_after.as_millis() as u64,
+            "stale": stale,
+        },
+    })))
+}
+
+async fn counted_order(state: web::Data<State>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = *id;
+    let order = CountedOrder::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT order_id, outcome, total_minor, correlation_id, occurred_at, counted_at
+           FROM counted_orders WHERE order_id = {id}"#
+    ))
+    .one(&state.db)
+    .await
+    .map_err(ApiError::internal)?
+    .ok_or_else(|| ApiError::not_found("not_counted", "this order has not been counted (yet)"))?;
+    Ok(HttpResponse::Ok().json(order))
+}

@@ -1,0 +1,129 @@
+//! Applies order events to the read model, inside the idempotent consumer's transaction.
+
+use futures_util::future::BoxFuture;
+use platform_contracts::{Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderRejected};
+use platform_messaging::{Handler, HandlerError};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, raw_sql};
+use uuid::Uuid;
+
+pub const BINDINGS: &[&str] = &[
+    OrderConfirmed::TYPE,
+    OrderRejected::TYPE,
+    OrderCancelled::TYPE,
+    Heartbeat::TYPE,
+];
+
+pub struct Projection;
+
+impl Handler for Projection {
+    fn handle<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let at = envelope.occurred_at;
+            match envelope.event_type.as_str() {
+                OrderConfirmed::TYPE => {
+                    let e: OrderConfirmed = envelope.decode()?;
+                    if count(txn, e.order_id, "confirmed", e.total_minor, envelope).await? {
+                        for line in &e.lines {
+                            let (sku, units, revenue) = (
+                                &line.sku,
+                                line.quantity as i64,
+                                line.unit_price_minor * line.quantity as i64,
+                            );
+                            txn.execute_raw(raw_sql!(
+                                Postgres,
+                                r#"INSERT INTO product_sales (sku, units, revenue_minor) VALUES ({sku}, {units}, {revenue})
+                                   ON CONFLICT (sku) DO UPDATE SET units = product_sales.units + EXCLUDED.units,
+                                       revenue_minor = product_sales.revenue_minor + EXCLUDED.revenue_minor"#
+                            ))
+                            .await?;
+                        }
+                    }
+                }
+                OrderRejected::TYPE => {
+                    let e: OrderRejected = envelope.decode()?;
+                    if count(txn, e.order_id, "rejected", 0, envelope).await? {
+                        reason(txn, &e.reason_code).await?;
+                    }
+                }
+                OrderCancelled::TYPE => {
+                    let e: OrderCancelled = envelope.decode()?;
+                    if count(txn, e.order_id, "cancelled", 0, envelope).await? {
+                        reason(txn, &e.reason_code).await?;
+                    }
+                }
+                Heartbeat::TYPE => {
+                    let e: Heartbeat = envelope.decode()?;
+                    let (producer, sent_at) = (e.producer, e.sent_at);
+                    txn.execute_raw(raw_sql!(
+                        Postgres,
+                        r#"INSERT INTO heartbeats (producer, sent_at, received_at) VALUES ({producer}, {sent_at}, now())
+                           ON CONFLICT (producer) DO UPDATE
+                           SET sent_at = GREATEST(heartbeats.sent_at, EXCLUDED.sent_at), received_at = now()"#
+                    ))
+                    .await?;
+                }
+                other => {
+                    return Err(HandlerError::Permanent(format!(
+                        "analytics does not handle {other}"
+                    )));
+                }
+            }
+            txn.execute_raw(raw_sql!(
+                Postgres,
+                r#"INSERT INTO projection_status (name, last_event_at, last_processed_at) VALUES ('orders', {at}, now())
+                   ON CONFLICT (name) DO UPDATE
+                   SET last_event_at = GREATEST(projection_status.last_event_at, EXCLUDED.last_event_at),
+                       last_processed_at = now()"#
+            ))
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+/// Counts an order once (per outcome it can only have one), with its correlation id, and
+/// adds it to its minute. Returns false if it was already counted.
+async fn count(
+    txn: &DatabaseTransaction,
+    order_id: Uuid,
+    outcome: &str,
+    total: i64,
+    envelope: &Envelope,
+) -> Result<bool, DbErr> {
+    let (correlation, at) = (envelope.correlation_id.as_str(), envelope.occurred_at);
+    let first = txn
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO counted_orders (order_id, outcome, total_minor, correlation_id, occurred_at)
+               VALUES ({order_id}, {outcome}, {total}, {correlation}, {at})
+               ON CONFLICT (order_id) DO NOTHING"#
+        ))
+        .await?
+        .rows_affected()
+        == 1;
+    if first {
+        txn.execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO orders_per_minute (minute, outcome, orders, revenue_minor)
+               VALUES (date_trunc('minute', {at}::timestamptz), {outcome}, 1, {total})
+               ON CONFLICT (minute, outcome) DO UPDATE SET orders = orders_per_minute.orders + 1,
+                   revenue_minor = orders_per_minute.revenue_minor + EXCLUDED.revenue_minor"#
+        ))
+        .await?;
+    }
+    Ok(first)
+}
+
+async fn reason(txn: &DatabaseTransaction, code: &str) -> Result<(), DbErr> {
+    txn.execute_raw(raw_sql!(
+        Postgres,
+        r#"INSERT INTO rejection_reasons (reason_code, orders) VALUES ({code}, 1)
+           ON CONFLICT (reason_code) DO UPDATE SET orders = rejection_reasons.orders + 1"#
+    ))
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! The email HTTP API: what was sent (the demo's mailbox).
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use platform_http::ApiError;
+use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig, db: DatabaseConnection) {
+    cfg.app_data(web::Data::new(db))
+        .route("/emails", web::get().to(list))
+        .route("/emails/{id}", web::get().to(get));
+}
+
+#[derive(Debug, Serialize, FromQueryResult)]
+struct Email {
+    id: Uuid,
+    order_id: Uuid,
+    kind: String,
+    recipient: String,
+    subject: String,
+    body_text: String,
+    body_html: String,
+    /// queued | sent | failed
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    correlation_id: String,
+    created_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    order_id: Option<Uuid>,
+    limit: Option<u32>,
+}
+
+async fn list(
+    db: web::Data<DatabaseConnection>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50).min(500) as i64;
+    let order_id = query.order_id;
+    let emails = Email::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT id, order_id, kind, recipient, subject, body_text, body_html, status, attempts, last_error,
+                  correlation_id, created_at, sent_at
+           FROM emails WHERE ({order_id}::uuid IS NULL OR order_id = {order_id})
+           ORDER BY created_at DESC LIMIT {limit}"#
+    ))
+    .all(db.get_ref())
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(emails))
+}
+
+async fn get(db: web::Data<DatabaseConnection>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = *id;
+    let email = Email::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT id, order_id, kind, recipient, subject, body_text, body_html, status, attempts, last_error,
+                  correlation_id, created_at, sent_at
+           FROM emails WHERE id = {id}"#
+    ))
+    .one(db.get_ref())
+    .await
+    .map_err(ApiError::internal)?
+    .ok_or_else(|| ApiError::not_found("email_not_found", "no such email"))?;
+    Ok(HttpResponse::Ok().json(email))
+}

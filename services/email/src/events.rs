@@ -1,0 +1,140 @@
+//! Order outcomes become recorded emails, inside the consumer's transaction.
+
+use askama::Template;
+use futures_util::future::BoxFuture;
+use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed, OrderRejected};
+use platform_messaging::{Handler, HandlerError};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, raw_sql};
+use uuid::Uuid;
+
+use crate::templates::{self, ConfirmedHtml, ConfirmedText, NotCompletedHtml, NotCompletedText};
+
+pub const BINDINGS: &[&str] = &[OrderConfirmed::TYPE, OrderRejected::TYPE, OrderCancelled::TYPE];
+
+pub struct OrderEvents;
+
+struct Email {
+    order_id: Uuid,
+    kind: &'static str,
+    recipient: String,
+    subject: String,
+    text: String,
+    html: String,
+}
+
+/// Demo customers have ids, not addresses; a real system would look the address up.
+fn recipient(customer_id: &str) -> String {
+    if customer_id.contains('@') {
+        customer_id.to_string()
+    } else {
+        format!("{customer_id}@customers.example")
+    }
+}
+
+fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
+    let correlation = envelope.correlation_id.as_str();
+    let failed = |e: askama::Error| HandlerError::Permanent(format!("template: {e}"));
+    match envelope.event_type.as_str() {
+        OrderConfirmed::TYPE => {
+            let e: OrderConfirmed = envelope.decode()?;
+            let (id, lines, total) = (
+                e.order_id.to_string(),
+                templates::lines(&e.lines, &e.currency),
+                templates::money(e.total_minor, &e.currency),
+            );
+            let subject = format!("Your order {} is confirmed", &id[..8]);
+            Ok(Email {
+                order_id: e.order_id,
+                kind: "order_confirmed",
+                recipient: recipient(&e.customer_id),
+                html: ConfirmedHtml {
+                    subject: &subject,
+                    customer: &e.customer_id,
+                    order_id: &id,
+                    correlation_id: correlation,
+                    lines: &lines,
+                    total: &total,
+                }
+                .render()
+                .map_err(failed)?,
+                text: ConfirmedText {
+                    customer: &e.customer_id,
+                    order_id: &id,
+                    correlation_id: correlation,
+                    lines: &lines,
+                    total: &total,
+                }
+                .render()
+                .map_err(failed)?,
+                subject,
+            })
+        }
+        kind @ (OrderRejected::TYPE | OrderCancelled::TYPE) => {
+            let (order_id, customer, reason, email_kind) = if kind == OrderRejected::TYPE {
+                let e: OrderRejected = envelope.decode()?;
+                (e.order_id, e.customer_id, e.reason, "order_rejected")
+            } else {
+                let e: OrderCancelled = envelope.decode()?;
+                (e.order_id, e.customer_id, e.reason, "order_cancelled")
+            };
+            let id = order_id.to_string();
+            let subject = format!("We could not complete your order {}", &id[..8]);
+            Ok(Email {
+                order_id,
+                kind: email_kind,
+                recipient: recipient(&customer),
+                html: NotCompletedHtml {
+                    subject: &subject,
+                    customer: &customer,
+                    order_id: &id,
+                    correlation_id: correlation,
+                    reason: &reason,
+                }
+                .render()
+                .map_err(failed)?,
+                text: NotCompletedText {
+                    customer: &customer,
+                    order_id: &id,
+                    correlation_id: correlation,
+                    reason: &reason,
+                }
+                .render()
+                .map_err(failed)?,
+                subject,
+            })
+        }
+        other => Err(HandlerError::Permanent(format!("email does not handle {other}"))),
+    }
+}
+
+impl Handler for OrderEvents {
+    fn handle<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let email = render(envelope)?;
+            let (id, order_id, kind, to, subject, text, html, correlation) = (
+                Uuid::now_v7(),
+                email.order_id,
+                email.kind,
+                email.recipient,
+                email.subject,
+                email.text,
+                email.html,
+                envelope.correlation_id.as_str(),
+            );
+            // ON CONFLICT: even two different events about the same order (a replayed dead
+            // letter with a new event id, say) never produce a second email of a kind.
+            txn.execute_raw(raw_sql!(
+                Postgres,
+                r#"INSERT INTO emails (id, order_id, kind, recipient, subject, body_text, body_html, status, correlation_id)
+                   VALUES ({id}, {order_id}, {kind}, {to}, {subject}, {text}, {html}, 'queued', {correlation})
+                   ON CONFLICT (order_id, kind) DO NOTHING"#
+            ))
+            .await?;
+            Ok(())
+        })
+    }
+}

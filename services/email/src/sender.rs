@@ -1,0 +1,168 @@
+//! Delivers recorded emails and marks them sent.
+//!
+//! A mail server is an external system that can be slow, refuse, or be down. Delivery is
+//! retried with backoff; after `max_attempts` the email is marked failed, with an alert.
+//! If the process dies after the server accepted a message but before it was marked sent,
+//! it is sent again: email delivery is at least once, like every external effect that
+//! cannot share a transaction with our database.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, stream};
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+};
+use platform_http::Faults;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, raw_sql};
+use uuid::Uuid;
+
+use crate::Settings;
+
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+#[derive(Clone)]
+pub struct Sender {
+    db: DatabaseConnection,
+    transport: Arc<Transport>,
+    from: Mailbox,
+    faults: Faults,
+    max_attempts: i32,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Due {
+    id: Uuid,
+    order_id: Uuid,
+    recipient: String,
+    subject: String,
+    body_text: String,
+    body_html: String,
+    attempts: i32,
+    correlation_id: String,
+    #[allow(dead_code)]
+    created_at: DateTime<Utc>,
+}
+
+impl Sender {
+    pub fn new(db: DatabaseConnection, settings: &Settings, faults: Faults) -> anyhow::Result<Self> {
+        let transport = if settings.smtp_url.is_empty() {
+            std::fs::create_dir_all(&settings.mail_dir)?;
+            tracing::info!(dir = %settings.mail_dir.display(), "emails are written to files (set SMTP_URL to send them)");
+            Transport::Files(AsyncFileTransport::new(Path::new(&settings.mail_dir)))
+        } else {
+            // Plain SMTP (a local relay or a dev mail catcher such as Mailpit); this build
+            // carries no TLS stack, to keep it lean.
+            let address = settings.smtp_url.trim_start_matches("smtp://");
+            let (host, port) = address.rsplit_once(':').unwrap_or((address, "25"));
+            let port: u16 = port
+                .parse()
+                .map_err(|_| anyhow::anyhow!("SMTP_URL port is not a number"))?;
+            Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                    .port(port)
+                    .build(),
+            )
+        };
+        Ok(Self {
+            db,
+            transport: Arc::new(transport),
+            from: settings.from.parse()?,
+            faults,
+            max_attempts: settings.max_attempts,
+        })
+    }
+
+    pub async fn run_pass(&self) -> anyhow::Result<bool> {
+        const BATCH: i64 = 50;
+        // Claim with a lease, like every worker here: a crash mid-send only delays.
+        let due = Due::find_by_statement(raw_sql!(
+            Postgres,
+            r#"UPDATE emails SET next_attempt_at = now() + interval '60 seconds'
+               WHERE id IN (SELECT id FROM emails WHERE status = 'queued' AND next_attempt_at <= now()
+                            ORDER BY next_attempt_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
+               RETURNING id, order_id, recipient, subject, body_text, body_html, attempts, correlation_id, created_at"#
+        ))
+        .all(&self.db)
+        .await?;
+        let full = due.len() as i64 == BATCH;
+        stream::iter(due)
+            .for_each_concurrent(8, |email| async move {
+                if let Err(e) = self.deliver(&email).await {
+                    tracing::warn!(email = %email.id, error = %e, "recording a delivery result failed");
+                }
+            })
+            .await;
+        Ok(full)
+    }
+
+    async fn deliver(&self, email: &Due) -> Result<(), DbErr> {
+        let id = email.id;
+        match self.send(email).await {
+            Ok(()) => {
+                self.db
+                    .execute_raw(raw_sql!(
+                        Postgres,
+                        r#"UPDATE emails SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,
+                               last_error = NULL WHERE id = {id}"#
+                    ))
+                    .await?;
+                metrics::counter!("emails_total", "outcome" => "sent").increment(1);
+                tracing::info!(email = %id, order_id = %email.order_id, correlation_id = %email.correlation_id, "email sent");
+            }
+            Err(error) if email.attempts + 1 >= self.max_attempts => {
+                self.db
+                    .execute_raw(raw_sql!(
+                        Postgres,
+                        r#"UPDATE emails SET status = 'failed', attempts = attempts + 1, last_error = {error} WHERE id = {id}"#
+                    ))
+                    .await?;
+                metrics::counter!("emails_total", "outcome" => "failed").increment(1);
+                tracing::error!(alert = "email_failed", email = %id, order_id = %email.order_id, correlation_id = %email.correlation_id, %error, "ALERT: email could not be delivered");
+            }
+            Err(error) => {
+                let delay = platform_service::retry_policy::delay_for(
+                    email.attempts as u32,
+                    Duration::from_secs(1),
+                    Duration::from_secs(300),
+                    None,
+                );
+                let delay_ms = delay.as_millis() as i64;
+                self.db
+                    .execute_raw(raw_sql!(
+                        Postgres,
+                        r#"UPDATE emails SET attempts = attempts + 1, last_error = {error},
+                               next_attempt_at = now() + {delay_ms} * interval '1 millisecond' WHERE id = {id}"#
+                    ))
+                    .await?;
+                metrics::counter!("emails_total", "outcome" => "retried").increment(1);
+                tracing::warn!(email = %id, correlation_id = %email.correlation_id, %error, delay_ms, "email delivery failed; will retry");
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&self, email: &Due) -> Result<(), String> {
+        self.faults.inject("deliver").await.map_err(|e| e.message)?;
+        let to: Mailbox = email.recipient.parse().map_err(|e| format!("recipient: {e}"))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(email.subject.clone())
+            .message_id(Some(format!("<{}@platform.local>", email.id)))
+            .multipart(MultiPart::alternative_plain_html(
+                email.body_text.clone(),
+                email.body_html.clone(),
+            ))
+            .map_err(|e| e.to_string())?;
+        match self.transport.as_ref() {
+            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Transport::Files(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! What inventory does when the order service announces an outcome (the secondary path):
+//! a confirmed order's reservation becomes sold stock; a cancelled order's is released.
+//! Both run inside the idempotent consumer's transaction, so a redelivered event has no
+//! second effect.
+
+use futures_util::future::BoxFuture;
+use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed};
+use platform_messaging::{Handler, HandlerError};
+use sea_orm::DatabaseTransaction;
+
+use crate::{
+    InventoryError,
+    stock::{self, Settle},
+};
+
+pub const BINDINGS: &[&str] = &[OrderConfirmed::TYPE, OrderCancelled::TYPE];
+
+pub struct OrderEvents;
+
+impl Handler for OrderEvents {
+    fn handle<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let (order_id, how) = match envelope.event_type.as_str() {
+                OrderConfirmed::TYPE => (envelope.decode::<OrderConfirmed>()?.order_id, Settle::Commit),
+                OrderCancelled::TYPE => (envelope.decode::<OrderCancelled>()?.order_id, Settle::Release),
+                other => {
+                    return Err(HandlerError::Permanent(format!(
+                        "inventory does not handle {other}"
+                    )));
+                }
+            };
+            stock::settle(txn, order_id, how, &envelope.correlation_id)
+                .await
+                .map_err(|e| match e {
+                    InventoryError::Database(e) => HandlerError::Transient(e.to_string()),
+                    // e.g. committing a reservation that already expired: retrying cannot
+                    // help, a person must look (the dead letter says why).
+                    other => HandlerError::Permanent(other.to_string()),
+                })?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! What payment does when the order service announces an outcome (the secondary path):
+//! a confirmed order's authorization is captured; a cancelled order's is voided. Both run
+//! inside the idempotent consumer's transaction, so a redelivered event never captures twice.
+
+use futures_util::future::BoxFuture;
+use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed};
+use platform_messaging::{Handler, HandlerError};
+use sea_orm::DatabaseTransaction;
+
+use crate::{
+    PaymentError,
+    ledger::{self, Movement},
+};
+
+pub const BINDINGS: &[&str] = &[OrderConfirmed::TYPE, OrderCancelled::TYPE];
+
+pub struct OrderEvents;
+
+impl Handler for OrderEvents {
+    fn handle<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let (order_id, movement) = match envelope.event_type.as_str() {
+                OrderConfirmed::TYPE => (envelope.decode::<OrderConfirmed>()?.order_id, Movement::Capture),
+                OrderCancelled::TYPE => (envelope.decode::<OrderCancelled>()?.order_id, Movement::Void),
+                other => {
+                    return Err(HandlerError::Permanent(format!(
+                        "payment does not handle {other}"
+                    )));
+                }
+            };
+            match ledger::transition(txn, order_id, movement).await {
+                Ok(_) => Ok(()),
+                // Voiding a payment that never reached us: the compensation path fences it.
+                Err(PaymentError::NotFound) if matches!(movement, Movement::Void) => Ok(()),
+                Err(PaymentError::WrongState(s)) if matches!(movement, Movement::Void) && s == "declined" => {
+                    Ok(())
+                }
+                Err(PaymentError::Database(e)) => Err(HandlerError::Transient(e.to_string())),
+                Err(other) => Err(HandlerError::Permanent(other.to_string())),
+            }
+        })
+    }
+}

@@ -1,0 +1,99 @@
+//! Event payloads. Each has a type (the routing key), the version it is produced at, and
+//! the versions a consumer of this code base can read.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub trait Event: Serialize {
+    const TYPE: &'static str;
+    /// The version this code produces.
+    const VERSION: u32;
+    /// The versions this code can read.
+    const READS: &'static [u32];
+    fn aggregate_id(&self) -> String;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderLine {
+    pub sku: String,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
+}
+
+/// The order is confirmed: stock is reserved and payment authorized. Consumers commit the
+/// reservation, capture the payment, send the confirmation email, count the sale.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderConfirmed {
+    pub order_id: Uuid,
+    pub customer_id: String,
+    pub lines: Vec<OrderLine>,
+    pub total_minor: i64,
+    pub currency: String,
+    pub confirmed_at: DateTime<Utc>,
+}
+
+/// The order was refused (out of stock, card declined). Nothing was sold.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderRejected {
+    pub order_id: Uuid,
+    pub customer_id: String,
+    pub reason_code: String,
+    pub reason: String,
+    #[serde(default)]
+    pub lines: Vec<OrderLine>,
+}
+
+/// The system gave up on the order (no definite outcome by its deadline) and undoes it.
+/// Consumers release the reservation and void the authorization (idempotently).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderCancelled {
+    pub order_id: Uuid,
+    pub customer_id: String,
+    pub reason_code: String,
+    pub reason: String,
+}
+
+/// Published every few seconds by the order service through the same outbox and broker as
+/// real events. A projection that stops receiving it is stale, even when no orders flow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Heartbeat {
+    pub producer: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+impl Event for OrderConfirmed {
+    const TYPE: &'static str = "order.confirmed";
+    const VERSION: u32 = 1;
+    const READS: &'static [u32] = &[1];
+    fn aggregate_id(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
+impl Event for OrderRejected {
+    const TYPE: &'static str = "order.rejected";
+    const VERSION: u32 = 1;
+    const READS: &'static [u32] = &[1];
+    fn aggregate_id(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
+impl Event for OrderCancelled {
+    const TYPE: &'static str = "order.cancelled";
+    const VERSION: u32 = 1;
+    const READS: &'static [u32] = &[1];
+    fn aggregate_id(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
+impl Event for Heartbeat {
+    const TYPE: &'static str = "order.heartbeat";
+    const VERSION: u32 = 1;
+    const READS: &'static [u32] = &[1];
+    fn aggregate_id(&self) -> String {
+        self.producer.clone()
+    }
+}

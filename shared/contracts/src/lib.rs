@@ -1,0 +1,22 @@
+//! The contracts between services: every event travels in one [`Envelope`], and every
+//! payload type lives here, once, shared by the producer and all its consumers.
+//!
+//! How contracts evolve without breaking anyone (the schema-evolution lesson):
+//! - **Additive changes need no new version.** A new optional field is added with
+//!   `#[serde(default)]`; old consumers ignore it (readers are tolerant: no
+//!   `deny_unknown_fields`), new consumers cope with old events that lack it.
+//! - **Never rename or remove in place.** Expand/contract: emit both the old and the new
+//!   field, move every consumer to the new one, watch that nobody reads the old one, then
+//!   stop emitting it. A consumer reading `null` from a renamed field and writing wrong
+//!   numbers for days is the failure this prevents.
+//! - **A change of meaning is a new contract**: a new `schema_version` (or event type).
+//!   Consumers declare the versions they understand; an event with a version they do not
+//!   know is dead-lettered with the reason, never half-understood.
+//! - Contract tests (`tests/contracts.rs`) pin the wire format with fixture files, so a
+//!   change that would break a consumer fails the build of the producer.
+
+mod envelope;
+pub mod events;
+
+pub use envelope::{EXCHANGE, Envelope, EnvelopeError};
+pub use events::{Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected};

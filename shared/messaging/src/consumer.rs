@@ -1,0 +1,427 @@
+//! The idempotent consumer.
+//!
+//! Delivery is at least once: the relay may publish twice, the broker may redeliver after
+//! a lost ack. Effects must happen once. So each message is handled in one database
+//! transaction that (1) inserts `(consumer, event_id)` into `processed_events` and (2)
+//! applies the effect; the message is acknowledged only after that transaction commits.
+//! A duplicate hits the primary key and is acknowledged with no effect. Two copies
+//! arriving at once serialise on that key: the second waits for the first to commit, then
+//! sees it.
+//!
+//! Failures are sorted, because they need opposite treatment:
+//! - transient (database busy, a fault switch): retried after a growing delay, through the
+//!   retry queues, at most `max_retries` times, then dead-lettered;
+//! - permanent (not an envelope, unknown schema version, a payload that does not parse):
+//!   dead-lettered at once with the reason, because retrying cannot help. The queue keeps
+//!   flowing either way: one poison message never blocks the ones behind it.
+
+use std::{sync::Arc, time::Duration};
+
+use actix::{Actor, AsyncContext, Context, Handler as ActixHandler, Message, Supervised, WrapFuture};
+use futures_util::{StreamExt, future::BoxFuture};
+use lapin::{
+    Channel,
+    message::Delivery,
+    options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions},
+    types::{AMQPValue, FieldTable},
+};
+use platform_broker::Broker;
+use platform_contracts::{Envelope, EnvelopeError};
+use platform_http::Faults;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait, raw_sql};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::{publish, topology};
+
+#[derive(Debug)]
+pub enum HandlerError {
+    Transient(String),
+    Permanent(String),
+}
+
+impl From<DbErr> for HandlerError {
+    fn from(e: DbErr) -> Self {
+        HandlerError::Transient(e.to_string())
+    }
+}
+
+impl From<EnvelopeError> for HandlerError {
+    fn from(e: EnvelopeError) -> Self {
+        HandlerError::Permanent(e.to_string())
+    }
+}
+
+/// What a service does with an event, inside the consumer's transaction.
+pub trait Handler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// Name recorded in `processed_events` and logs, e.g. `inventory`.
+    pub name: &'static str,
+    /// The queue, e.g. `inventory.order-events`.
+    pub queue: String,
+    /// Event types (routing keys) it subscribes to.
+    pub bindings: Vec<&'static str>,
+    /// Unacknowledged messages in flight at once: bounds memory and database load.
+    pub prefetch: u16,
+    pub max_retries: u32,
+    /// Delay before each retry level (the last one repeats).
+    pub retry_delays: Vec<Duration>,
+}
+
+impl ConsumerSpec {
+    pub fn new(name: &'static str, purpose: &str, bindings: Vec<&'static str>) -> Self {
+        Self {
+            name,
+            queue: format!("{name}.{purpose}"),
+            bindings,
+            prefetch: 32,
+            max_retries: 5,
+            retry_delays: vec![
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+            ],
+        }
+    }
+}
+
+enum Outcome {
+    Applied,
+    Duplicate,
+    Retry(String),
+    DeadLetter(String),
+}
+
+struct Inner {
+    spec: ConsumerSpec,
+    db: DatabaseConnection,
+    broker: Broker,
+    handler: Arc<dyn Handler>,
+    faults: Faults,
+    paused: watch::Receiver<bool>,
+}
+
+/// Pauses and resumes a consumer (backpressure, or the ops page's "pause consumer").
+#[derive(Clone)]
+pub struct ConsumerHandle {
+    pub spec: ConsumerSpec,
+    paused: watch::Sender<bool>,
+    addr: actix::Addr<ConsumerActor>,
+}
+
+impl ConsumerHandle {
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+    /// A shutdown hook: stop consuming (in-flight messages finish or are redelivered).
+    pub fn stop_hook(&self) -> platform_http::ShutdownHook {
+        let (addr, paused) = (self.addr.clone(), self.paused.clone());
+        Box::new(move || {
+            Box::pin(async move {
+                paused.send_replace(true);
+                let _ = addr.send(StopConsumer).await;
+            })
+        })
+    }
+}
+
+/// Starts a supervised consumer actor. `faults` lets the operation `consume` be failed on
+/// purpose (demos and tests).
+pub fn start(
+    spec: ConsumerSpec,
+    db: DatabaseConnection,
+    broker: Broker,
+    handler: Arc<dyn Handler>,
+    faults: Faults,
+) -> ConsumerHandle {
+    let (paused_tx, paused) = watch::channel(false);
+    let inner = Arc::new(Inner {
+        spec: spec.clone(),
+        db,
+        broker,
+        handler,
+        faults,
+        paused,
+    });
+    let addr = actix::Supervisor::start(move |_| ConsumerActor {
+        inner,
+        running: None,
+        stopped: false,
+    });
+    ConsumerHandle {
+        spec,
+        paused: paused_tx,
+        addr,
+    }
+}
+
+pub struct ConsumerActor {
+    inner: Arc<Inner>,
+    running: Option<actix::SpawnHandle>,
+    stopped: bool,
+}
+
+impl Actor for ConsumerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if self.stopped {
+            return;
+        }
+        let inner = self.inner.clone();
+        // The loop never returns: it reconnects by itself. Should the actor fail anyway,
+        // its supervisor restarts it, and with it the loop.
+        self.running = Some(ctx.spawn(async move { inner.run().await }.into_actor(self)));
+    }
+}
+
+impl Supervised for ConsumerActor {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        tracing::warn!(consumer = self.inner.spec.name, "consumer restarting");
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StopConsumer;
+
+impl ActixHandler<StopConsumer> for ConsumerActor {
+    type Result = ();
+    fn handle(&mut self, _: StopConsumer, ctx: &mut Self::Context) {
+        self.stopped = true;
+        if let Some(handle) = self.running.take() {
+            ctx.cancel_future(handle);
+        }
+    }
+}
+
+impl Inner {
+    /// Connect, declare, consume; on any broker failure, wait and start again.
+    async fn run(self: Arc<Self>) {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match self.consume().await {
+                Ok(()) => delay = Duration::from_millis(200),
+                Err(e) => {
+                    tracing::warn!(consumer = self.spec.name, error = %e, retry_in_ms = delay.as_millis() as u64, "consumer interrupted");
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn consume(&self) -> anyhow::Result<()> {
+        let mut paused = self.paused.clone();
+        while *paused.borrow_and_update() {
+            paused.changed().await?;
+        }
+        let channel = self
+            .broker
+            .connected(Duration::from_secs(3600))
+            .await?
+            .create_channel()
+            .await?;
+        topology::declare_queue(
+            &channel,
+            &self.spec.queue,
+            &self.spec.bindings,
+            &self.spec.retry_delays,
+        )
+        .await?;
+        // Confirms on this channel: a message is re-published to a retry or dead-letter
+        // queue, confirmed, and only then is the original acknowledged. Never both lost.
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .basic_qos(self.spec.prefetch, BasicQosOptions::default())
+            .await?;
+        let tag = format!("{}-{}", self.spec.name, uuid::Uuid::new_v4().simple());
+        let consumer = channel
+            .basic_consume(
+                self.spec.queue.as_str().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(consumer = self.spec.name, queue = %self.spec.queue, "consuming");
+        let work = consumer.for_each_concurrent(self.spec.prefetch as usize, |delivery| {
+            let channel = channel.clone();
+            async move {
+                match delivery {
+                    Ok(delivery) => self.process(&channel, delivery).await,
+                    Err(e) => tracing::warn!(consumer = self.spec.name, error = %e, "delivery error"),
+                }
+            }
+        });
+        tokio::select! {
+            _ = work => anyhow::bail!("the broker ended the consumer"),
+            _ = async { while !*paused.borrow_and_update() { if paused.changed().await.is_err() { break; } } } => {
+                tracing::info!(consumer = self.spec.name, "consumer paused");
+                let _ = channel.close(200, "paused".into()).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn process(&self, channel: &Channel, delivery: Delivery) {
+        let retries: u32 = publish::header(&delivery.properties, "x-retries")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let started = std::time::Instant::now();
+        let (outcome, span) = match Envelope::from_bytes(&delivery.data) {
+            Err(e) => (
+                Outcome::DeadLetter(e.to_string()),
+                tracing::info_span!("consume", consumer = self.spec.name),
+            ),
+            Ok(envelope) => {
+                let span = tracing::info_span!(
+                    "consume",
+                    consumer = self.spec.name,
+                    event_id = %envelope.event_id,
+                    event_type = %envelope.event_type,
+                    correlation_id = %envelope.correlation_id,
+                );
+                let outcome = self.apply(&envelope).instrument(span.clone()).await;
+                let lag = (chrono::Utc::now() - envelope.occurred_at)
+                    .num_milliseconds()
+                    .max(0) as f64
+                    / 1000.0;
+                metrics::histogram!("consumer_lag_seconds", "consumer" => self.spec.name).record(lag);
+                (outcome, span)
+            }
+        };
+        metrics::histogram!("consumer_handle_seconds", "consumer" => self.spec.name)
+            .record(started.elapsed().as_secs_f64());
+        let settled = async {
+            match outcome {
+                Outcome::Applied => {
+                    metrics::counter!("consumer_messages_total", "consumer" => self.spec.name, "outcome" => "handled").increment(1);
+                    tracing::info!("event handled");
+                }
+                Outcome::Duplicate => {
+                    metrics::counter!("consumer_messages_total", "consumer" => self.spec.name, "outcome" => "duplicate").increment(1);
+                    tracing::info!("duplicate event acknowledged without effect");
+                }
+                Outcome::Retry(reason) if retries < self.spec.max_retries => {
+                    let level = (retries as usize).min(self.spec.retry_delays.len() - 1);
+                    let queue = topology::retry_queue(&self.spec.queue, level);
+                    let props = publish::with_headers(
+                        &delivery.properties,
+                        &[
+                            ("x-retries", AMQPValue::LongLongInt(retries as i64 + 1)),
+                            ("x-last-error", publish::text(&reason)),
+                        ],
+                    );
+                    if let Err(e) =
+                        publish::publish_confirmed(channel, "", &queue, &delivery.data, props).await
+                    {
+                        // Not acknowledged: the broker redelivers it (bounded by the delivery limit).
+                        tracing::warn!(error = %e, "could not schedule a retry");
+                        return;
+                    }
+                    metrics::counter!("consumer_messages_total", "consumer" => self.spec.name, "outcome" => "retried").increment(1);
+                    tracing::warn!(reason = %reason, attempt = retries + 1, "event failed; retry scheduled");
+                }
+                Outcome::Retry(reason) => {
+                    let reason = format!("gave up after {} retries: {reason}", self.spec.max_retries);
+                    if !self.dead_letter(channel, &delivery, &reason, retries).await {
+                        return;
+                    }
+                }
+                Outcome::DeadLetter(reason) => {
+                    if !self.dead_letter(channel, &delivery, &reason, retries).await {
+                        return;
+                    }
+                }
+            }
+            if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
+                tracing::warn!(error = %e, "ack failed; the event will be redelivered and deduplicated");
+            }
+        };
+        settled.instrument(span).await;
+    }
+
+    async fn dead_letter(&self, channel: &Channel, delivery: &Delivery, reason: &str, retries: u32) -> bool {
+        let queue = topology::dead_letter_queue(&self.spec.queue);
+        let props = publish::with_headers(
+            &delivery.properties,
+            &[
+                ("x-death-reason", publish::text(reason)),
+                (
+                    "x-dead-lettered-at",
+                    publish::text(&chrono::Utc::now().to_rfc3339()),
+                ),
+                ("x-retries", AMQPValue::LongLongInt(retries as i64)),
+                ("x-original-queue", publish::text(&self.spec.queue)),
+            ],
+        );
+        match publish::publish_confirmed(channel, "", &queue, &delivery.data, props).await {
+            Ok(()) => {
+                metrics::counter!("consumer_messages_total", "consumer" => self.spec.name, "outcome" => "dead_lettered").increment(1);
+                tracing::error!(alert = "dead_letter", reason, queue = %queue, "event dead-lettered");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not dead-letter; leaving it for redelivery");
+                false
+            }
+        }
+    }
+
+    /// The effect and its deduplication record, in one transaction.
+    async fn apply(&self, envelope: &Envelope) -> Outcome {
+        if let Err(e) = self.faults.inject("consume").await {
+            return Outcome::Retry(e.message);
+        }
+        match self.apply_once(envelope).await {
+            Ok(true) => Outcome::Applied,
+            Ok(false) => Outcome::Duplicate,
+            Err(HandlerError::Transient(reason)) => Outcome::Retry(reason),
+            Err(HandlerError::Permanent(reason)) => Outcome::DeadLetter(reason),
+        }
+    }
+
+    async fn apply_once(&self, envelope: &Envelope) -> Result<bool, HandlerError> {
+        let txn = self.db.begin().await?;
+        let (consumer, id, kind, aggregate, correlation, occurred) = (
+            self.spec.name,
+            envelope.event_id,
+            envelope.event_type.as_str(),
+            envelope.aggregate_id.as_str(),
+            envelope.correlation_id.as_str(),
+            envelope.occurred_at,
+        );
+        let first = txn
+            .execute_raw(raw_sql!(
+                Postgres,
+                r#"INSERT INTO processed_events (consumer, event_id, event_type, aggregate_id, correlation_id, occurred_at)
+                   VALUES ({consumer}, {id}, {kind}, {aggregate}, {correlation}, {occurred})
+                   ON CONFLICT (consumer, event_id) DO NOTHING"#
+            ))
+            .await?
+            .rows_affected()
+            == 1;
+        if !first {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        self.handler.handle(&txn, envelope).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+}

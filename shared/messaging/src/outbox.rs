@@ -1,0 +1,221 @@
+//! The transactional outbox and its relay.
+//!
+//! The dual-write failure: save the order, then publish "order confirmed". If the publish
+//! fails, or the process dies between the two, the order exists, the API said 201, and
+//! inventory, payment, email and analytics never hear of it. Nothing is retried, because
+//! nothing remembers.
+//!
+//! The fix: [`enqueue`] writes the event into the `outbox` table *in the same transaction*
+//! as the business change; both commit or neither does. The [`Relay`] then publishes
+//! committed rows to RabbitMQ, waits for the broker's confirms, and only then marks them
+//! published. If it crashes between the confirm and the mark, the row is published again:
+//! delivery is at least once, which is why every consumer is idempotent.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use actix::Addr;
+use futures_util::future::try_join_all;
+use lapin::{Channel, options::ConfirmSelectOptions};
+use platform_broker::Broker;
+use platform_contracts::{EXCHANGE, Envelope};
+use platform_service::periodic::{Periodic, Wake};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, TransactionTrait, raw_sql,
+    sqlx::postgres::PgListener,
+};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::publish;
+
+/// Writes an event to the outbox, inside the caller's transaction.
+pub async fn enqueue(txn: &impl ConnectionTrait, envelope: &Envelope) -> Result<(), DbErr> {
+    let (id, kind, aggregate, correlation) = (
+        envelope.event_id,
+        envelope.event_type.as_str(),
+        envelope.aggregate_id.as_str(),
+        envelope.correlation_id.as_str(),
+    );
+    let body = serde_json::to_value(envelope).expect("envelopes always serialise");
+    txn.execute_raw(raw_sql!(
+        Postgres,
+        r#"INSERT INTO outbox (event_id, event_type, aggregate_id, correlation_id, envelope)
+           VALUES ({id}, {kind}, {aggregate}, {correlation}, {body})"#
+    ))
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Row {
+    id: i64,
+    event_type: String,
+    envelope: serde_json::Value,
+}
+
+#[derive(Clone)]
+pub struct Relay {
+    db: DatabaseConnection,
+    broker: Broker,
+    batch: i64,
+    retention: Duration,
+    channel: Arc<AsyncMutex<Option<Channel>>>,
+    backoff: Arc<Mutex<Backoff>>,
+}
+
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+    not_before: Option<Instant>,
+}
+
+impl Relay {
+    pub fn new(db: DatabaseConnection, broker: Broker, batch: i64, retention: Duration) -> Self {
+        Self {
+            db,
+            broker,
+            batch,
+            retention,
+            channel: Arc::default(),
+            backoff: Arc::default(),
+        }
+    }
+
+    /// One pass: publish a batch of unpublished rows. `Ok(true)` when there may be more.
+    pub async fn run_pass(&self) -> anyhow::Result<bool> {
+        if let Some(t) = self.backoff.lock().expect("backoff lock").not_before
+            && Instant::now() < t
+        {
+            return Ok(false);
+        }
+        match self.publish_batch().await {
+            Ok(n) => {
+                *self.backoff.lock().expect("backoff lock") = Backoff::default();
+                if n == 0 {
+                    self.delete_published().await?;
+                }
+                Ok(n as i64 == self.batch)
+            }
+            Err(e) => {
+                // The broker is down or refused: drop the channel, wait longer each time
+                // (capped), and retry. The rows stay in the outbox; nothing is lost.
+                *self.channel.lock().await = None;
+                let mut b = self.backoff.lock().expect("backoff lock");
+                b.failures += 1;
+                let wait =
+                    Duration::from_millis(200 * 2u64.pow(b.failures.min(6))).min(Duration::from_secs(10));
+                b.not_before = Some(Instant::now() + wait);
+                metrics::counter!("outbox_publish_failures_total").increment(1);
+                Err(e.context(format!("outbox relay; retrying in {} ms", wait.as_millis())))
+            }
+        }
+    }
+
+    async fn publish_batch(&self) -> anyhow::Result<usize> {
+        let batch = self.batch;
+        let txn = self.db.begin().await?;
+        // SKIP LOCKED: several relays (one per instance) share the outbox, each claiming
+        // different rows; the lock lasts only while this batch is being confirmed.
+        let rows = Row::find_by_statement(raw_sql!(
+            Postgres,
+            r#"SELECT id, event_type, envelope FROM outbox
+               WHERE published_at IS NULL ORDER BY id LIMIT {batch}
+               FOR UPDATE SKIP LOCKED"#
+        ))
+        .all(&txn)
+        .await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(0);
+        }
+        let channel = self.channel().await?;
+        let publishes = rows.iter().map(|row| {
+            let channel = &channel;
+            async move {
+                let envelope: Envelope = serde_json::from_value(row.envelope.clone())?;
+                let body = serde_json::to_vec(&envelope)?;
+                publish::publish_confirmed(
+                    channel,
+                    EXCHANGE,
+                    &row.event_type,
+                    &body,
+                    publish::properties(&envelope),
+                )
+                .await
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), try_join_all(publishes))
+            .await
+            .map_err(|_| anyhow::anyhow!("no publisher confirms within 10 s"))??;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1 WHERE id = ANY($1)",
+            [ids.into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        metrics::counter!("outbox_published_total").increment(rows.len() as u64);
+        Ok(rows.len())
+    }
+
+    async fn channel(&self) -> anyhow::Result<Channel> {
+        let mut slot = self.channel.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| c.status().connected()) {
+            return Ok(c.clone());
+        }
+        let channel = self.broker.channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        crate::topology::declare_exchange(&channel).await?;
+        *slot = Some(channel.clone());
+        Ok(channel)
+    }
+
+    /// Published rows are kept for a while (to inspect, or to answer "when was this
+    /// published?"), then deleted so the table stays small.
+    async fn delete_published(&self) -> Result<(), DbErr> {
+        let secs = self.retention.as_secs() as i64;
+        self.db
+            .execute_raw(raw_sql!(
+                Postgres,
+                r#"DELETE FROM outbox WHERE id IN (
+                       SELECT id FROM outbox WHERE published_at < now() - {secs} * interval '1 second' LIMIT 1000)"#
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Wakes the relay on `NOTIFY outbox` (sent by a trigger when a transaction that wrote
+/// outbox rows commits), so events leave within milliseconds instead of at the next poll.
+/// The poll remains as the fallback: a missed notification only delays, never loses.
+///
+/// The listener has its own connection (not one borrowed from the service's pool, which
+/// it would hold forever).
+pub fn listen(database_url: String, relay: Addr<Periodic>) {
+    tokio::spawn(async move {
+        loop {
+            let result: Result<(), sea_orm::sqlx::Error> = async {
+                let mut listener = PgListener::connect(&database_url).await?;
+                listener.listen("outbox").await?;
+                loop {
+                    listener.recv().await?;
+                    if !relay.connected() {
+                        return Ok(());
+                    }
+                    relay.do_send(Wake);
+                }
+            }
+            .await;
+            if !relay.connected() {
+                return;
+            }
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "outbox listener lost its connection; polling until it is back");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}

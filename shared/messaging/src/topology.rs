@@ -1,0 +1,117 @@
+//! The broker topology, declared by code at start-up (idempotent declarations: every
+//! instance declares, the first creates, the rest confirm).
+//!
+//! ```text
+//!  platform.events (topic) ──order.confirmed──▶ inventory.order-events ──▶ consumer
+//!                                                  │ ▲
+//!            handler failed (transient) ───publish─┘ │ TTL expires, back to the queue
+//!                                   inventory.order-events.retry.{1,2,3}  (1 s, 5 s, 30 s)
+//!            poison, or out of retries ──▶ inventory.order-events.dlq  (listed, replayable)
+//! ```
+//!
+//! Main queues are quorum queues with a delivery limit, so even a message that crashes its
+//! consumer before it can be acknowledged (and so is never counted by our retry header)
+//! reaches the dead-letter queue after a bounded number of deliveries instead of looping.
+
+use std::time::Duration;
+
+use lapin::{
+    Channel, ExchangeKind,
+    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
+    types::{AMQPValue, FieldTable, LongString},
+};
+use platform_contracts::EXCHANGE;
+
+/// Deliveries of one message to the main queue before the broker dead-letters it by itself.
+pub const DELIVERY_LIMIT: i64 = 10;
+
+pub fn retry_queue(queue: &str, level: usize) -> String {
+    format!("{queue}.retry.{}", level + 1)
+}
+
+pub fn dead_letter_queue(queue: &str) -> String {
+    format!("{queue}.dlq")
+}
+
+fn args(pairs: &[(&str, AMQPValue)]) -> FieldTable {
+    let mut table = FieldTable::default();
+    for (k, v) in pairs {
+        table.insert((*k).into(), v.clone());
+    }
+    table
+}
+
+fn text(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s.to_string()))
+}
+
+pub async fn declare_exchange(channel: &Channel) -> lapin::Result<()> {
+    channel
+        .exchange_declare(
+            EXCHANGE.into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+}
+
+/// Declares a consumer's queue, its bindings, its retry queues and its dead-letter queue.
+pub async fn declare_queue(
+    channel: &Channel,
+    queue: &str,
+    bindings: &[&str],
+    retry_delays: &[Duration],
+) -> lapin::Result<()> {
+    declare_exchange(channel).await?;
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let dlq = dead_letter_queue(queue);
+    channel
+        .queue_declare(dlq.as_str().into(), durable, FieldTable::default())
+        .await?;
+    channel
+        .queue_declare(
+            queue.into(),
+            durable,
+            args(&[
+                ("x-queue-type", text("quorum")),
+                ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
+                ("x-dead-letter-exchange", text("")),
+                ("x-dead-letter-routing-key", text(&dlq)),
+            ]),
+        )
+        .await?;
+    for key in bindings {
+        channel
+            .queue_bind(
+                queue.into(),
+                EXCHANGE.into(),
+                (*key).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    // A retry queue has no consumer: messages wait out its TTL, then the broker
+    // dead-letters them back into the main queue through the default exchange.
+    for (level, delay) in retry_delays.iter().enumerate() {
+        channel
+            .queue_declare(
+                retry_queue(queue, level).as_str().into(),
+                durable,
+                args(&[
+                    ("x-message-ttl", AMQPValue::LongLongInt(delay.as_millis() as i64)),
+                    ("x-dead-letter-exchange", text("")),
+                    ("x-dead-letter-routing-key", text(queue)),
+                ]),
+            )
+            .await?;
+    }
+    Ok(())
+}
