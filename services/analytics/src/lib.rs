@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 
 use platform_config::{ConfigError, ServiceSettings, secs};
 use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, consumer, dead_letters};
+use platform_messaging::{ConsumerSpec, Tuning, consumer, dead_letters};
 use platform_service::Infra;
 
 /// Operations that fault switches can target (see `/admin/faults`).
@@ -24,6 +24,8 @@ pub const FAULT_OPERATIONS: &[&str] = &["consume"];
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub service: ServiceSettings,
+    /// Retry and prefetch knobs of the order-events consumer.
+    pub consumer: Tuning,
     /// No heartbeat for this long: the projection is stale.
     pub stale_after: Duration,
 }
@@ -32,6 +34,7 @@ impl Settings {
     pub fn new(service: ServiceSettings) -> Self {
         Self {
             service,
+            consumer: Tuning::default(),
             stale_after: Duration::from_secs(30),
         }
     }
@@ -39,6 +42,7 @@ impl Settings {
     pub fn from_env(service: ServiceSettings) -> Result<Self, ConfigError> {
         let d = Self::new(service);
         Ok(Self {
+            consumer: Tuning::from_env()?,
             stale_after: secs("ANALYTICS_STALE_AFTER_SECS", d.stale_after.as_secs())?,
             ..d
         })
@@ -50,7 +54,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::analytics::Migrator>(settings.service.clone()).await?;
     let faults = Faults::default();
     let consumer = consumer::start(
-        ConsumerSpec::new("analytics", "order-events", projection::BINDINGS.to_vec()),
+        ConsumerSpec::new(
+            "analytics",
+            "order-events",
+            projection::BINDINGS.to_vec(),
+            &settings.consumer,
+        ),
         infra.db.clone(),
         infra.broker.clone(),
         Arc::new(projection::Projection),

@@ -21,7 +21,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use futures_util::FutureExt;
 use platform_config::{ConfigError, ServiceSettings, millis, parse, string};
 use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, consumer, dead_letters};
+use platform_messaging::{ConsumerSpec, Tuning, consumer, dead_letters};
 use platform_service::{Infra, periodic};
 
 /// Operations that fault switches can target (see `/admin/faults`).
@@ -30,6 +30,8 @@ pub const FAULT_OPERATIONS: &[&str] = &["consume", "deliver"];
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub service: ServiceSettings,
+    /// Retry and prefetch knobs of the order-events consumer.
+    pub consumer: Tuning,
     /// `smtp://host:port` to deliver through a mail server; empty writes files instead.
     pub smtp_url: String,
     /// Where file delivery writes `.eml` files.
@@ -43,6 +45,7 @@ impl Settings {
     pub fn new(service: ServiceSettings, mail_dir: PathBuf) -> Self {
         Self {
             service,
+            consumer: Tuning::default(),
             smtp_url: String::new(),
             mail_dir,
             from: "Order platform <orders@platform.local>".into(),
@@ -55,6 +58,7 @@ impl Settings {
         let data_dir = string("DATA_DIR", ".dev");
         let d = Self::new(service, PathBuf::from(data_dir).join("mail"));
         Ok(Self {
+            consumer: Tuning::from_env()?,
             smtp_url: string("SMTP_URL", ""),
             from: string("MAIL_FROM", &d.from),
             send_interval: millis("EMAIL_SEND_INTERVAL_MS", d.send_interval.as_millis() as u64)?,
@@ -69,7 +73,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::email::Migrator>(settings.service.clone()).await?;
     let faults = Faults::default();
     let consumer = consumer::start(
-        ConsumerSpec::new("email", "order-events", events::BINDINGS.to_vec()),
+        ConsumerSpec::new(
+            "email",
+            "order-events",
+            events::BINDINGS.to_vec(),
+            &settings.consumer,
+        ),
         infra.db.clone(),
         infra.broker.clone(),
         Arc::new(events::OrderEvents),

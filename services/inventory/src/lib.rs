@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Duration};
 use futures_util::FutureExt;
 use platform_config::{ConfigError, ServiceSettings};
 use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, consumer, dead_letters};
+use platform_messaging::{ConsumerSpec, Tuning, consumer, dead_letters};
 use platform_service::{Infra, periodic};
 
 pub use error::InventoryError;
@@ -25,6 +25,8 @@ pub const FAULT_OPERATIONS: &[&str] = &["reserve", "release", "commit", "consume
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub service: ServiceSettings,
+    /// Retry and prefetch knobs of the order-events consumer.
+    pub consumer: Tuning,
     /// A reservation never committed or released returns its stock after this long.
     pub reservation_ttl: Duration,
     /// How often expired reservations are swept.
@@ -36,6 +38,7 @@ impl Settings {
     pub fn new(service: ServiceSettings) -> Self {
         Self {
             service,
+            consumer: Tuning::default(),
             reservation_ttl: Duration::from_secs(15 * 60),
             sweep_interval: Duration::from_secs(5),
         }
@@ -45,6 +48,7 @@ impl Settings {
     pub fn from_env(service: ServiceSettings) -> Result<Self, ConfigError> {
         let d = Self::new(service);
         Ok(Self {
+            consumer: Tuning::from_env()?,
             reservation_ttl: platform_config::secs("RESERVATION_TTL_SECS", d.reservation_ttl.as_secs())?,
             sweep_interval: platform_config::millis(
                 "RESERVATION_SWEEP_MS",
@@ -81,7 +85,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     };
     // The secondary path: order outcomes arrive as events (see events.rs).
     let consumer = consumer::start(
-        ConsumerSpec::new("inventory", "order-events", events::BINDINGS.to_vec()),
+        ConsumerSpec::new(
+            "inventory",
+            "order-events",
+            events::BINDINGS.to_vec(),
+            &settings.consumer,
+        ),
         infra.db.clone(),
         infra.broker.clone(),
         Arc::new(events::OrderEvents),

@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 
 use platform_config::{ConfigError, ServiceSettings};
 use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, consumer, dead_letters};
+use platform_messaging::{ConsumerSpec, Tuning, consumer, dead_letters};
 use platform_service::Infra;
 
 pub use error::PaymentError;
@@ -26,6 +26,8 @@ pub const FAULT_OPERATIONS: &[&str] = &["authorize", "capture", "void", "refund"
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub service: ServiceSettings,
+    /// Retry and prefetch knobs of the order-events consumer.
+    pub consumer: Tuning,
     /// How long the simulated provider takes to answer for the "timeout" test card:
     /// longer than the order service waits, so the caller sees an unknown outcome.
     pub provider_slow: Duration,
@@ -38,6 +40,7 @@ impl Settings {
     pub fn new(service: ServiceSettings) -> Self {
         Self {
             service,
+            consumer: Tuning::default(),
             provider_slow: Duration::from_millis(3_000),
             opening_balance_minor: 100_000_000,
         }
@@ -47,6 +50,7 @@ impl Settings {
     pub fn from_env(service: ServiceSettings) -> Result<Self, ConfigError> {
         let d = Self::new(service);
         Ok(Self {
+            consumer: Tuning::from_env()?,
             provider_slow: platform_config::millis("PROVIDER_SLOW_MS", d.provider_slow.as_millis() as u64)?,
             opening_balance_minor: platform_config::parse("OPENING_BALANCE_MINOR", d.opening_balance_minor)?,
             ..d
@@ -66,7 +70,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     };
     // The secondary path: order outcomes arrive as events (see events.rs).
     let consumer = consumer::start(
-        ConsumerSpec::new("payment", "order-events", events::BINDINGS.to_vec()),
+        ConsumerSpec::new(
+            "payment",
+            "order-events",
+            events::BINDINGS.to_vec(),
+            &settings.consumer,
+        ),
         infra.db.clone(),
         infra.broker.clone(),
         Arc::new(events::OrderEvents),

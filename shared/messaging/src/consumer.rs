@@ -77,11 +77,31 @@ pub struct ConsumerSpec {
 }
 
 impl ConsumerSpec {
-    pub fn new(name: &'static str, purpose: &str, bindings: Vec<&'static str>) -> Self {
+    pub fn new(name: &'static str, purpose: &str, bindings: Vec<&'static str>, tuning: &Tuning) -> Self {
         Self {
             name,
             queue: format!("{name}.{purpose}"),
             bindings,
+            prefetch: tuning.prefetch,
+            max_retries: tuning.max_retries,
+            retry_delays: tuning.retry_delays.clone(),
+        }
+    }
+}
+
+/// How hard a consumer works and how patiently it retries; the same knobs for every
+/// consuming service, read from `CONSUMER_PREFETCH`, `CONSUMER_MAX_RETRIES` and
+/// `CONSUMER_RETRY_DELAYS_MS` (comma-separated, e.g. `1000,5000,30000`).
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub prefetch: u16,
+    pub max_retries: u32,
+    pub retry_delays: Vec<Duration>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
             prefetch: 32,
             max_retries: 5,
             retry_delays: vec![
@@ -89,6 +109,46 @@ impl ConsumerSpec {
                 Duration::from_secs(5),
                 Duration::from_secs(30),
             ],
+        }
+    }
+}
+
+impl Tuning {
+    pub fn from_env() -> Result<Self, platform_config::ConfigError> {
+        let d = Self::default();
+        let delays = platform_config::string("CONSUMER_RETRY_DELAYS_MS", "");
+        let retry_delays = if delays.is_empty() {
+            d.retry_delays
+        } else {
+            delays
+                .split(',')
+                .map(|ms| {
+                    ms.trim()
+                        .parse()
+                        .map(Duration::from_millis)
+                        .map_err(
+                            |e: std::num::ParseIntError| platform_config::ConfigError::Invalid {
+                                name: "CONSUMER_RETRY_DELAYS_MS".into(),
+                                value: delays.clone(),
+                                reason: e.to_string(),
+                            },
+                        )
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(Self {
+            prefetch: platform_config::parse("CONSUMER_PREFETCH", d.prefetch)?,
+            max_retries: platform_config::parse("CONSUMER_MAX_RETRIES", d.max_retries)?,
+            retry_delays,
+        })
+    }
+
+    /// Fast retries, for tests.
+    pub fn quick() -> Self {
+        Self {
+            prefetch: 32,
+            max_retries: 3,
+            retry_delays: vec![Duration::from_millis(50), Duration::from_millis(100)],
         }
     }
 }

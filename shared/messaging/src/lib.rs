@@ -14,5 +14,5 @@ pub mod outbox;
 pub mod publish;
 pub mod topology;
 
-pub use consumer::{ConsumerHandle, ConsumerSpec, Handler, HandlerError};
+pub use consumer::{ConsumerHandle, ConsumerSpec, Handler, HandlerError, Tuning};
 pub use outbox::{Relay, enqueue};

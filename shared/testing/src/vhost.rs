@@ -60,6 +60,44 @@ impl Management {
 }
 
 impl TestVhost {
+    /// "The broker is down", as far as the services on this vhost can tell: the vhost (and
+    /// every connection to it) disappears. Other tests' vhosts are untouched.
+    pub async fn take_down(&self) {
+        self.management
+            .call(
+                reqwest::Method::DELETE,
+                &format!("api/vhosts/{}", self.name),
+                None,
+            )
+            .await
+            .expect("delete vhost");
+    }
+
+    /// The broker is back: the vhost exists again (empty), services reconnect by themselves.
+    pub async fn bring_back(&self) {
+        self.management
+            .call(reqwest::Method::PUT, &format!("api/vhosts/{}", self.name), None)
+            .await
+            .expect("create vhost");
+        let permissions = serde_json::json!({ "configure": ".*", "write": ".*", "read": ".*" });
+        self.management
+            .call(
+                reqwest::Method::PUT,
+                &format!("api/permissions/{}/{}", self.name, self.management.user),
+                Some(permissions),
+            )
+            .await
+            .expect("grant vhost permissions");
+    }
+
+    /// A queue as the management API reports it (depth, consumers, message stats...).
+    pub async fn queue(&self, queue: &str) -> serde_json::Value {
+        self.management
+            .get(&format!("api/queues/{}/{queue}", self.name))
+            .await
+            .unwrap_or_default()
+    }
+
     pub async fn create(prefix: &str) -> Self {
         let management = Management::from_env();
         let name = format!("t_{prefix}_{}", uuid::Uuid::new_v4().simple());

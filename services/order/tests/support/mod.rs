@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use platform_config::Component;
+use platform_messaging::Tuning;
 use platform_testing::{RunningService, TEST_ADMIN_TOKEN, TestDatabase, TestVhost, service_settings, spawn};
 use reqwest::{Client, Response};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -15,15 +16,22 @@ pub use payment_service::provider::{
     CARD_TIMEOUT,
 };
 
+/// The whole platform: the critical path (order, inventory, payment) and the fan-out
+/// consumers (email, analytics), on one vhost.
 pub struct Checkout {
     pub order: RunningService,
     pub inventory: RunningService,
     pub payment: RunningService,
+    pub email: RunningService,
+    pub analytics: RunningService,
     pub order_db: TestDatabase,
     pub inventory_db: TestDatabase,
     pub payment_db: TestDatabase,
+    pub email_db: TestDatabase,
+    pub analytics_db: TestDatabase,
+    pub vhost: TestVhost,
     pub http: Client,
-    _vhost: TestVhost,
+    _mail_dir: std::path::PathBuf,
 }
 
 /// Knobs the tests turn; everything else is the production default.
@@ -52,23 +60,49 @@ impl Checkout {
 
     pub async fn start_with(knobs: Knobs) -> Self {
         let vhost = TestVhost::create("checkout").await;
-        let (order_db, inventory_db, payment_db) = (
+        let (order_db, inventory_db, payment_db, email_db, analytics_db) = (
             TestDatabase::create("order").await,
             TestDatabase::create("inventory").await,
             TestDatabase::create("payment").await,
+            TestDatabase::create("email").await,
+            TestDatabase::create("analytics").await,
+        );
+        let mail_dir = std::env::temp_dir().join(format!("platform-mail-{}", email_db.name));
+        let mut email_settings = email_service::Settings::new(
+            service_settings(Component::Email, &email_db, &vhost),
+            mail_dir.clone(),
+        );
+        email_settings.send_interval = Duration::from_millis(100);
+        email_settings.consumer = Tuning::quick();
+        let email = spawn(email_service::build(email_settings).await.expect("email builds"));
+        let analytics = spawn(
+            analytics_service::build(analytics_service::Settings {
+                consumer: Tuning::quick(),
+                ..analytics_service::Settings::new(service_settings(
+                    Component::Analytics,
+                    &analytics_db,
+                    &vhost,
+                ))
+            })
+            .await
+            .expect("analytics builds"),
         );
         let inventory = spawn(
-            inventory_service::build(inventory_service::Settings::new(service_settings(
-                Component::Inventory,
-                &inventory_db,
-                &vhost,
-            )))
+            inventory_service::build(inventory_service::Settings {
+                consumer: Tuning::quick(),
+                ..inventory_service::Settings::new(service_settings(
+                    Component::Inventory,
+                    &inventory_db,
+                    &vhost,
+                ))
+            })
             .await
             .expect("inventory builds"),
         );
         let mut payment_settings =
             payment_service::Settings::new(service_settings(Component::Payment, &payment_db, &vhost));
         payment_settings.provider_slow = knobs.provider_slow;
+        payment_settings.consumer = Tuning::quick();
         let payment = spawn(
             payment_service::build(payment_settings)
                 .await
@@ -90,19 +124,25 @@ impl Checkout {
         settings.compensation.base_delay = Duration::from_millis(50);
         settings.compensation.max_delay = Duration::from_millis(300);
         settings.compensation.max_attempts = knobs.compensation_max_attempts;
+        settings.heartbeat_interval = Duration::from_millis(500);
         let order = spawn(order_service::build(settings).await.expect("order builds"));
-        for s in [&inventory, &payment, &order] {
+        for s in [&inventory, &payment, &order, &email, &analytics] {
             s.wait_ready(Duration::from_secs(15)).await;
         }
         Self {
             order,
             inventory,
             payment,
+            email,
+            analytics,
             order_db,
             inventory_db,
             payment_db,
+            email_db,
+            analytics_db,
+            vhost,
             http: Client::new(),
-            _vhost: vhost,
+            _mail_dir: mail_dir,
         }
     }
 
@@ -169,6 +209,43 @@ impl Checkout {
                 "{path} never got there: {value:#}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Polls an admin GET endpoint until `done` holds.
+    pub async fn eventually_admin(
+        &self,
+        service: &RunningService,
+        path: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let value = self.admin_get(service, path).await;
+            if done(&value) {
+                return value;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never got there: {value:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the broker reports a queue with nothing ready or unacknowledged.
+    pub async fn eventually_queue_empty(&self, queue: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let q = self.vhost.queue(queue).await;
+            if q["messages"] == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{queue} never drained: {q}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -242,10 +319,24 @@ impl Checkout {
         n
     }
 
+    pub async fn get(&self, service: &RunningService, path: &str) -> Value {
+        self.http
+            .get(service.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(self) {
         self.order.stop().await;
+        self.email.stop().await;
+        self.analytics.stop().await;
         self.payment.stop().await;
         self.inventory.stop().await;
+        let _ = std::fs::remove_dir_all(&self._mail_dir);
     }
 }
 

@@ -1,0 +1,417 @@
+//! The secondary path, against real PostgreSQL and RabbitMQ: outbox, relay, idempotent
+//! consumers, retries and dead letters, and the effects in every service.
+mod support;
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use lapin::{Connection, ConnectionProperties, options::BasicPublishOptions};
+use platform_contracts::{EXCHANGE, Envelope};
+use serde_json::{Value, json};
+use support::*;
+
+async fn place_with_correlation(c: &Checkout, correlation: &str, body: &Value) -> Value {
+    let res = c
+        .http
+        .post(c.order.url("/orders"))
+        .header("Idempotency-Key", key())
+        .header("X-Correlation-Id", correlation)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    res.json().await.unwrap()
+}
+
+/// Every effect of one confirmed order, once, with the checkout's correlation id.
+async fn assert_fanned_out(c: &Checkout, id: &str, correlation: &str, quantity: i64, amount: i64) {
+    let reservation = c
+        .eventually(&c.inventory, &format!("/reservations/{id}"), |r| {
+            r["status"] == "committed"
+        })
+        .await;
+    assert_eq!(reservation["correlation_id"], correlation);
+    let payment = c
+        .eventually(&c.payment, &format!("/payments/{id}"), |p| {
+            p["status"] == "captured"
+        })
+        .await;
+    assert_eq!(payment["amount_minor"], amount);
+    let emails = c
+        .eventually(&c.email, &format!("/emails?order_id={id}"), |e| {
+            e[0]["status"] == "sent"
+        })
+        .await;
+    assert_eq!(
+        emails.as_array().unwrap().len(),
+        1,
+        "exactly one email: {emails:#}"
+    );
+    assert_eq!(emails[0]["kind"], "order_confirmed");
+    assert_eq!(emails[0]["correlation_id"], correlation);
+    let counted = c
+        .eventually(&c.analytics, &format!("/analytics/orders/{id}"), |a| {
+            a["outcome"] == "confirmed"
+        })
+        .await;
+    assert_eq!(counted["correlation_id"], correlation);
+    assert_eq!(counted["total_minor"], amount);
+    for (db, consumer) in [(&c.inventory_db, "inventory"), (&c.payment_db, "payment")] {
+        let n = Checkout::count(
+            db,
+            &format!(
+                "SELECT count(*) FROM processed_events WHERE consumer = '{consumer}' AND aggregate_id = '{id}' AND correlation_id = '{correlation}'"
+            ),
+        )
+        .await;
+        assert_eq!(n, 1, "{consumer} processed order.confirmed once");
+    }
+    let _ = quantity;
+}
+
+#[actix_web::test]
+async fn a_confirmed_order_fans_out_to_every_service_once_with_its_correlation_id() {
+    let c = Checkout::start().await;
+    let order = place_with_correlation(
+        &c,
+        "e2e-corr-1",
+        &order_body("alice", "headphones", 1, CARD_SUCCESS),
+    )
+    .await;
+    assert_eq!(order["status"], "confirmed");
+    let id = order["id"].as_str().unwrap();
+    assert_fanned_out(&c, id, "e2e-corr-1", 1, 19900).await;
+    let headphones = c.product("headphones").await;
+    assert_eq!(
+        (headphones["reserved"].as_i64(), headphones["sold"].as_i64()),
+        (Some(0), Some(1))
+    );
+
+    // A rejection fans out too: an email saying so, and a reason in analytics.
+    let rejected =
+        place_with_correlation(&c, "e2e-corr-2", &order_body("bob", "mug", 1, CARD_DECLINED)).await;
+    let rid = rejected["id"].as_str().unwrap();
+    let emails = c
+        .eventually(&c.email, &format!("/emails?order_id={rid}"), |e| {
+            e[0]["status"] == "sent"
+        })
+        .await;
+    assert_eq!(emails[0]["kind"], "order_rejected");
+    assert!(emails[0]["body_text"].as_str().unwrap().contains("declined"));
+    let summary = c
+        .eventually(&c.analytics, "/analytics/summary", |s| {
+            s["totals"]["rejected"] == 1
+        })
+        .await;
+    assert_eq!(summary["rejection_reasons"][0]["reason_code"], "payment_declined");
+    assert_eq!(summary["totals"]["confirmed"], 1);
+    assert_eq!(summary["top_products"][0]["sku"], "headphones");
+
+    // The heartbeat keeps the projection fresh even when no orders flow.
+    let fresh = c
+        .eventually(&c.analytics, "/analytics/summary", |s| {
+            s["freshness"]["last_heartbeat_at"].is_string()
+        })
+        .await;
+    assert_eq!(fresh["freshness"]["stale"], false);
+
+    // The email was really delivered (file transport in tests).
+    let outbox_left = Checkout::count(
+        &c.order_db,
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND event_type <> 'order.heartbeat'",
+    )
+    .await;
+    assert_eq!(outbox_left, 0, "outbox drained");
+    c.stop().await;
+}
+
+#[actix_web::test]
+async fn checkouts_succeed_while_the_broker_is_down_and_every_effect_happens_once_after() {
+    let c = Checkout::start().await;
+    c.vhost.take_down().await;
+    // Readiness tells the truth...
+    c.eventually(&c.order, "/health/ready", |r| r["checks"]["broker"] != "ok")
+        .await;
+    // ...but the checkout does not depend on the broker: it writes to the outbox.
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let order = place_with_correlation(
+            &c,
+            &format!("down-{i}"),
+            &order_body(&format!("shopper-{i}"), "notebook", 2, CARD_SUCCESS),
+        )
+        .await;
+        assert_eq!(order["status"], "confirmed", "{order:#}");
+        ids.push(order["id"].as_str().unwrap().to_string());
+    }
+    let waiting = Checkout::count(
+        &c.order_db,
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND event_type = 'order.confirmed'",
+    )
+    .await;
+    assert_eq!(waiting, 5, "the events wait in the outbox");
+
+    c.vhost.bring_back().await;
+    for (i, id) in ids.iter().enumerate() {
+        assert_fanned_out(&c, id, &format!("down-{i}"), 2, 2800).await;
+    }
+    let notebook = c.product("notebook").await;
+    assert_eq!(notebook["sold"], 10, "committed once each");
+    assert_eq!(
+        Checkout::count(&c.email_db, "SELECT count(*) FROM emails").await,
+        5
+    );
+    assert_eq!(
+        Checkout::count(&c.analytics_db, "SELECT count(*) FROM counted_orders").await,
+        5
+    );
+    c.stop().await;
+}
+
+async fn publish_raw(c: &Checkout, routing_key: &str, body: &[u8], envelope: Option<&Envelope>) {
+    let conn = Connection::connect(&c.vhost.amqp_url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    platform_messaging::topology::declare_exchange(&channel)
+        .await
+        .unwrap();
+    let props = envelope
+        .map(platform_messaging::publish::properties)
+        .unwrap_or_default();
+    channel
+        .basic_publish(
+            EXCHANGE.into(),
+            routing_key.into(),
+            BasicPublishOptions::default(),
+            body,
+            props,
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let _ = conn.close(200, "bye".into()).await;
+}
+
+async fn confirmed_envelope(c: &Checkout, id: &str) -> Envelope {
+    let conn = sea_orm::Database::connect(&c.order_db.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "SELECT envelope FROM outbox WHERE aggregate_id = '{id}' AND event_type = 'order.confirmed'"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let v: Value = row.try_get("", "envelope").unwrap();
+    let _ = conn.close().await;
+    serde_json::from_value(v).unwrap()
+}
+
+#[actix_web::test]
+async fn the_same_event_delivered_twice_or_ten_times_at_once_has_one_effect() {
+    let c = Checkout::start().await;
+    let order = place_with_correlation(&c, "dup-corr", &order_body("carol", "socks", 1, CARD_SUCCESS)).await;
+    let id = order["id"].as_str().unwrap().to_string();
+    assert_fanned_out(&c, &id, "dup-corr", 1, 2200).await;
+
+    let envelope = confirmed_envelope(&c, &id).await;
+    let body = serde_json::to_vec(&envelope).unwrap();
+    publish_raw(&c, "order.confirmed", &body, Some(&envelope)).await;
+    join_all((0..10).map(|_| publish_raw(&c, "order.confirmed", &body, Some(&envelope)))).await;
+
+    // Wait until every consumer has drained its queue, then check nothing happened twice.
+    for queue in [
+        "inventory.order-events",
+        "payment.order-events",
+        "email.order-events",
+        "analytics.order-events",
+    ] {
+        c.eventually_queue_empty(queue).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(c.product("socks").await["sold"], 1);
+    let account = c.get(&c.payment, "/accounts/carol").await;
+    assert_eq!(account["captured_minor"], 2200, "captured once");
+    assert_eq!(
+        Checkout::count(
+            &c.email_db,
+            &format!("SELECT count(*) FROM emails WHERE order_id = '{id}'")
+        )
+        .await,
+        1
+    );
+    let summary = c.get(&c.analytics, "/analytics/summary").await;
+    assert_eq!(summary["totals"]["confirmed"], 1);
+    assert_eq!(summary["top_products"][0]["units"], 1);
+    c.stop().await;
+}
+
+#[actix_web::test]
+async fn a_relay_crash_between_publish_and_mark_only_causes_a_harmless_duplicate() {
+    let c = Checkout::start().await;
+    let order = place_with_correlation(
+        &c,
+        "crash-corr",
+        &order_body("dave", "fountain-pen", 1, CARD_SUCCESS),
+    )
+    .await;
+    let id = order["id"].as_str().unwrap().to_string();
+    assert_fanned_out(&c, &id, "crash-corr", 1, 3900).await;
+
+    // The state a crash after the broker's confirm, before the UPDATE, leaves behind: a
+    // published event whose row still says "unpublished". The relay publishes it again.
+    let conn = sea_orm::Database::connect(&c.order_db.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    conn.execute_unprepared(&format!(
+        "UPDATE outbox SET published_at = NULL WHERE aggregate_id = '{id}' AND event_type = 'order.confirmed'; NOTIFY outbox;"
+    ))
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while Checkout::count(&c.order_db, &format!("SELECT attempts::bigint FROM outbox WHERE aggregate_id = '{id}' AND event_type = 'order.confirmed' AND published_at IS NOT NULL")).await != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the relay republished the row");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for queue in [
+        "inventory.order-events",
+        "payment.order-events",
+        "email.order-events",
+        "analytics.order-events",
+    ] {
+        c.eventually_queue_empty(queue).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(c.product("fountain-pen").await["sold"], 1);
+    assert_eq!(c.get(&c.payment, "/accounts/dave").await["captured_minor"], 3900);
+    assert_eq!(
+        Checkout::count(&c.email_db, "SELECT count(*) FROM emails").await,
+        1
+    );
+    assert_eq!(
+        Checkout::count(&c.analytics_db, "SELECT count(*) FROM counted_orders").await,
+        1
+    );
+    c.stop().await;
+}
+
+#[actix_web::test]
+async fn poison_and_failing_messages_are_dead_lettered_the_queue_keeps_flowing_and_replay_works() {
+    let c = Checkout::start().await;
+
+    // Poison: not even an envelope. Dead-lettered at once, with the reason.
+    publish_raw(&c, "order.confirmed", b"{this is not json", None).await;
+    let letters = c
+        .eventually_admin(&c.email, "/admin/dead-letters", |l| {
+            l.as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid event envelope"),
+        "{letters:#}"
+    );
+
+    // An unknown schema version: never half-understood, dead-lettered with the reason.
+    let order = place_with_correlation(&c, "poison-corr", &order_body("erin", "mug", 1, CARD_SUCCESS)).await;
+    let id = order["id"].as_str().unwrap().to_string();
+    let mut future = confirmed_envelope(&c, &id).await;
+    future.schema_version = 99;
+    future.event_id = uuid::Uuid::now_v7();
+    publish_raw(
+        &c,
+        "order.confirmed",
+        &serde_json::to_vec(&future).unwrap(),
+        Some(&future),
+    )
+    .await;
+    let letters = c
+        .eventually_admin(&c.analytics, "/admin/dead-letters", |l| {
+            l.as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|m| m["reason"].as_str().unwrap_or("").contains("schema_version 99"))
+            })
+        })
+        .await;
+    assert!(letters.as_array().unwrap().len() >= 2);
+
+    // The queue kept flowing: the real order went through everywhere.
+    assert_fanned_out(&c, &id, "poison-corr", 1, 1800).await;
+
+    // A handler that keeps failing: retried (bounded), then dead-lettered.
+    c.fault(&c.email, "consume", json!({ "mode": "error" })).await;
+    let failing =
+        place_with_correlation(&c, "retry-corr", &order_body("frank", "plant", 1, CARD_SUCCESS)).await;
+    let fid = failing["id"].as_str().unwrap().to_string();
+    let letters = c
+        .eventually_admin(&c.email, "/admin/dead-letters", |l| {
+            l.as_array()
+                .is_some_and(|a| a.iter().any(|m| m["correlation_id"] == "retry-corr"))
+        })
+        .await;
+    let dead = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["correlation_id"] == "retry-corr")
+        .unwrap()
+        .clone();
+    assert!(
+        dead["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("gave up after 3 retries"),
+        "{dead:#}"
+    );
+    assert_eq!(
+        Checkout::count(
+            &c.email_db,
+            &format!("SELECT count(*) FROM emails WHERE order_id = '{fid}'")
+        )
+        .await,
+        0
+    );
+
+    // Fixed: replay it (admin only), and it is processed, once.
+    c.clear_fault(&c.email, "consume").await;
+    let anonymous = c
+        .http
+        .post(c.email.url("/admin/dead-letters/replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let event_id = dead["event_id"].as_str().unwrap();
+    let replayed: Value = c
+        .admin_post(
+            &c.email,
+            &format!("/admin/dead-letters/replay?event_id={event_id}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replayed["replayed"], 1);
+    c.eventually(&c.email, &format!("/emails?order_id={fid}"), |e| {
+        e[0]["status"] == "sent"
+    })
+    .await;
+    // The poison letters are still there, waiting for a human.
+    let remaining = c.admin_get(&c.email, "/admin/dead-letters").await;
+    assert!(
+        remaining
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["correlation_id"] != "retry-corr")
+    );
+    assert!(!remaining.as_array().unwrap().is_empty());
+    c.stop().await;
+}
