@@ -56,8 +56,19 @@ CREATE TABLE processed_events (
     PRIMARY KEY (consumer, event_id)
 );
 CREATE INDEX processed_events_by_aggregate ON processed_events (aggregate_id);
+
+-- Deliveries that were never acknowledged (the consumer crashed or was killed mid-way),
+-- counted outside the effect's transaction so that a crash cannot roll the count back.
+-- Past a limit the message is dead-lettered instead of crashing consumers forever.
+CREATE TABLE redeliveries (
+    consumer   TEXT NOT NULL,
+    event_id   UUID NOT NULL,
+    count      INTEGER NOT NULL,
+    last_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
 "#,
-        "DROP TABLE processed_events;"
+        "DROP TABLE redeliveries; DROP TABLE processed_events;"
     );
 }
 

@@ -9,14 +9,16 @@
 //! Nothing here is ever used for a money decision.
 
 mod api;
+pub mod backpressure;
 mod projection;
 
 use std::{sync::Arc, time::Duration};
 
-use platform_config::{ConfigError, ServiceSettings, secs};
+use futures_util::FutureExt;
+use platform_config::{ConfigError, ServiceSettings, millis, parse, secs};
 use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, Tuning, consumer, dead_letters};
-use platform_service::Infra;
+use platform_messaging::{ConsumerSpec, Tuning};
+use platform_service::{Infra, periodic};
 
 /// Operations that fault switches can target (see `/admin/faults`).
 pub const FAULT_OPERATIONS: &[&str] = &["consume"];
@@ -28,6 +30,9 @@ pub struct Settings {
     pub consumer: Tuning,
     /// No heartbeat for this long: the projection is stale.
     pub stale_after: Duration,
+    /// When to shed analytics work (see `backpressure.rs`).
+    pub backpressure: backpressure::Policy,
+    pub backpressure_interval: Duration,
 }
 
 impl Settings {
@@ -36,6 +41,8 @@ impl Settings {
             service,
             consumer: Tuning::default(),
             stale_after: Duration::from_secs(30),
+            backpressure: backpressure::Policy::default(),
+            backpressure_interval: Duration::from_secs(2),
         }
     }
 
@@ -44,6 +51,15 @@ impl Settings {
         Ok(Self {
             consumer: Tuning::from_env()?,
             stale_after: secs("ANALYTICS_STALE_AFTER_SECS", d.stale_after.as_secs())?,
+            backpressure: backpressure::Policy {
+                max_depth: parse("BACKPRESSURE_MAX_DEPTH", d.backpressure.max_depth)?,
+                max_age: secs("BACKPRESSURE_MAX_AGE_SECS", d.backpressure.max_age.as_secs())?,
+                ..d.backpressure.clone()
+            },
+            backpressure_interval: millis(
+                "BACKPRESSURE_INTERVAL_MS",
+                d.backpressure_interval.as_millis() as u64,
+            )?,
             ..d
         })
     }
@@ -53,7 +69,7 @@ impl Settings {
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::analytics::Migrator>(settings.service.clone()).await?;
     let faults = Faults::default();
-    let consumer = consumer::start(
+    let subscription = platform_messaging::subscribe(
         ConsumerSpec::new(
             "analytics",
             "order-events",
@@ -65,8 +81,25 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         Arc::new(projection::Projection),
         faults.clone(),
     );
-    let dead_letter_routes = dead_letters::routes(infra.broker.clone(), vec![consumer.spec.queue.clone()]);
+    let subscription_routes = subscription.routes();
     let fault_routes = faults.routes(FAULT_OPERATIONS);
+    let monitor = platform_messaging::monitor::QueueMonitor::new(
+        &settings.service.rabbitmq_management_url,
+        &settings.service.amqp_url,
+    );
+    let shedder = backpressure::Shedder::new(
+        monitor,
+        subscription.handle.clone(),
+        settings.backpressure.clone(),
+    );
+    let shedder_worker = {
+        let shedder = shedder.clone();
+        periodic::start("backpressure", settings.backpressure_interval, move || {
+            let shedder = shedder.clone();
+            async move { shedder.run_pass().await }.boxed()
+        })
+    };
+    let shedder_routes = shedder.routes();
     let state = api::State {
         db: infra.db.clone(),
         stale_after: settings.stale_after,
@@ -74,7 +107,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let app = infra.serve(vec![], move |cfg| {
         api::routes(cfg, state.clone());
         fault_routes(cfg);
-        dead_letter_routes(cfg);
+        subscription_routes(cfg);
+        shedder_routes(cfg);
     })?;
-    Ok(app.on_shutdown(consumer.stop_hook()))
+    Ok(app
+        .on_shutdown(periodic::stop_hook(shedder_worker))
+        .on_shutdown(subscription.handle.stop_hook()))
 }

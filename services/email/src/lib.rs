@@ -21,7 +21,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use futures_util::FutureExt;
 use platform_config::{ConfigError, ServiceSettings, millis, parse, string};
 use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, Tuning, consumer, dead_letters};
+use platform_messaging::{ConsumerSpec, Tuning};
 use platform_service::{Infra, periodic};
 
 /// Operations that fault switches can target (see `/admin/faults`).
@@ -72,7 +72,7 @@ impl Settings {
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::email::Migrator>(settings.service.clone()).await?;
     let faults = Faults::default();
-    let consumer = consumer::start(
+    let subscription = platform_messaging::subscribe(
         ConsumerSpec::new(
             "email",
             "order-events",
@@ -89,15 +89,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let sender = sender.clone();
         async move { sender.run_pass().await }.boxed()
     });
-    let dead_letter_routes = dead_letters::routes(infra.broker.clone(), vec![consumer.spec.queue.clone()]);
+    let subscription_routes = subscription.routes();
     let fault_routes = faults.routes(FAULT_OPERATIONS);
     let db = infra.db.clone();
     let app = infra.serve(vec![], move |cfg| {
         api::routes(cfg, db.clone());
         fault_routes(cfg);
-        dead_letter_routes(cfg);
+        subscription_routes(cfg);
     })?;
     Ok(app
         .on_shutdown(periodic::stop_hook(sender_worker))
-        .on_shutdown(consumer.stop_hook()))
+        .on_shutdown(subscription.handle.stop_hook()))
 }

@@ -26,6 +26,8 @@ pub struct State {
     pub db: DatabaseConnection,
     pub saga: Saga,
     pub catalog: Catalog,
+    /// Permits for checkouts in progress (backpressure at the edge).
+    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
     pub settings: Settings,
 }
 
@@ -229,6 +231,18 @@ async fn place_order(
     let parsed: PlaceOrder = serde_json::from_value(raw)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid order: {e}")))?;
     let order = validate(parsed)?;
+
+    // Bounded concurrency: when the critical path is saturated (slow database, slow
+    // dependency), say so at once with 503 + Retry-After rather than letting requests queue
+    // without bound until every one of them times out and is retried.
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        metrics::counter!("checkout_shed_total", "reason" => "saturated").increment(1);
+        return Err(OrderError::DependencyUnavailable {
+            dependency: "checkout capacity",
+            retry_after_secs: 1,
+        }
+        .into());
+    };
 
     // Everything below touches inventory and payment. If either is known to be down (its
     // circuit is open), say so at once: queueing checkouts behind a dead dependency only

@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Duration};
 use backon::{ExponentialBuilder, Retryable};
 use failsafe::{
     Config, StateMachine, backoff,
-    failure_policy::{self, ConsecutiveFailures},
+    failure_policy::{self, SuccessRateOverTimeWindow},
     futures::CircuitBreaker,
 };
 use platform_telemetry::{CORRELATION_HEADER, CorrelationId};
@@ -85,7 +85,7 @@ impl std::fmt::Display for CallError {
     }
 }
 
-type Breaker = StateMachine<ConsecutiveFailures<backoff::EqualJittered>, ()>;
+type Breaker = StateMachine<SuccessRateOverTimeWindow<backoff::EqualJittered>, ()>;
 
 /// One downstream service.
 #[derive(Clone)]
@@ -99,11 +99,16 @@ pub struct Dependency {
 
 impl Dependency {
     pub fn new(name: &'static str, base_url: String, timeout: Duration) -> Self {
-        // Five failures in a row open the circuit for 2 to 30 s (growing while it keeps
-        // failing). While open, calls fail at once instead of each waiting for a timeout:
-        // a dead dependency costs microseconds, not a pile-up of blocked requests.
-        let policy = failure_policy::consecutive_failures(
-            5,
+        // The circuit opens when fewer than half of the calls of the last 10 s succeeded
+        // (given at least 20 calls), for 2 to 30 s (growing while it keeps failing). While
+        // open, calls fail at once instead of each waiting for a timeout: a dead dependency
+        // costs microseconds, not a pile-up of blocked requests. A *rate* over a window,
+        // not "N failures in a row": a handful of slow cards among healthy traffic must not
+        // shut the checkout for every other shopper.
+        let policy = failure_policy::success_rate_over_time_window(
+            0.5,
+            20,
+            Duration::from_secs(10),
             backoff::equal_jittered(Duration::from_secs(2), Duration::from_secs(30)),
         );
         Self {
@@ -111,6 +116,10 @@ impl Dependency {
             base_url: base_url.trim_end_matches('/').into(),
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
+                // Drop idle connections before the server does (actix closes them after
+                // 5 s): reusing one the server is closing fails the request mid-flight,
+                // which for us is an "unknown outcome".
+                .pool_idle_timeout(Duration::from_secs(3))
                 .build()
                 .expect("a plain HTTP client always builds"),
             timeout,

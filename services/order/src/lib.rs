@@ -15,6 +15,8 @@ pub mod compensation;
 mod error;
 mod heartbeat;
 mod idempotency;
+mod journey;
+pub mod ops;
 mod orders;
 mod reconciler;
 mod saga;
@@ -33,6 +35,9 @@ pub struct Settings {
     pub service: ServiceSettings,
     pub inventory_url: String,
     pub payment_url: String,
+    /// Read by the journey and the alerts (never on the critical path).
+    pub email_url: String,
+    pub analytics_url: String,
     /// Per-call timeouts: shorter than the shopper's patience, longer than a healthy call.
     pub inventory_timeout: Duration,
     pub payment_timeout: Duration,
@@ -54,6 +59,12 @@ pub struct Settings {
     pub outbox_retention: Duration,
     /// How often the heartbeat event is published (analytics alerts when it stops).
     pub heartbeat_interval: Duration,
+    /// How often queues and the outbox are sampled and alerts evaluated.
+    pub ops_interval: Duration,
+    pub alert_thresholds: ops::Thresholds,
+    /// Checkouts in progress at once; beyond it, 503 + Retry-After instead of an unbounded
+    /// queue of waiting requests.
+    pub checkout_max_in_flight: usize,
 }
 
 impl Settings {
@@ -63,6 +74,8 @@ impl Settings {
             service,
             inventory_url,
             payment_url,
+            email_url: Component::Email.base_url(),
+            analytics_url: Component::Analytics.base_url(),
             inventory_timeout: Duration::from_millis(1_000),
             payment_timeout: Duration::from_millis(2_000),
             order_deadline: Duration::from_secs(30),
@@ -83,6 +96,9 @@ impl Settings {
             outbox_poll: Duration::from_millis(1_000),
             outbox_retention: Duration::from_secs(3_600),
             heartbeat_interval: Duration::from_secs(5),
+            ops_interval: Duration::from_secs(2),
+            alert_thresholds: ops::Thresholds::default(),
+            checkout_max_in_flight: 256,
         }
     }
 
@@ -115,6 +131,13 @@ impl Settings {
             outbox_poll: ms("OUTBOX_POLL_MS", d.outbox_poll)?,
             outbox_retention: secs("OUTBOX_RETENTION_SECS", d.outbox_retention.as_secs())?,
             heartbeat_interval: ms("HEARTBEAT_INTERVAL_MS", d.heartbeat_interval)?,
+            ops_interval: ms("OPS_SAMPLE_INTERVAL_MS", d.ops_interval)?,
+            alert_thresholds: ops::Thresholds {
+                queue_oldest_secs: parse("ALERT_QUEUE_OLDEST_SECS", d.alert_thresholds.queue_oldest_secs)?,
+                dead_letters_max: parse("ALERT_DEAD_LETTERS_MAX", d.alert_thresholds.dead_letters_max)?,
+                outbox_oldest_secs: parse("ALERT_OUTBOX_OLDEST_SECS", d.alert_thresholds.outbox_oldest_secs)?,
+            },
+            checkout_max_in_flight: parse("CHECKOUT_MAX_IN_FLIGHT", d.checkout_max_in_flight)?,
             ..d
         })
     }
@@ -183,14 +206,52 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         })
     };
 
+    // Queue health, outbox backlog and alerts: sampled and evaluated in the background.
+    let monitor = platform_messaging::monitor::QueueMonitor::new(
+        &settings.service.rabbitmq_management_url,
+        &settings.service.amqp_url,
+    );
+    let ops = ops::Ops::new(
+        db.clone(),
+        monitor,
+        settings.alert_thresholds.clone(),
+        settings.analytics_url.clone(),
+    );
+    let ops_worker = {
+        let ops = ops.clone();
+        periodic::start("ops-monitor", settings.ops_interval, move || {
+            let ops = ops.clone();
+            async move { ops.run_pass().await }.boxed()
+        })
+    };
+    let journey = journey::Journey {
+        db: db.clone(),
+        services: vec![
+            ("inventory", settings.inventory_url.clone()),
+            ("payment", settings.payment_url.clone()),
+            ("email", settings.email_url.clone()),
+            ("analytics", settings.analytics_url.clone()),
+        ],
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?,
+    };
+
     let state = api::State {
         db,
         saga,
         catalog: catalog::Catalog::new(inventory, Duration::from_secs(30)),
+        in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.checkout_max_in_flight)),
         settings: settings.clone(),
     };
-    let app = infra.serve(vec![], move |cfg| api::routes(cfg, state.clone()))?;
+    let ops_routes = ops.routes();
+    let app = infra.serve(vec![], move |cfg| {
+        api::routes(cfg, state.clone());
+        journey::routes(cfg, journey.clone());
+        ops_routes(cfg);
+    })?;
     Ok(app
+        .on_shutdown(periodic::stop_hook(ops_worker))
         .on_shutdown(periodic::stop_hook(relay_worker))
         .on_shutdown(periodic::stop_hook(heartbeat))
         .on_shutdown(periodic::stop_hook(compensation_worker))

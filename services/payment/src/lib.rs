@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 
 use platform_config::{ConfigError, ServiceSettings};
 use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, Tuning, consumer, dead_letters};
+use platform_messaging::{ConsumerSpec, Tuning};
 use platform_service::Infra;
 
 pub use error::PaymentError;
@@ -69,7 +69,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         faults: faults.clone(),
     };
     // The secondary path: order outcomes arrive as events (see events.rs).
-    let consumer = consumer::start(
+    let subscription = platform_messaging::subscribe(
         ConsumerSpec::new(
             "payment",
             "order-events",
@@ -81,12 +81,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         Arc::new(events::OrderEvents),
         faults.clone(),
     );
-    let dead_letter_routes = dead_letters::routes(infra.broker.clone(), vec![consumer.spec.queue.clone()]);
+    let subscription_routes = subscription.routes();
     let fault_routes = faults.routes(FAULT_OPERATIONS);
     let app = infra.serve(vec![], move |cfg| {
         api::routes(cfg, state.clone());
         fault_routes(cfg);
-        dead_letter_routes(cfg);
+        subscription_routes(cfg);
     })?;
-    Ok(app.on_shutdown(consumer.stop_hook()))
+    Ok(app.on_shutdown(subscription.handle.stop_hook()))
 }

@@ -160,6 +160,8 @@ pub struct ServiceSettings {
     /// The service's own database. No service ever reads another one's database.
     pub database_url: String,
     pub amqp_url: String,
+    /// RabbitMQ's management API (with credentials), for queue depth and message age.
+    pub rabbitmq_management_url: String,
     /// Guards the operator endpoints (replays, retries, fault switches). Empty disables
     /// them entirely, so a misconfigured deployment fails closed rather than open.
     pub admin_token: String,
@@ -177,6 +179,10 @@ impl ServiceSettings {
             amqp_url: string(
                 "AMQP_URL",
                 &format!("amqp://platform:platform@127.0.0.1:{DEV_AMQP_PORT}/platform"),
+            ),
+            rabbitmq_management_url: string(
+                "RABBITMQ_MANAGEMENT_URL",
+                &format!("http://platform:platform@127.0.0.1:{DEV_RABBITMQ_MGMT_PORT}"),
             ),
             admin_token: string("ADMIN_TOKEN", ""),
         })

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod faults;
 pub mod health;
+pub mod metrics;
 pub mod server;
 
 pub use admin::{Admin, AdminToken};

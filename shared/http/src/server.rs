@@ -68,6 +68,8 @@ where
     let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
     let port = listener.local_addr()?.port();
     let probes = Probes::new(probes);
+    let component = settings.component.name();
+    crate::metrics::install();
     let max_body = settings.max_body_bytes;
     let workers = std::env::var("HTTP_WORKERS")
         .ok()
@@ -77,12 +79,15 @@ where
         App::new()
             // Order: the last `wrap` runs first. The correlation id must exist before the
             // tracing root span is created, so the span can record it.
+            .wrap(middleware::from_fn(crate::metrics::record_request))
             .wrap(TracingLogger::<CorrelationRootSpan>::new())
             .wrap(middleware::from_fn(correlation_id))
             .app_data(json_config(max_body))
             .app_data(path_config())
             .app_data(query_config())
+            .app_data(web::Data::new(crate::metrics::ServiceName(component)))
             .configure(health::routes(probes.clone()))
+            .configure(crate::metrics::routes)
             .configure(routes.clone())
             .default_service(web::to(not_found))
     })

@@ -356,7 +356,15 @@ impl Inner {
                     event_type = %envelope.event_type,
                     correlation_id = %envelope.correlation_id,
                 );
-                let outcome = self.apply(&envelope).instrument(span.clone()).await;
+                let outcome = if delivery.redelivered {
+                    self.count_redelivery(&envelope).instrument(span.clone()).await
+                } else {
+                    None
+                };
+                let outcome = match outcome {
+                    Some(outcome) => outcome,
+                    None => self.apply(&envelope).instrument(span.clone()).await,
+                };
                 let lag = (chrono::Utc::now() - envelope.occurred_at)
                     .num_milliseconds()
                     .max(0) as f64
@@ -441,6 +449,31 @@ impl Inner {
                 false
             }
         }
+    }
+
+    /// A redelivery means an earlier delivery was never acknowledged: maybe a restart,
+    /// maybe this very message crashes the consumer. Count it (committed on its own, so a
+    /// crash cannot undo the count) and give up past the limit.
+    async fn count_redelivery(&self, envelope: &Envelope) -> Option<Outcome> {
+        let (consumer, id) = (self.spec.name, envelope.event_id);
+        let counted = self
+            .db
+            .query_one_raw(raw_sql!(
+                Postgres,
+                r#"INSERT INTO redeliveries (consumer, event_id, count) VALUES ({consumer}, {id}, 1)
+                   ON CONFLICT (consumer, event_id) DO UPDATE SET count = redeliveries.count + 1, last_at = now()
+                   RETURNING count"#
+            ))
+            .await;
+        let count: i32 = counted
+            .ok()
+            .flatten()
+            .and_then(|row| row.try_get("", "count").ok())?;
+        (count > topology::DELIVERY_LIMIT).then(|| {
+            Outcome::DeadLetter(format!(
+                "redelivered {count} times without an acknowledgement (does handling crash the consumer?)"
+            ))
+        })
     }
 
     /// The effect and its deduplication record, in one transaction.

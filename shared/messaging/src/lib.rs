@@ -10,9 +10,49 @@
 
 pub mod consumer;
 pub mod dead_letters;
+pub mod management;
+pub mod monitor;
+pub mod ops;
 pub mod outbox;
 pub mod publish;
 pub mod topology;
 
 pub use consumer::{ConsumerHandle, ConsumerSpec, Handler, HandlerError, Tuning};
 pub use outbox::{Relay, enqueue};
+
+use std::sync::Arc;
+
+use actix_web::web;
+use platform_broker::Broker;
+use platform_http::Faults;
+use sea_orm::DatabaseConnection;
+
+/// A running consumer and the operator endpoints that come with it (dead letters, pause
+/// and resume, processed events): what every consuming service sets up, in one call.
+pub struct Subscription {
+    pub handle: ConsumerHandle,
+    db: DatabaseConnection,
+    broker: Broker,
+}
+
+pub fn subscribe(
+    spec: ConsumerSpec,
+    db: DatabaseConnection,
+    broker: Broker,
+    handler: Arc<dyn Handler>,
+    faults: Faults,
+) -> Subscription {
+    let handle = consumer::start(spec, db.clone(), broker.clone(), handler, faults);
+    Subscription { handle, db, broker }
+}
+
+impl Subscription {
+    pub fn routes(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
+        let dead_letters = dead_letters::routes(self.broker.clone(), vec![self.handle.spec.queue.clone()]);
+        let ops = ops::routes(self.db.clone(), vec![self.handle.clone()]);
+        move |cfg| {
+            dead_letters(cfg);
+            ops(cfg);
+        }
+    }
+}

@@ -9,9 +9,11 @@
 //!            poison, or out of retries ──▶ inventory.order-events.dlq  (listed, replayable)
 //! ```
 //!
-//! Main queues are quorum queues with a delivery limit, so even a message that crashes its
-//! consumer before it can be acknowledged (and so is never counted by our retry header)
-//! reaches the dead-letter queue after a bounded number of deliveries instead of looping.
+//! Main queues are classic durable queues: the broker reports the timestamp of the message
+//! at their head, which is how the queue monitor knows the *oldest message's age* even while
+//! the consumers are stopped (quorum queues do not report it). A message that crashes its
+//! consumer before it can be acknowledged is still bounded: the consumer counts
+//! redeliveries (see `consumer.rs`) and dead-letters it after [`DELIVERY_LIMIT`].
 
 use std::time::Duration;
 
@@ -22,8 +24,9 @@ use lapin::{
 };
 use platform_contracts::EXCHANGE;
 
-/// Deliveries of one message to the main queue before the broker dead-letters it by itself.
-pub const DELIVERY_LIMIT: i64 = 10;
+/// Redeliveries of one message (deliveries that were never acknowledged) before the
+/// consumer dead-letters it.
+pub const DELIVERY_LIMIT: i32 = 5;
 
 pub fn retry_queue(queue: &str, level: usize) -> String {
     format!("{queue}.retry.{}", level + 1)
@@ -80,8 +83,6 @@ pub async fn declare_queue(
             queue.into(),
             durable,
             args(&[
-                ("x-queue-type", text("quorum")),
-                ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
                 ("x-dead-letter-exchange", text("")),
                 ("x-dead-letter-routing-key", text(&dlq)),
             ]),

@@ -15,6 +15,7 @@ pub fn service_settings(component: Component, db: &TestDatabase, vhost: &TestVho
         server: server_settings(component),
         database_url: db.url.clone(),
         amqp_url: vhost.amqp_url.clone(),
+        rabbitmq_management_url: crate::vhost::management_url(),
         admin_token: TEST_ADMIN_TOKEN.into(),
     }
 }

@@ -40,6 +40,9 @@ pub struct Knobs {
     pub payment_timeout: Duration,
     pub provider_slow: Duration,
     pub compensation_max_attempts: i32,
+    pub alert_queue_oldest_secs: u64,
+    pub checkout_max_in_flight: usize,
+    pub backpressure_max_depth: u64,
 }
 
 impl Default for Knobs {
@@ -49,6 +52,9 @@ impl Default for Knobs {
             payment_timeout: Duration::from_millis(700),
             provider_slow: Duration::from_millis(1_500),
             compensation_max_attempts: 8,
+            alert_queue_oldest_secs: 300,
+            checkout_max_in_flight: 256,
+            backpressure_max_depth: 500,
         }
     }
 }
@@ -78,6 +84,11 @@ impl Checkout {
         let analytics = spawn(
             analytics_service::build(analytics_service::Settings {
                 consumer: Tuning::quick(),
+                backpressure: analytics_service::backpressure::Policy {
+                    max_depth: knobs.backpressure_max_depth,
+                    ..Default::default()
+                },
+                backpressure_interval: Duration::from_millis(300),
                 ..analytics_service::Settings::new(service_settings(
                     Component::Analytics,
                     &analytics_db,
@@ -125,6 +136,11 @@ impl Checkout {
         settings.compensation.max_delay = Duration::from_millis(300);
         settings.compensation.max_attempts = knobs.compensation_max_attempts;
         settings.heartbeat_interval = Duration::from_millis(500);
+        settings.email_url = email.address.clone();
+        settings.analytics_url = analytics.address.clone();
+        settings.ops_interval = Duration::from_millis(300);
+        settings.alert_thresholds.queue_oldest_secs = knobs.alert_queue_oldest_secs;
+        settings.checkout_max_in_flight = knobs.checkout_max_in_flight;
         let order = spawn(order_service::build(settings).await.expect("order builds"));
         for s in [&inventory, &payment, &order, &email, &analytics] {
             s.wait_ready(Duration::from_secs(15)).await;

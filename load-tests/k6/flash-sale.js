@@ -1,0 +1,178 @@
+// Flash sale: VUS shoppers press "Buy" on the hot product at the same instant, one unit
+// each, while only a handful exist. The platform must confirm exactly as many orders as
+// there were units available and answer everyone else 409 out_of_stock: no oversell, no
+// lost units, no 5xx.
+//
+// Stock never comes back: the first run against a fresh stack sells the 10 units of
+// hot-sneaker, later runs find it sold out and expect 0 confirmations (the checks still
+// hold). The real verification is the invariant checker's; the checks here are the
+// shopper-side view of the same thing.
+//
+// Env: VUS (100), SKU (hot-sneaker), START_DELAY_MS (1000), POLL_MAX_MS (20000),
+// MAX_ERROR_RATE (0), VERBOSE.
+
+import http from 'k6/http';
+import { check, sleep } from 'k6';
+import exec from 'k6/execution';
+import { Counter, Gauge, Rate, Trend } from 'k6/metrics';
+
+import {
+  CARDS,
+  ORDER_URL,
+  envInt,
+  envNumber,
+  envString,
+  getProduct,
+  json,
+  metricValue,
+  newRunId,
+  orderBody,
+  orderIdOf,
+  pollUntilTerminal,
+  postOrder,
+  preflight,
+  summaryWriter,
+  uuidv4,
+} from '../lib/common.js';
+
+const VUS = envInt('VUS', 100);
+const SKU = envString('SKU', 'hot-sneaker');
+const START_DELAY_MS = envInt('START_DELAY_MS', 1000);
+const POLL_MAX_MS = envInt('POLL_MAX_MS', 20000);
+const MAX_ERROR_RATE = envNumber('MAX_ERROR_RATE', 0);
+
+const checkoutDuration = new Trend('checkout_duration', true);
+const confirmed = new Counter('flash_confirmed');
+const soldOut = new Counter('flash_sold_out');
+const otherOutcome = new Counter('flash_other_outcome');
+const errors = new Rate('flash_errors');
+// Set in teardown from the server's own records, so handleSummary can compare them with
+// what the shoppers saw (k6 VUs share no memory; metrics are the way across).
+const stockBefore = new Gauge('flash_stock_before');
+const stockAfter = new Gauge('flash_stock_after');
+const serverConfirmed = new Gauge('flash_confirmed_server');
+const oversold = new Counter('flash_oversold');
+
+export const options = {
+  scenarios: {
+    flash_sale: {
+      // Every VU is started at once and buys exactly once.
+      executor: 'per-vu-iterations',
+      vus: VUS,
+      iterations: 1,
+      maxDuration: `${Math.ceil((START_DELAY_MS + POLL_MAX_MS) / 1000) + 30}s`,
+    },
+  },
+  // Teardown lists VUS customers' orders; the default 60 s is plenty, but say so.
+  teardownTimeout: '120s',
+  thresholds: {
+    // The one that must never happen: more confirmations than units.
+    flash_oversold: ['count==0'],
+    flash_errors: [`rate<=${MAX_ERROR_RATE}`],
+    checks: ['rate==1'],
+    // No limit: listed so that the summary shows the latency of each answer.
+    'checkout_duration{outcome:confirmed}': ['max>=0'],
+    'checkout_duration{outcome:sold_out}': ['max>=0'],
+  },
+  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
+};
+
+const customerOf = (runId, vu) => `lt-${runId}-fs-${vu}`;
+
+export function setup() {
+  preflight();
+  const product = getProduct(SKU);
+  if (!product) exec.test.abort(`product ${SKU} not found`);
+  if (product.available === 0) {
+    console.warn(`${SKU} is already sold out: every shopper should get 409 out_of_stock`);
+  }
+  return {
+    runId: newRunId(),
+    before: product.available,
+    // A common instant, a little ahead, so that the VUs fire together rather than in
+    // the order k6 happened to start them.
+    startAt: Date.now() + START_DELAY_MS,
+  };
+}
+
+export default function (data) {
+  const wait = data.startAt - Date.now();
+  if (wait > 0) sleep(wait / 1000);
+
+  const key = uuidv4();
+  const body = orderBody(customerOf(data.runId, exec.vu.idInTest), [{ sku: SKU, quantity: 1 }], CARDS.success);
+  const res = postOrder(body, key, `lt-${data.runId}-${key}`, { timeout: '15s' });
+
+  let status = null;
+  let reason = null;
+  const answer = json(res);
+  if (res.status === 202) {
+    // Under a burst the payment call can time out: the order then ends later.
+    const polled = pollUntilTerminal(orderIdOf(res), { maxMs: POLL_MAX_MS });
+    status = polled.status;
+    reason = polled.order && polled.order.reason_code;
+  } else if (answer && answer.status) {
+    status = answer.status;
+    reason = answer.reason_code;
+  }
+
+  const isConfirmed = status === 'confirmed';
+  const isSoldOut = status === 'rejected' && reason === 'out_of_stock';
+  if (isConfirmed) confirmed.add(1);
+  else if (isSoldOut) soldOut.add(1);
+  else otherOutcome.add(1, { http_status: String(res.status) });
+  errors.add(!isConfirmed && !isSoldOut);
+  checkoutDuration.add(res.timings.duration, { outcome: isConfirmed ? 'confirmed' : isSoldOut ? 'sold_out' : 'other' });
+
+  check(res, {
+    'answered 201 confirmed or 409 out_of_stock': () =>
+      (res.status === 201 && isConfirmed) || (res.status === 409 && isSoldOut) || res.status === 202,
+  });
+  if (!isConfirmed && !isSoldOut && __ENV.VERBOSE) {
+    console.warn(`flash-sale ${key}: HTTP ${res.status} ${res.body && res.body.slice(0, 300)}`);
+  }
+}
+
+export function teardown(data) {
+  const product = getProduct(SKU);
+  const after = product ? product.available : -1;
+  // The server's count: every shopper's orders (one customer per VU, so a duplicate
+  // order for one shopper would show here too).
+  let serverCount = 0;
+  let listed = 0;
+  for (let vu = 1; vu <= VUS; vu++) {
+    const res = http.get(`${ORDER_URL}/orders?customer=${customerOf(data.runId, vu)}`, {
+      tags: { name: 'GET /orders?customer' },
+    });
+    const orders = json(res);
+    if (!Array.isArray(orders)) continue;
+    listed += orders.length;
+    serverCount += orders.filter((o) => o.status === 'confirmed').length;
+  }
+  stockBefore.add(data.before);
+  stockAfter.add(after);
+  serverConfirmed.add(serverCount);
+  oversold.add(Math.max(0, serverCount - data.before));
+
+  check(null, {
+    'stock never negative': () => after >= 0,
+    'no oversell: confirmed orders <= stock before': () => serverCount <= data.before,
+    'every unit sold that could be: confirmed == min(stock before, shoppers)': () =>
+      serverCount === Math.min(data.before, VUS),
+    'stock accounted: before - after == confirmed': () => data.before - after === serverCount,
+    'one order per shopper': () => listed <= VUS,
+  });
+}
+
+export const handleSummary = summaryWriter('flash-sale', (data) => {
+  const before = metricValue(data, 'flash_stock_before', 'value', NaN);
+  const after = metricValue(data, 'flash_stock_after', 'value', NaN);
+  const seen = metricValue(data, 'flash_confirmed', 'count');
+  return [
+    `flash sale of ${SKU} to ${VUS} shoppers:`,
+    `  stock before ${before}, after ${after}`,
+    `  confirmed: ${seen} seen by shoppers, ${metricValue(data, 'flash_confirmed_server', 'value', NaN)} on the server` +
+      ` (expected ${Math.min(before, VUS)})`,
+    `  409 out_of_stock: ${metricValue(data, 'flash_sold_out', 'count')}, other outcomes: ${metricValue(data, 'flash_other_outcome', 'count')}`,
+  ];
+});

@@ -1,0 +1,290 @@
+//! What the operator sees: queue health, the outbox backlog, and alerts.
+//!
+//! One background pass every few seconds samples the broker's queues (depth, oldest
+//! message age, rates) and the outbox (backlog, oldest unpublished row), exports them as
+//! metrics, and evaluates the alert rules. An alert is logged once when it starts firing
+//! and once when it clears (not on every pass: a log line repeated every 2 s is noise
+//! nobody reads), and is listed at `GET /ops/alerts` while it fires.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use platform_messaging::monitor::QueueMonitor;
+use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, raw_sql};
+use serde::Serialize;
+
+/// Alert thresholds (see `Settings::from_env` for their variables).
+#[derive(Debug, Clone, Serialize)]
+pub struct Thresholds {
+    /// Oldest message in a consumer queue older than this: the consumer is behind or gone.
+    pub queue_oldest_secs: u64,
+    /// More dead letters than this in any dead-letter queue.
+    pub dead_letters_max: u64,
+    /// Oldest unpublished outbox row older than this: the relay or the broker is stuck.
+    pub outbox_oldest_secs: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            queue_oldest_secs: 300,
+            dead_letters_max: 0,
+            outbox_oldest_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub name: String,
+    /// page (wake someone) or ticket (look during office hours)
+    pub severity: &'static str,
+    pub message: String,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, FromQueryResult)]
+pub struct OutboxStats {
+    pub backlog: i64,
+    pub oldest_unpublished_secs: Option<f64>,
+    pub published_last_minute: i64,
+}
+
+#[derive(Clone)]
+pub struct Ops {
+    pub db: DatabaseConnection,
+    pub monitor: QueueMonitor,
+    pub thresholds: Thresholds,
+    pub analytics_url: String,
+    http: reqwest::Client,
+    active: Arc<Mutex<BTreeMap<String, Alert>>>,
+    outbox: Arc<Mutex<OutboxStats>>,
+}
+
+impl Ops {
+    pub fn new(
+        db: DatabaseConnection,
+        monitor: QueueMonitor,
+        thresholds: Thresholds,
+        analytics_url: String,
+    ) -> Self {
+        Self {
+            db,
+            monitor,
+            thresholds,
+            analytics_url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("a plain HTTP client always builds"),
+            active: Arc::default(),
+            outbox: Arc::default(),
+        }
+    }
+
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.active
+            .lock()
+            .expect("alerts lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// One pass: sample, export, evaluate.
+    pub async fn run_pass(&self) -> anyhow::Result<bool> {
+        self.monitor.sample().await?;
+        let outbox = outbox_stats(&self.db).await?;
+        metrics::gauge!("outbox_backlog").set(outbox.backlog as f64);
+        metrics::gauge!("outbox_oldest_unpublished_seconds")
+            .set(outbox.oldest_unpublished_secs.unwrap_or(0.0));
+        *self.outbox.lock().expect("outbox lock") = outbox.clone();
+        let firing = self.evaluate(&outbox).await?;
+        self.update(firing);
+        Ok(false)
+    }
+
+    async fn evaluate(&self, outbox: &OutboxStats) -> Result<Vec<(String, &'static str, String)>, DbErr> {
+        let t = &self.thresholds;
+        let mut firing = Vec::new();
+        let snapshot = self.monitor.snapshot();
+        if let Some(error) = &snapshot.error {
+            firing.push((
+                "queue_monitor_failing".into(),
+                "ticket",
+                format!("cannot read queue statistics: {error}"),
+            ));
+        }
+        for q in &snapshot.queues {
+            match q.role {
+                "main" if q.oldest_age_secs.unwrap_or(0.0) > t.queue_oldest_secs as f64 => firing.push((
+                    format!("queue_backlog:{}", q.name),
+                    "page",
+                    format!(
+                        "oldest message in {} is {:.0} s old (threshold {} s); {} waiting, {} consumers",
+                        q.name,
+                        q.oldest_age_secs.unwrap_or(0.0),
+                        t.queue_oldest_secs,
+                        q.messages,
+                        q.consumers
+                    ),
+                )),
+                "dead_letter" if q.messages > t.dead_letters_max => firing.push((
+                    format!("dead_letters:{}", q.name),
+                    "ticket",
+                    format!(
+                        "{} dead letters in {}: list and replay them from the ops page",
+                        q.messages, q.name
+                    ),
+                )),
+                _ => {}
+            }
+        }
+        if let Some(age) = outbox.oldest_unpublished_secs
+            && age > t.outbox_oldest_secs as f64
+        {
+            firing.push((
+                "outbox_stuck".into(),
+                "page",
+                format!(
+                    "{} events unpublished, the oldest for {age:.0} s: is the broker reachable?",
+                    outbox.backlog
+                ),
+            ));
+        }
+        let late = count(
+            &self.db,
+            raw_sql!(
+                Postgres,
+                r#"SELECT count(*) AS n FROM orders WHERE status IN ('pending', 'stock_reserved')
+                   AND deadline_at < now() - interval '10 seconds'"#
+            ),
+        )
+        .await?;
+        if late > 0 {
+            firing.push((
+                "orders_past_deadline".into(),
+                "page",
+                format!(
+                    "{late} orders are still not terminal past their deadline: is the reconciler running?"
+                ),
+            ));
+        }
+        let parked = count(
+            &self.db,
+            raw_sql!(
+                Postgres,
+                r#"SELECT count(*) AS n FROM compensations WHERE status = 'parked'"#
+            ),
+        )
+        .await?;
+        if parked > 0 {
+            firing.push((
+                "compensations_parked".into(),
+                "page",
+                format!(
+                    "{parked} compensations are parked: retry them from the ops page once the cause is fixed"
+                ),
+            ));
+        }
+        if let Ok(res) = self
+            .http
+            .get(format!("{}/analytics/summary", self.analytics_url))
+            .send()
+            .await
+            && let Ok(summary) = res.json::<serde_json::Value>().await
+            && summary["freshness"]["stale"] == true
+        {
+            firing.push((
+                "projection_stale".into(),
+                "ticket",
+                format!(
+                    "analytics has not seen a heartbeat for {} ms: its numbers are stale",
+                    summary["freshness"]["heartbeat_age_ms"]
+                ),
+            ));
+        }
+        Ok(firing)
+    }
+
+    fn update(&self, firing: Vec<(String, &'static str, String)>) {
+        let mut active = self.active.lock().expect("alerts lock");
+        let names: Vec<&String> = firing.iter().map(|(n, _, _)| n).collect();
+        active.retain(|name, alert| {
+            let still = names.contains(&name);
+            if !still {
+                tracing::warn!(alert = %name, since = %alert.since, "alert resolved");
+            }
+            still
+        });
+        for (name, severity, message) in firing {
+            match active.get_mut(&name) {
+                Some(alert) => alert.message = message,
+                None => {
+                    tracing::error!(alert = %name, severity, %message, "ALERT firing");
+                    active.insert(
+                        name.clone(),
+                        Alert {
+                            name,
+                            severity,
+                            message,
+                            since: Utc::now(),
+                        },
+                    );
+                }
+            }
+        }
+        metrics::gauge!("alerts_active").set(active.len() as f64);
+    }
+
+    pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone {
+        move |cfg| {
+            cfg.app_data(web::Data::new(self.clone()))
+                .route("/ops/alerts", web::get().to(alerts))
+                .route("/ops/outbox", web::get().to(outbox));
+            self.monitor.clone().routes()(cfg);
+        }
+    }
+}
+
+#[derive(FromQueryResult)]
+struct N {
+    n: i64,
+}
+
+async fn count(db: &DatabaseConnection, stmt: sea_orm::Statement) -> Result<i64, DbErr> {
+    Ok(N::find_by_statement(stmt)
+        .one(db)
+        .await?
+        .map(|r| r.n)
+        .unwrap_or(0))
+}
+
+pub async fn outbox_stats(db: &DatabaseConnection) -> Result<OutboxStats, DbErr> {
+    Ok(OutboxStats::find_by_statement(raw_sql!(
+        Postgres,
+        // Three index-backed subqueries rather than one scan: the outbox keeps an hour of
+        // published rows, and this runs every few seconds.
+        r#"SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS backlog,
+                  (SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8 FROM outbox
+                   WHERE published_at IS NULL) AS oldest_unpublished_secs,
+                  (SELECT count(*) FROM outbox WHERE published_at > now() - interval '1 minute')
+                      AS published_last_minute"#
+    ))
+    .one(db)
+    .await?
+    .unwrap_or_default())
+}
+
+async fn alerts(ops: web::Data<Ops>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "active": ops.alerts(), "thresholds": ops.thresholds }))
+}
+
+async fn outbox(ops: web::Data<Ops>) -> HttpResponse {
+    HttpResponse::Ok().json(ops.outbox.lock().expect("outbox lock").clone())
+}

@@ -1,0 +1,275 @@
+//! Queues tell the truth: metrics, queue depth and oldest-message age, alerts, backpressure,
+//! and the journey of one order across every service.
+mod support;
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::Value;
+use support::*;
+
+/// The value of the first metric line named `name` whose labels contain every `label`.
+fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter(|l| labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
+}
+
+#[actix_web::test]
+async fn metrics_move_as_the_platform_works() {
+    let c = Checkout::start().await;
+    let scrape = |s: &'static str| {
+        let url = match s {
+            "order" => c.order.url("/metrics"),
+            _ => c.inventory.url("/metrics"),
+        };
+        let http = c.http.clone();
+        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let before = scrape("order").await;
+    let created = r#"route="/orders""#;
+    let posts_before = metric(
+        &before,
+        "http_requests_total",
+        &[r#"service="order""#, created, r#"status="201""#],
+    );
+    let requests: Vec<_> = (0..3)
+        .map(|i| (key(), order_body(&format!("m{i}"), "mug", 1, CARD_SUCCESS)))
+        .collect();
+    let ids: Vec<String> = join_all(requests.iter().map(|(k, b)| c.place(k, b)))
+        .await
+        .into_iter()
+        .map(|r| {
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .trim_start_matches("/orders/")
+                .to_string()
+        })
+        .collect();
+    for id in &ids {
+        c.eventually(&c.inventory, &format!("/reservations/{id}"), |r| {
+            r["status"] == "committed"
+        })
+        .await;
+    }
+    c.eventually(&c.order, "/ops/outbox", |o| {
+        o["backlog"] == 0 && o["published_last_minute"].as_i64() >= Some(3)
+    })
+    .await;
+
+    let after = scrape("order").await;
+    assert_eq!(
+        metric(
+            &after,
+            "http_requests_total",
+            &[r#"service="order""#, created, r#"status="201""#]
+        ) - posts_before,
+        3.0
+    );
+    assert!(
+        metric(
+            &after,
+            "http_request_duration_seconds_count",
+            &[r#"service="order""#, created]
+        ) >= 3.0
+    );
+    assert!(metric(&after, "outbox_published_total", &[]) >= 3.0);
+    assert!(
+        metric(
+            &after,
+            "consumer_messages_total",
+            &[r#"consumer="inventory""#, r#"outcome="handled""#]
+        ) >= 3.0
+    );
+    assert!(metric(&after, "consumer_lag_seconds_count", &[r#"consumer="payment""#]) >= 3.0);
+    assert!(after.contains("queue_messages{"), "queue gauges exported");
+    assert!(after.contains("outbox_backlog"), "outbox gauge exported");
+    c.stop().await;
+}
+
+#[actix_web::test]
+async fn a_stopped_consumer_shows_as_growing_depth_and_age_and_raises_then_clears_the_alert() {
+    let c = Checkout::start_with(Knobs {
+        alert_queue_oldest_secs: 2,
+        ..Knobs::default()
+    })
+    .await;
+    let paused = c.admin_post(&c.email, "/admin/consumers/email/pause").await;
+    assert_eq!(paused.status(), 200);
+    for i in 0..3 {
+        assert_eq!(
+            c.place(&key(), &order_body(&format!("q{i}"), "mug", 1, CARD_SUCCESS))
+                .await
+                .status(),
+            201
+        );
+    }
+    let email_queue = |s: &Value| -> Value {
+        s["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == "email.order-events")
+            .cloned()
+            .unwrap_or_default()
+    };
+    // Depth grows and the oldest message ages, although nobody consumes: the age comes
+    // from the message at the head of the queue, not from consumer activity.
+    let snapshot = c
+        .eventually(&c.order, "/ops/queues", |s| {
+            let q = email_queue(s);
+            q["messages"].as_u64() >= Some(3)
+                && q["oldest_age_secs"].as_f64() >= Some(3.0)
+                && q["consumers"] == 0
+        })
+        .await;
+    assert_eq!(email_queue(&snapshot)["role"], "main");
+    let alerts = c
+        .eventually(&c.order, "/ops/alerts", |a| {
+            a["active"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["name"] == "queue_backlog:email.order-events")
+        })
+        .await;
+    assert_eq!(alerts["thresholds"]["queue_oldest_secs"], 2);
+
+    // Restart the consumer: the backlog drains and the alert clears by itself.
+    c.admin_post(&c.email, "/admin/consumers/email/resume").await;
+    c.eventually(&c.order, "/ops/alerts", |a| {
+        a["active"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["name"] != "queue_backlog:email.order-events")
+    })
+    .await;
+    c.eventually(&c.email, "/emails", |e| e.as_array().unwrap().len() == 3)
+        .await;
+    c.stop().await;
+}
+
+#[actix_web::test]
+async fn the_journey_of_a_confirmed_order_shows_every_service_with_one_correlation_id() {
+    let c = Checkout::start().await;
+    let order: Value = c
+        .http
+        .post(c.order.url("/orders"))
+        .header("Idempotency-Key", key())
+        .header("X-Correlation-Id", "journey-corr")
+        .json(&order_body("alice", "desk-lamp", 1, CARD_SUCCESS))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = order["id"].as_str().unwrap();
+    let journey = c
+        .eventually(&c.order, &format!("/orders/{id}/journey"), |j| j["done"] == true)
+        .await;
+    assert_eq!(journey["correlation_consistent"], true, "{journey:#}");
+    let services: Vec<&str> = journey["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["service"].as_str().unwrap())
+        .collect();
+    for service in ["order", "inventory", "payment", "email", "analytics"] {
+        assert!(
+            services.contains(&service),
+            "{service} in the journey: {journey:#}"
+        );
+    }
+    for step in journey["steps"].as_array().unwrap() {
+        if let Some(corr) = step["correlation_id"].as_str() {
+            assert_eq!(corr, "journey-corr", "{step}");
+        }
+    }
+    assert!(journey["pending"].as_array().unwrap().is_empty());
+
+    // A journey that is not done says what is pending and who owns it.
+    c.admin_post(&c.analytics, "/admin/consumers/analytics/pause")
+        .await;
+    let second = c
+        .place(&key(), &order_body("bob", "desk-lamp", 1, CARD_SUCCESS))
+        .await;
+    let sid = second.headers()["location"].to_str().unwrap().to_string();
+    let waiting = c
+        .eventually(&c.order, &format!("{sid}/journey"), |j| {
+            j["pending"]
+                .as_array()
+                .is_some_and(|p| p.len() == 1 && p[0]["owner"] == "analytics")
+        })
+        .await;
+    assert_eq!(waiting["done"], false);
+    c.stop().await;
+}
+
+#[actix_web::test]
+async fn backpressure_sheds_analytics_while_checkouts_flow_and_releases_after() {
+    let c = Checkout::start_with(Knobs {
+        backpressure_max_depth: 3,
+        ..Knobs::default()
+    })
+    .await;
+    c.admin_post(&c.inventory, "/admin/consumers/inventory/pause")
+        .await;
+    for i in 0..6 {
+        let res = c
+            .place(&key(), &order_body(&format!("b{i}"), "mug", 1, CARD_SUCCESS))
+            .await;
+        assert_eq!(res.status(), 201, "checkouts keep flowing");
+    }
+    let engaged = c
+        .eventually(&c.analytics, "/ops/backpressure", |b| b["engaged"] == true)
+        .await;
+    assert!(
+        engaged["reason"]
+            .as_str()
+            .unwrap()
+            .contains("inventory.order-events")
+    );
+    assert_eq!(engaged["consumer_paused"], true);
+
+    c.admin_post(&c.inventory, "/admin/consumers/inventory/resume")
+        .await;
+    c.eventually(&c.analytics, "/ops/backpressure", |b| {
+        b["engaged"] == false && b["consumer_paused"] == false
+    })
+    .await;
+    c.eventually(&c.analytics, "/analytics/summary", |s| {
+        s["totals"]["confirmed"] == 6
+    })
+    .await;
+    c.stop().await;
+}
+
+#[actix_web::test]
+async fn a_saturated_checkout_answers_503_with_retry_after_instead_of_queueing() {
+    let c = Checkout::start_with(Knobs {
+        checkout_max_in_flight: 1,
+        ..Knobs::default()
+    })
+    .await;
+    let (slow_key, slow_body) = (key(), order_body("s1", "mug", 1, CARD_TIMEOUT));
+    let (slow, shed) = tokio::join!(c.place(&slow_key, &slow_body), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.place(&key(), &order_body("s2", "mug", 1, CARD_SUCCESS)).await
+    });
+    assert_eq!(slow.status(), 202);
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    // Capacity is back once the first checkout returned.
+    assert_eq!(
+        c.place(&key(), &order_body("s3", "mug", 1, CARD_SUCCESS))
+            .await
+            .status(),
+        201
+    );
+    c.stop().await;
+}
