@@ -1,10 +1,20 @@
 //! The storefront: the browser demo of the platform, rendered on the server with askama.
 //!
-//! It owns no data. Everything it shows comes from the services' HTTP APIs, and every
-//! browser action gets a correlation id here, forwarded on each call, so the journey of a
-//! click can be followed through every service.
+//! It owns no data. Everything it shows comes from the services' HTTP APIs, and each
+//! browser action gets a correlation id here (minted by the shared middleware), forwarded
+//! on every call it makes, so the journey of a click can be followed through every service.
+//!
+//! - `backend.rs`: calls to the services, with the correlation id and, for operator
+//!   actions, the admin token the operator entered.
+//! - `session.rs`: the cookie session: cart, customer name, CSRF token, admin token.
+//! - `shop.rs`: storefront, cart, checkout, order page with its live journey, my orders.
+//! - `ops.rs`: mailbox, analytics, the ops control room and the scenarios page.
 
-mod pages;
+mod backend;
+mod ops;
+mod session;
+mod shop;
+mod views;
 
 use platform_config::{Component, ConfigError, ServerSettings};
 use platform_http::Application;
@@ -27,12 +37,15 @@ impl Settings {
 
 /// Builds the storefront server without running it.
 pub fn build(settings: Settings) -> anyhow::Result<Application> {
-    let state = pages::State::new(settings.services.clone());
+    let backend = backend::Backend::new(settings.services.clone());
     // The storefront is ready when it can serve pages; the backends' readiness is shown
-    // on its home page rather than folded into its own, so one slow backend does not take
+    // on the status page rather than folded into its own, so one slow backend does not take
     // the whole demo out of rotation.
     let app = platform_http::serve(&settings.server, vec![], move |cfg| {
-        pages::routes(cfg, state.clone())
+        shop::routes(cfg, backend.clone());
+        ops::routes(cfg);
+        // Last: any other path is a friendly HTML 404 (not the services' JSON one).
+        cfg.route("/{tail:.*}", actix_web::web::to(views::not_found));
     })?;
     Ok(app)
 }

@@ -34,7 +34,7 @@ async fn home_page_shows_each_services_readiness() {
         .unwrap(),
     );
 
-    let page = reqwest::get(storefront.url("/"))
+    let page = reqwest::get(storefront.url("/status"))
         .await
         .unwrap()
         .text()

@@ -1,7 +1,7 @@
 //! Load shedding: when the secondary path falls behind, the least important work stops
 //! first.
 //!
-//! Policy (documented in docs/queues.md): analytics is the platform's non-critical
+//! Policy (documented in docs/observability.md): analytics is the platform's non-critical
 //! consumer; nobody's order depends on it. When a critical queue (inventory's or payment's
 //! order events: the stock commits and captures) holds more than `max_depth` messages or
 //! its oldest message is older than `max_age`, analytics pauses its own consumer, leaving

@@ -12,6 +12,7 @@ mod api;
 mod catalog;
 mod clients;
 pub mod compensation;
+mod demo;
 mod error;
 mod heartbeat;
 mod idempotency;
@@ -189,6 +190,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.outbox_batch,
         settings.outbox_retention,
     );
+    let demo = demo::Demo {
+        db: db.clone(),
+        relay: relay.clone(),
+        broker: infra.broker.clone(),
+    };
     let relay_worker = periodic::start("outbox-relay", settings.outbox_poll, move || {
         let relay = relay.clone();
         async move { relay.run_pass().await }.boxed()
@@ -248,6 +254,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let app = infra.serve(vec![], move |cfg| {
         api::routes(cfg, state.clone());
         journey::routes(cfg, journey.clone());
+        demo::routes(cfg, demo.clone());
         ops_routes(cfg);
     })?;
     Ok(app

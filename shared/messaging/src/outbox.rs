@@ -63,6 +63,7 @@ pub struct Relay {
     retention: Duration,
     channel: Arc<AsyncMutex<Option<Channel>>>,
     backoff: Arc<Mutex<Backoff>>,
+    paused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Default)]
@@ -80,11 +81,26 @@ impl Relay {
             retention,
             channel: Arc::default(),
             backoff: Arc::default(),
+            paused: Arc::default(),
         }
+    }
+
+    /// Stops publishing (the demo's "broker unreachable" switch): events accumulate in the
+    /// outbox exactly as they would during a broker outage, and drain when resumed.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, std::sync::atomic::Ordering::SeqCst);
+        tracing::warn!(paused, "outbox relay switched by an operator");
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// One pass: publish a batch of unpublished rows. `Ok(true)` when there may be more.
     pub async fn run_pass(&self) -> anyhow::Result<bool> {
+        if self.is_paused() {
+            return Ok(false);
+        }
         if let Some(t) = self.backoff.lock().expect("backoff lock").not_before
             && Instant::now() < t
         {

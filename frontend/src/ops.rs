@@ -1,0 +1,779 @@
+//! The demo's other pages: the mailbox, analytics, the ops control room and the scenarios.
+//!
+//! Operator actions (replay a dead letter, retry a compensation, flip a fault switch) are
+//! performed by the services, which check the admin token; the storefront only forwards the
+//! token the operator entered (kept in an HttpOnly cookie) and never holds one of its own.
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use askama::Template;
+use futures_util::future::join_all;
+use platform_config::Component;
+use platform_telemetry::CorrelationId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    backend::{Backend, Reply},
+    session,
+    views::{self, money, redirect, render, s},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/mailbox", web::get().to(mailbox))
+        .route("/analytics", web::get().to(analytics))
+        .route("/ops", web::get().to(ops))
+        .route("/ops/login", web::post().to(login))
+        .route("/ops/logout", web::post().to(logout))
+        .route("/ops/action", web::post().to(action))
+        .route("/scenarios", web::get().to(scenarios))
+        .route("/scenarios/{name}", web::post().to(run_scenario));
+}
+
+pub struct EmailView {
+    pub subject: String,
+    pub recipient: String,
+    pub status: String,
+    pub order_id: String,
+    pub correlation_id: String,
+    pub sent_at: String,
+    pub body_text: String,
+    pub body_html: String,
+}
+
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+struct MailboxPage {
+    emails: Vec<EmailView>,
+    problem: Option<String>,
+}
+
+async fn mailbox(backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
+    let reply = backend
+        .get(Component::Email, "/emails?limit=50", &correlation)
+        .await;
+    let emails = reply
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| EmailView {
+            subject: s(&e["subject"]),
+            recipient: s(&e["recipient"]),
+            status: s(&e["status"]),
+            order_id: s(&e["order_id"]),
+            correlation_id: s(&e["correlation_id"]),
+            sent_at: s(&e["sent_at"]).chars().take(19).collect(),
+            body_text: s(&e["body_text"]),
+            body_html: s(&e["body_html"]),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &MailboxPage {
+            emails,
+            problem: (!reply.ok()).then(|| reply.message()),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "analytics.html")]
+struct AnalyticsPage {
+    confirmed: i64,
+    rejected: i64,
+    cancelled: i64,
+    revenue: String,
+    minutes: Vec<(String, String, i64, String)>,
+    products: Vec<(String, i64, String)>,
+    reasons: Vec<(String, i64)>,
+    lag_ms: String,
+    heartbeat_age_ms: String,
+    stale: bool,
+    problem: Option<String>,
+}
+
+async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
+    let reply = backend
+        .get(Component::Analytics, "/analytics/summary", &correlation)
+        .await;
+    let a = &reply.body;
+    let n = |v: &Value| v.as_i64().unwrap_or(0);
+    let page = AnalyticsPage {
+        confirmed: n(&a["totals"]["confirmed"]),
+        rejected: n(&a["totals"]["rejected"]),
+        cancelled: n(&a["totals"]["cancelled"]),
+        revenue: money(n(&a["totals"]["revenue_minor"]), "EUR"),
+        minutes: a["per_minute"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .rev()
+            .take(30)
+            .map(|m| {
+                (
+                    s(&m["minute"]).chars().skip(11).take(5).collect(),
+                    s(&m["outcome"]),
+                    n(&m["orders"]),
+                    money(n(&m["revenue_minor"]), "EUR"),
+                )
+            })
+            .collect(),
+        products: a["top_products"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| (s(&p["sku"]), n(&p["units"]), money(n(&p["revenue_minor"]), "EUR")))
+            .collect(),
+        reasons: a["rejection_reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| (s(&r["reason_code"]), n(&r["orders"])))
+            .collect(),
+        lag_ms: s(&a["freshness"]["lag_ms"]),
+        heartbeat_age_ms: s(&a["freshness"]["heartbeat_age_ms"]),
+        stale: a["freshness"]["stale"] != false,
+        problem: (!reply.ok()).then(|| reply.message()),
+    };
+    render(StatusCode::OK, &page)
+}
+
+pub struct QueueRow {
+    pub name: String,
+    pub role: String,
+    pub messages: i64,
+    pub ready: i64,
+    pub unacked: i64,
+    pub consumers: i64,
+    pub oldest: String,
+    pub publish_rate: String,
+    pub deliver_rate: String,
+}
+
+pub struct DeadLetterRow {
+    pub service: String,
+    pub event_type: String,
+    pub event_id: String,
+    pub correlation_id: String,
+    pub reason: String,
+}
+
+pub struct CompensationRow {
+    pub id: String,
+    pub order_id: String,
+    pub kind: String,
+    pub attempts: i64,
+    pub last_error: String,
+}
+
+pub struct ConsumerRow {
+    pub service: String,
+    pub queue: String,
+    pub paused: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ops.html")]
+struct OpsPage {
+    csrf: String,
+    signed_in: bool,
+    flash: String,
+    alerts: Vec<(String, String, String, String)>,
+    queues: Vec<QueueRow>,
+    outbox_backlog: i64,
+    outbox_oldest: String,
+    relay_paused: bool,
+    backpressure: String,
+    in_flight: Vec<(String, String, String, String)>,
+    compensations: Vec<CompensationRow>,
+    dead_letters: Vec<DeadLetterRow>,
+    consumers: Vec<ConsumerRow>,
+    faults: Vec<(String, String, String)>,
+}
+
+const CONSUMING: [Component; 4] = [
+    Component::Inventory,
+    Component::Payment,
+    Component::Email,
+    Component::Analytics,
+];
+const WITH_FAULTS: [Component; 4] = [
+    Component::Inventory,
+    Component::Payment,
+    Component::Email,
+    Component::Analytics,
+];
+
+#[derive(Deserialize)]
+struct Flash {
+    done: Option<String>,
+}
+
+async fn admin_get(
+    backend: &Backend,
+    c: Component,
+    path: &str,
+    corr: &CorrelationId,
+    token: Option<&str>,
+) -> Reply {
+    backend
+        .send(reqwest::Method::GET, c, path, None, corr, token, &[])
+        .await
+}
+
+async fn ops(
+    req: HttpRequest,
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+    flash: web::Query<Flash>,
+) -> HttpResponse {
+    let token = session::admin_token(&req);
+    let t = token.as_deref();
+    let corr = &correlation;
+    let (queues, alerts, outbox, backpressure) = tokio::join!(
+        backend.get(Component::Order, "/ops/queues", corr),
+        backend.get(Component::Order, "/ops/alerts", corr),
+        backend.get(Component::Order, "/ops/outbox", corr),
+        backend.get(Component::Analytics, "/ops/backpressure", corr),
+    );
+    let (in_flight, parked, relay) = tokio::join!(
+        admin_get(&backend, Component::Order, "/admin/orders/in-flight", corr, t),
+        admin_get(
+            &backend,
+            Component::Order,
+            "/admin/compensations?status=parked",
+            corr,
+            t
+        ),
+        admin_get(&backend, Component::Order, "/admin/relay", corr, t),
+    );
+    let dead = join_all(
+        CONSUMING
+            .iter()
+            .map(|c| admin_get(&backend, *c, "/admin/dead-letters", corr, t)),
+    )
+    .await;
+    let consumers = join_all(
+        CONSUMING
+            .iter()
+            .map(|c| admin_get(&backend, *c, "/admin/consumers", corr, t)),
+    )
+    .await;
+    let faults = join_all(
+        WITH_FAULTS
+            .iter()
+            .map(|c| admin_get(&backend, *c, "/admin/faults", corr, t)),
+    )
+    .await;
+    let signed_in = t.is_some() && relay.ok();
+    let n = |v: &Value| v.as_i64().unwrap_or(0);
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let page = OpsPage {
+        csrf,
+        signed_in,
+        flash: flash.done.clone().unwrap_or_default(),
+        alerts: alerts.body["active"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                (
+                    s(&a["name"]),
+                    s(&a["severity"]),
+                    s(&a["message"]),
+                    s(&a["since"]).chars().take(19).collect(),
+                )
+            })
+            .collect(),
+        queues: queues.body["queues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|q| QueueRow {
+                name: s(&q["name"]),
+                role: s(&q["role"]),
+                messages: n(&q["messages"]),
+                ready: n(&q["ready"]),
+                unacked: n(&q["unacked"]),
+                consumers: n(&q["consumers"]),
+                oldest: q["oldest_age_secs"]
+                    .as_f64()
+                    .map(|a| format!("{a:.0} s"))
+                    .unwrap_or_else(|| "-".into()),
+                publish_rate: format!("{:.1}/s", q["publish_rate"].as_f64().unwrap_or(0.0)),
+                deliver_rate: format!("{:.1}/s", q["deliver_rate"].as_f64().unwrap_or(0.0)),
+            })
+            .collect(),
+        outbox_backlog: n(&outbox.body["backlog"]),
+        outbox_oldest: outbox.body["oldest_unpublished_secs"]
+            .as_f64()
+            .map(|a| format!("{a:.1} s"))
+            .unwrap_or_else(|| "-".into()),
+        relay_paused: relay.body["paused"] == true,
+        backpressure: if backpressure.body["engaged"] == true {
+            format!("engaged: analytics paused ({})", s(&backpressure.body["reason"]))
+        } else {
+            "released: all consumers running".into()
+        },
+        in_flight: in_flight
+            .body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| {
+                (
+                    s(&o["id"]),
+                    s(&o["status"]),
+                    s(&o["deadline_at"]).chars().take(19).collect(),
+                    "order (reconciler)".into(),
+                )
+            })
+            .collect(),
+        compensations: parked
+            .body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| CompensationRow {
+                id: s(&c["id"]),
+                order_id: s(&c["order_id"]),
+                kind: s(&c["kind"]),
+                attempts: n(&c["attempts"]),
+                last_error: s(&c["last_error"]),
+            })
+            .collect(),
+        dead_letters: CONSUMING
+            .iter()
+            .zip(&dead)
+            .flat_map(|(c, reply)| {
+                reply
+                    .body
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |d| DeadLetterRow {
+                        service: c.name().to_string(),
+                        event_type: s(&d["event_type"]),
+                        event_id: s(&d["event_id"]),
+                        correlation_id: s(&d["correlation_id"]),
+                        reason: s(&d["reason"]),
+                    })
+            })
+            .collect(),
+        consumers: consumers
+            .iter()
+            .flat_map(|reply| {
+                reply.body.as_array().into_iter().flatten().map(|c| ConsumerRow {
+                    service: s(&c["name"]),
+                    queue: s(&c["queue"]),
+                    paused: c["paused"] == true,
+                })
+            })
+            .collect(),
+        faults: WITH_FAULTS
+            .iter()
+            .zip(&faults)
+            .flat_map(|(c, reply)| {
+                reply.body["faults"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(move |(op, f)| {
+                        (
+                            c.name().to_string(),
+                            op.clone(),
+                            format!(
+                                "{} {}",
+                                s(&f["mode"]),
+                                f["remaining"]
+                                    .as_i64()
+                                    .map(|r| format!("({r} left)"))
+                                    .unwrap_or_default()
+                            ),
+                        )
+                    })
+            })
+            .collect(),
+    };
+    let mut res = render(StatusCode::OK, &page);
+    if let Some(c) = new_cookie {
+        let _ = res.add_cookie(&c);
+    }
+    res
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+async fn login(req: HttpRequest, form: web::Form<LoginForm>) -> HttpResponse {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return forbidden();
+    }
+    let mut res = redirect("/ops");
+    let _ = res.add_cookie(&session::cookie(session::ADMIN, form.token.trim().to_string()));
+    res
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(req: HttpRequest, form: web::Form<CsrfOnly>) -> HttpResponse {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return forbidden();
+    }
+    let mut res = redirect("/ops");
+    let _ = res.add_cookie(&session::cookie(session::ADMIN, String::new()));
+    res
+}
+
+fn forbidden() -> HttpResponse {
+    views::error(
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "Missing or wrong security token: reload the page and try again.",
+    )
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    target: String,
+}
+
+fn component(name: &str) -> Option<Component> {
+    Component::SERVICES.into_iter().find(|c| c.name() == name)
+}
+
+/// One operator action, performed by the service that owns it.
+async fn action(
+    req: HttpRequest,
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return forbidden();
+    }
+    let Some(token) = session::admin_token(&req) else {
+        return views::error(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "Operator actions need the admin token (printed by ./dev up).",
+        );
+    };
+    let service = component(&form.service).unwrap_or(Component::Order);
+    let target = form.target.as_str();
+    let (method, path, body) = match form.action.as_str() {
+        "replay_dead_letters" => (
+            reqwest::Method::POST,
+            "/admin/dead-letters/replay".to_string(),
+            None,
+        ),
+        "retry_compensation" => (
+            reqwest::Method::POST,
+            format!("/admin/compensations/{target}/retry"),
+            None,
+        ),
+        "pause_consumer" => (
+            reqwest::Method::POST,
+            format!("/admin/consumers/{}/pause", service.name()),
+            None,
+        ),
+        "resume_consumer" => (
+            reqwest::Method::POST,
+            format!("/admin/consumers/{}/resume", service.name()),
+            None,
+        ),
+        "pause_relay" => (reqwest::Method::POST, "/admin/relay/pause".to_string(), None),
+        "resume_relay" => (reqwest::Method::POST, "/admin/relay/resume".to_string(), None),
+        "fault_rate_limit" => (
+            reqwest::Method::PUT,
+            format!("/admin/faults/{target}"),
+            Some(json!({ "mode": "rate_limit", "retry_after_secs": 1 })),
+        ),
+        "fault_error" => (
+            reqwest::Method::PUT,
+            format!("/admin/faults/{target}"),
+            Some(json!({ "mode": "error" })),
+        ),
+        "fault_delay" => (
+            reqwest::Method::PUT,
+            format!("/admin/faults/{target}"),
+            Some(json!({ "mode": "delay", "delay_ms": 1500 })),
+        ),
+        "fault_clear" => (reqwest::Method::DELETE, format!("/admin/faults/{target}"), None),
+        _ => {
+            return views::error(
+                StatusCode::BAD_REQUEST,
+                "Unknown action",
+                "That operator action does not exist.",
+            );
+        }
+    };
+    let service = if matches!(
+        form.action.as_str(),
+        "retry_compensation" | "pause_relay" | "resume_relay"
+    ) {
+        Component::Order
+    } else {
+        service
+    };
+    let reply = backend
+        .send(
+            method,
+            service,
+            &path,
+            body.as_ref(),
+            &correlation,
+            Some(&token),
+            &[],
+        )
+        .await;
+    if reply.status == 401 {
+        return views::error(
+            StatusCode::UNAUTHORIZED,
+            "Wrong admin token",
+            "The services refused the admin token. Sign out and enter the one printed by ./dev up.",
+        );
+    }
+    if !reply.ok() {
+        return views::error(StatusCode::BAD_GATEWAY, "The action failed", reply.message());
+    }
+    redirect(&format!("/ops?done={}", crate::shop::urlencode(&form.action)))
+}
+
+#[derive(Template)]
+#[template(path = "scenarios.html")]
+struct ScenariosPage {
+    csrf: String,
+    signed_in: bool,
+}
+
+async fn scenarios(req: HttpRequest) -> HttpResponse {
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let mut res = render(
+        StatusCode::OK,
+        &ScenariosPage {
+            csrf,
+            signed_in: session::admin_token(&req).is_some(),
+        },
+    );
+    if let Some(c) = new_cookie {
+        let _ = res.add_cookie(&c);
+    }
+    res
+}
+
+#[derive(Template)]
+#[template(path = "flash_sale.html")]
+struct FlashSalePage {
+    attempted: usize,
+    confirmed: usize,
+    out_of_stock: usize,
+    other: usize,
+    available_after: i64,
+}
+
+async fn place(
+    backend: &Backend,
+    correlation: &CorrelationId,
+    customer: &str,
+    sku: &str,
+    card: &str,
+) -> Reply {
+    let body =
+        json!({ "customer_id": customer, "lines": [{ "sku": sku, "quantity": 1 }], "card_number": card });
+    let key = uuid::Uuid::new_v4().to_string();
+    backend
+        .send(
+            reqwest::Method::POST,
+            Component::Order,
+            "/orders",
+            Some(&body),
+            correlation,
+            None,
+            &[("Idempotency-Key", key.as_str())],
+        )
+        .await
+}
+
+/// The one-click demonstrations. Each does the real thing, then shows where to look.
+async fn run_scenario(
+    req: HttpRequest,
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+    name: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return forbidden();
+    }
+    let token = session::admin_token(&req);
+    let admin = |c: Component, method: reqwest::Method, path: String, body: Option<Value>| {
+        let (backend, correlation, token) = (backend.clone(), correlation.clone(), token.clone());
+        async move {
+            backend
+                .send(
+                    method,
+                    c,
+                    &path,
+                    body.as_ref(),
+                    &correlation,
+                    token.as_deref(),
+                    &[],
+                )
+                .await
+        }
+    };
+    let needs_admin = name.as_str() != "flash-sale";
+    if needs_admin && token.is_none() {
+        return views::error(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "This scenario flips operator switches: sign in on the ops page with the admin token printed by ./dev up.",
+        );
+    }
+    match name.as_str() {
+        "broker-down" => {
+            // The relay stops publishing, as when the broker is unreachable; the checkout does
+            // not notice. The order page shows the event waiting in the outbox.
+            let paused = admin(
+                Component::Order,
+                reqwest::Method::POST,
+                "/admin/relay/pause".into(),
+                None,
+            )
+            .await;
+            if !paused.ok() {
+                return views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not pause the relay",
+                    paused.message(),
+                );
+            }
+            let placed = place(
+                &backend,
+                &correlation,
+                "scenario-broker",
+                "coffee-beans",
+                "4242424242424242",
+            )
+            .await;
+            match placed.body["id"].as_str() {
+                Some(id) => redirect(&format!("/orders/{id}")),
+                None => views::error(StatusCode::BAD_GATEWAY, "The checkout failed", placed.message()),
+            }
+        }
+        "duplicate-delivery" => {
+            let placed = place(
+                &backend,
+                &correlation,
+                "scenario-duplicate",
+                "mug",
+                "4242424242424242",
+            )
+            .await;
+            let Some(id) = placed.body["id"].as_str().map(String::from) else {
+                return views::error(StatusCode::BAD_GATEWAY, "The checkout failed", placed.message());
+            };
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = admin(
+                Component::Order,
+                reqwest::Method::POST,
+                "/admin/outbox/republish-latest".into(),
+                None,
+            )
+            .await;
+            redirect(&format!("/orders/{id}"))
+        }
+        "poison-message" => {
+            let _ = admin(
+                Component::Order,
+                reqwest::Method::POST,
+                "/admin/poison".into(),
+                None,
+            )
+            .await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            redirect("/ops?done=poison_message_published")
+        }
+        "compensation-storm" => {
+            // Inventory answers 429 to the next 30 releases; 10 declined orders each need one.
+            let fault = json!({ "mode": "rate_limit", "remaining": 30, "retry_after_secs": 1 });
+            let _ = admin(
+                Component::Inventory,
+                reqwest::Method::PUT,
+                "/admin/faults/release".into(),
+                Some(fault),
+            )
+            .await;
+            join_all((0..10).map(|i| {
+                let (backend, correlation) = (backend.clone(), correlation.clone());
+                async move {
+                    place(
+                        &backend,
+                        &correlation,
+                        &format!("storm-{i}"),
+                        "plant",
+                        "4000000000000002",
+                    )
+                    .await
+                }
+            }))
+            .await;
+            redirect("/ops?done=compensation_storm_started")
+        }
+        "flash-sale" => {
+            let shoppers = 50;
+            let replies = join_all((0..shoppers).map(|i| {
+                let (backend, correlation) = (backend.clone(), correlation.clone());
+                async move {
+                    place(
+                        &backend,
+                        &correlation,
+                        &format!("flash-{i}"),
+                        "hot-sneaker",
+                        "4242424242424242",
+                    )
+                    .await
+                }
+            }))
+            .await;
+            let confirmed = replies.iter().filter(|r| r.status == 201).count();
+            let out_of_stock = replies
+                .iter()
+                .filter(|r| r.body["reason_code"] == "out_of_stock")
+                .count();
+            let after = backend
+                .get(Component::Inventory, "/products/hot-sneaker", &correlation)
+                .await;
+            render(
+                StatusCode::OK,
+                &FlashSalePage {
+                    attempted: shoppers,
+                    confirmed,
+                    out_of_stock,
+                    other: shoppers - confirmed - out_of_stock,
+                    available_after: after.body["available"].as_i64().unwrap_or(0),
+                },
+            )
+        }
+        _ => views::not_found().await,
+    }
+}

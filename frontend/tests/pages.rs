@@ -1,0 +1,163 @@
+//! Template and form safety, against a real inventory service.
+use std::time::Duration;
+
+use platform_config::Component;
+use platform_testing::{RunningService, TestDatabase, TestVhost, server_settings, service_settings, spawn};
+use sea_orm::{ConnectionTrait, Database};
+
+async fn storefront_with_inventory() -> (RunningService, RunningService, TestDatabase, TestVhost) {
+    let db = TestDatabase::create("inventory").await;
+    let vhost = TestVhost::create("inventory").await;
+    let inventory = spawn(
+        inventory_service::build(inventory_service::Settings::new(service_settings(
+            Component::Inventory,
+            &db,
+            &vhost,
+        )))
+        .await
+        .unwrap(),
+    );
+    inventory.wait_ready(Duration::from_secs(15)).await;
+    let services = Component::SERVICES
+        .iter()
+        .map(|c| match c {
+            Component::Inventory => (*c, inventory.address.clone()),
+            _ => (*c, "http://127.0.0.1:9".to_string()),
+        })
+        .collect();
+    let storefront = spawn(
+        storefront::build(storefront::Settings {
+            server: server_settings(Component::Frontend),
+            services,
+        })
+        .unwrap(),
+    );
+    (storefront, inventory, db, vhost)
+}
+
+#[actix_web::test]
+async fn names_containing_markup_are_rendered_escaped() {
+    let (storefront, inventory, db, _vhost) = storefront_with_inventory().await;
+    let conn = Database::connect(&db.url).await.unwrap();
+    conn.execute_unprepared(
+        "INSERT INTO products (sku, name, description, price_minor, initial_stock, available) \
+         VALUES ('evil', '<script>alert(\"name\")</script>', '<img src=x onerror=alert(1)>', 100, 5, 5)",
+    )
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+
+    let shop = reqwest::get(storefront.url("/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !shop.contains("<script>alert(\"name\")"),
+        "product name is not interpreted"
+    );
+    assert!(
+        shop.contains("&#60;script&#62;") || shop.contains("&lt;script&gt;"),
+        "product name is shown as text"
+    );
+    assert!(!shop.contains("<img src=x"), "description is not interpreted");
+
+    // A customer name from the session cookie, shown back on the cart page.
+    let client = reqwest::Client::new();
+    let cart = client
+        .get(storefront.url("/cart"))
+        .header("cookie", "customer=<script>alert(2)</script>; cart=evil:1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !cart.contains("<script>alert(2)"),
+        "customer name is not interpreted"
+    );
+    assert!(cart.contains("alert(2)"), "but it is shown");
+
+    // Unknown pages are friendly HTML, not a stack trace.
+    let missing = reqwest::get(storefront.url("/no/such/page")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("There is no page at this address")
+    );
+    storefront.stop().await;
+    inventory.stop().await;
+}
+
+#[actix_web::test]
+async fn a_post_without_a_valid_csrf_token_is_refused_with_403() {
+    let (storefront, inventory, _db, _vhost) = storefront_with_inventory().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (path, form) in [
+        ("/cart/add", vec![("sku", "mug"), ("quantity", "1")]),
+        (
+            "/checkout",
+            vec![
+                ("customer", "alice"),
+                ("card", "4242424242424242"),
+                ("idempotency_key", "k1"),
+            ],
+        ),
+        ("/ops/login", vec![("token", "guess")]),
+    ] {
+        // No token at all.
+        let res = client
+            .post(storefront.url(path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{path} without a token");
+        // A token in the form that does not match the cookie (a forged cross-site form).
+        let mut forged = form.clone();
+        forged.push(("csrf", "00000000000000000000000000000000"));
+        let res = client
+            .post(storefront.url(path))
+            .header("cookie", "csrf=11111111111111111111111111111111")
+            .form(&forged)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{path} with a forged token");
+        assert!(res.text().await.unwrap().contains("security token"));
+    }
+    // With the token the page handed out, the same form works.
+    let page = client.get(storefront.url("/")).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = cookie.trim_start_matches("csrf=").to_string();
+    let res = client
+        .post(storefront.url("/cart/add"))
+        .header("cookie", cookie)
+        .form(&[("csrf", token.as_str()), ("sku", "mug"), ("quantity", "2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("cart=mug:2")
+    );
+    storefront.stop().await;
+    inventory.stop().await;
+}

@@ -1,0 +1,91 @@
+//! Switches for the demo's scenarios page, admin-only, each reproducing a real failure
+//! honestly rather than faking its effect:
+//! - `POST /admin/relay/pause|resume`: the relay stops publishing, as if the broker were
+//!   unreachable; checkouts still succeed and their events wait in the outbox.
+//! - `POST /admin/outbox/republish-latest`: marks the newest published `order.confirmed` row
+//!   unpublished, the state a relay crash between confirm and mark leaves behind; the relay
+//!   publishes it again and consumers must ignore the duplicate.
+//! - `POST /admin/poison`: publishes a message that is not an event envelope, to watch it
+//!   land in every consumer's dead-letter queue while the queues keep flowing.
+
+use actix_web::{HttpResponse, web};
+use lapin::{BasicProperties, options::BasicPublishOptions};
+use platform_broker::Broker;
+use platform_contracts::EXCHANGE;
+use platform_http::{Admin, ApiError};
+use platform_messaging::Relay;
+use sea_orm::{ConnectionTrait, DatabaseConnection, raw_sql};
+
+#[derive(Clone)]
+pub struct Demo {
+    pub db: DatabaseConnection,
+    pub relay: Relay,
+    pub broker: Broker,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig, demo: Demo) {
+    cfg.app_data(web::Data::new(demo))
+        .route("/admin/relay", web::get().to(relay_state))
+        .route("/admin/relay/pause", web::post().to(pause))
+        .route("/admin/relay/resume", web::post().to(resume))
+        .route("/admin/outbox/republish-latest", web::post().to(republish_latest))
+        .route("/admin/poison", web::post().to(poison));
+}
+
+async fn relay_state(_: Admin, demo: web::Data<Demo>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "paused": demo.relay.is_paused() }))
+}
+
+async fn pause(_: Admin, demo: web::Data<Demo>) -> HttpResponse {
+    demo.relay.set_paused(true);
+    HttpResponse::Ok().json(serde_json::json!({ "paused": true }))
+}
+
+async fn resume(_: Admin, demo: web::Data<Demo>) -> HttpResponse {
+    demo.relay.set_paused(false);
+    HttpResponse::Ok().json(serde_json::json!({ "paused": false }))
+}
+
+async fn republish_latest(_: Admin, demo: web::Data<Demo>) -> Result<HttpResponse, ApiError> {
+    let row = demo
+        .db
+        .query_one_raw(raw_sql!(
+            Postgres,
+            r#"UPDATE outbox SET published_at = NULL WHERE id = (
+                   SELECT id FROM outbox WHERE event_type = 'order.confirmed' AND published_at IS NOT NULL
+                   ORDER BY id DESC LIMIT 1)
+               RETURNING aggregate_id"#
+        ))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::not_found("nothing_published", "no confirmed order has been published yet")
+        })?;
+    let order_id: String = row.try_get("", "aggregate_id").map_err(ApiError::internal)?;
+    tracing::warn!(
+        order_id,
+        "operator asked to republish an event (duplicate delivery demo)"
+    );
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "republished_order_id": order_id })))
+}
+
+async fn poison(_: Admin, demo: web::Data<Demo>) -> Result<HttpResponse, ApiError> {
+    let channel = demo
+        .broker
+        .channel()
+        .await
+        .map_err(|e| ApiError::unavailable("broker_unavailable", e.to_string(), 2))?;
+    channel
+        .basic_publish(
+            EXCHANGE.into(),
+            "order.confirmed".into(),
+            BasicPublishOptions::default(),
+            b"{ this is not an event envelope",
+            BasicProperties::default().with_message_id("poison-demo".into()),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    let _ = channel.close(200, "done".into()).await;
+    tracing::warn!("operator published a poison message (dead-letter demo)");
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "published": "poison message on order.confirmed" })))
+}
