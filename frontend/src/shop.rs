@@ -427,7 +427,8 @@ async fn journey(backend: &Backend, correlation: &CorrelationId, id: &str) -> Jo
             detail: s(&st["detail"]),
         })
         .collect();
-    steps.sort_by(|a, b| a.at.cmp(&b.at));
+    // In time order; steps without a time (current states) last.
+    steps.sort_by(|a, b| (a.at.is_empty(), &a.at).cmp(&(b.at.is_empty(), &b.at)));
     JourneyFragment {
         available: reply.ok(),
         done: j["done"] == true,

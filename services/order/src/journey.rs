@@ -164,7 +164,7 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
             service: "inventory",
             step: "reservation".into(),
             status: "done",
-            at: Some(r["expires_at"].clone()),
+            at: None,
             correlation_id: Some(r["correlation_id"].clone()),
             detail: Some(format!("reservation is {}", r["status"].as_str().unwrap_or("?"))),
         });

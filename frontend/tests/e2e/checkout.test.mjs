@@ -1,0 +1,112 @@
+// End-to-end browser tests of the demo, in Debian's headless Chromium driven by
+// playwright-core (never a browser download). They run against a running platform:
+// STOREFRONT_URL (default http://127.0.0.1:8080), started by `./dev test`.
+// Screenshots are saved to frontend/tests/artifacts/ (git-ignored).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.STOREFRONT_URL ?? 'http://127.0.0.1:8080';
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+const run = Date.now().toString(36);
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    // No sandbox as root in a container; no background traffic to the outside world.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => { await browser?.close(); });
+
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  return context.newPage();
+}
+
+async function addToCartAndOpenCheckout(page, sku, customer, card) {
+  await page.goto(`${BASE}/`);
+  await page.locator(`.card[data-sku="${sku}"] button[type=submit]`).click();
+  await page.waitForURL(`${BASE}/cart`);
+  await page.fill('input[name=customer]', customer);
+  await page.selectOption('#card', card);
+}
+
+async function waitForText(page, selector, pattern, timeoutMs = 20000) {
+  await page.waitForFunction(
+    ([sel, re]) => new RegExp(re).test(document.querySelector(sel)?.textContent ?? ''),
+    [selector, pattern.source], { timeout: timeoutMs });
+}
+
+test('place an order, see it confirmed, watch its journey complete, find its email', async () => {
+  const page = await newPage();
+  const customer = `e2e-${run}-alice`;
+  await addToCartAndOpenCheckout(page, 'mug', customer, '4242424242424242');
+  await page.screenshot({ path: join(ARTIFACTS, 'cart.png'), fullPage: true });
+  await page.click('#place-order');
+  await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+  const orderId = page.url().split('/').pop();
+  assert.equal(await page.textContent('#order-status'), 'confirmed');
+  assert.match(await page.textContent('#correlation-id'), /\S+/);
+  // The journey updates itself until every service has done its part.
+  await waitForText(page, '#journey-state', /Done end to end/);
+  for (const service of ['order', 'inventory', 'payment', 'email', 'analytics']) {
+    assert.ok(await page.locator(`#journey tr[data-service="${service}"]`).count() > 0, `${service} in the journey`);
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'order-confirmed.png'), fullPage: true });
+
+  await page.goto(`${BASE}/mailbox`);
+  const email = page.locator(`.card[data-order="${orderId}"]`);
+  assert.equal(await email.count(), 1, 'exactly one email for the order');
+  assert.match(await email.textContent(), /is confirmed/);
+  await page.screenshot({ path: join(ARTIFACTS, 'mailbox.png'), fullPage: true });
+});
+
+test('a declined card shows a clear rejection', async () => {
+  const page = await newPage();
+  await addToCartAndOpenCheckout(page, 'notebook', `e2e-${run}-bob`, '4000000000000002');
+  await page.click('#place-order');
+  await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+  assert.equal(await page.textContent('#order-status'), 'rejected');
+  assert.match(await page.textContent('#order-reason'), /declined/);
+  assert.match(await page.textContent('.outcome'), /not placed/);
+  await page.screenshot({ path: join(ARTIFACTS, 'order-declined.png'), fullPage: true });
+});
+
+test('a double submit of the checkout form creates one order', async () => {
+  const page = await newPage();
+  const customer = `e2e-${run}-carol2`;
+  await addToCartAndOpenCheckout(page, 'socks', customer, '4242424242424242');
+  // Submit the very same form twice at once, as a double click or an impatient retry
+  // would: same idempotency key, so the order service creates one order.
+  const statuses = await page.evaluate(async () => {
+    const body = new URLSearchParams(new FormData(document.getElementById('checkout')));
+    const post = () => fetch('/checkout', { method: 'POST', body, redirect: 'manual' }).then(r => r.status);
+    return Promise.all([post(), post(), post()]);
+  });
+  assert.ok(statuses.every(s => s === 0 || s === 303 || s === 400), `answers: ${statuses}`);
+  await page.goto(`${BASE}/orders?customer=${customer}`);
+  const rows = page.locator('table tr a.mono');
+  await page.waitForTimeout(500);
+  await page.reload();
+  assert.equal(await rows.count(), 1, 'one order for three submits');
+  await page.screenshot({ path: join(ARTIFACTS, 'double-submit.png'), fullPage: true });
+});
+
+test('pages read well on a phone-sized screen', async () => {
+  const page = await newPage({ width: 390, height: 844 });
+  await page.goto(`${BASE}/`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no horizontal scrolling on the shop (${overflow}px)`);
+  await page.screenshot({ path: join(ARTIFACTS, 'shop-phone.png'), fullPage: true });
+  await page.goto(`${BASE}/ops`);
+  await page.screenshot({ path: join(ARTIFACTS, 'ops-phone.png'), fullPage: true });
+  await page.goto(`${BASE}/scenarios`);
+  await page.screenshot({ path: join(ARTIFACTS, 'scenarios-phone.png'), fullPage: true });
+});
