@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Writes the report of one `./dev load` run: the scenario's figures next to the machine's
+ceilings measured in the same run, and what each process cost.
+
+Usage: load-report.py RESULTS_DIR   (reads the files `./dev load` left there, writes report.md)
+"""
+import json
+import pathlib
+import re
+import sys
+
+results = pathlib.Path(sys.argv[1])
+
+
+def read(name, default=""):
+    path = results / name
+    return path.read_text() if path.exists() else default
+
+
+def metric(summary, name, stat):
+    return summary.get("metrics", {}).get(name, {}).get("values", {}).get(stat)
+
+
+def histogram(text, name):
+    """Bucket counts of a Prometheus histogram, summed over all label sets: {le: count}."""
+    buckets = {}
+    for line in text.splitlines():
+        m = re.match(rf'^{name}_bucket\{{(.*)\}} ([0-9.e+-]+)$', line)
+        if not m:
+            continue
+        le = re.search(r'le="([^"]+)"', m.group(1)).group(1)
+        buckets[le] = buckets.get(le, 0.0) + float(m.group(2))
+    return buckets
+
+
+def quantile(before, after, q):
+    """Estimates a quantile from the difference of two scrapes of a cumulative histogram."""
+    delta = {le: after.get(le, 0.0) - before.get(le, 0.0) for le in after}
+    bounds = sorted((float("inf") if le == "+Inf" else float(le), n) for le, n in delta.items())
+    if not bounds or bounds[-1][1] <= 0:
+        return None
+    target, previous_bound, previous_count = q * bounds[-1][1], 0.0, 0.0
+    for bound, count in bounds:
+        if count >= target:
+            if bound == float("inf"):
+                return previous_bound
+            span = count - previous_count
+            return previous_bound + (bound - previous_bound) * ((target - previous_count) / span if span else 0)
+        previous_bound, previous_count = bound, count
+    return None
+
+
+summary_files = sorted(results.glob("*-summary.json"))
+summary = json.loads(summary_files[0].read_text()) if summary_files else {}
+scenario = summary_files[0].name.replace("-summary.json", "") if summary_files else "?"
+duration_s = (summary.get("state", {}).get("testRunDurationMs") or 0) / 1000
+posts = metric(summary, "checkout_duration", "count") or 0
+confirmed = metric(summary, "orders_confirmed", "count") or 0
+throughput = posts / duration_s if duration_s else 0
+
+lag_before = {}
+lag_after = {}
+for service in ("inventory", "payment", "email", "analytics"):
+    for store, name in ((lag_before, f"metrics-before-{service}.txt"), (lag_after, f"metrics-after-{service}.txt")):
+        for le, n in histogram(read(name), "consumer_lag_seconds").items():
+            store[le] = store.get(le, 0.0) + n
+lag50, lag99 = quantile(lag_before, lag_after, 0.50), quantile(lag_before, lag_after, 0.99)
+
+pg_tps = re.search(r"tps = ([0-9.]+)", read("pgbench.txt"))
+pg_tps = float(pg_tps.group(1)) if pg_tps else None
+bench = read("relay-bench.txt")
+publish = re.search(r"publish with confirms\s+([0-9.]+)", bench)
+consume = re.search(r"consume with acks\s+([0-9.]+)", bench)
+relay = re.search(r"outbox relay \(batch 100\)\s+([0-9.]+)", bench)
+publish, consume, relay = (float(m.group(1)) if m else None for m in (publish, consume, relay))
+
+
+def fmt(v, unit="", digits=0):
+    return "n/a" if v is None else f"{v:,.{digits}f}{unit}"
+
+
+def ms(v):
+    return fmt(v, " ms", 1)
+
+
+lines = [
+    f"# Load run: {scenario}",
+    "",
+    f"- Machine: {read('machine.txt').strip()}",
+    f"- Command: `{read('command.txt').strip()}`",
+    f"- Duration: {duration_s:.0f} s",
+    "",
+    "## Checkout",
+    "",
+    "| figure | value |",
+    "| --- | --- |",
+    f"| checkouts answered | {posts:,.0f} ({throughput:,.1f}/s) |",
+    f"| confirmed | {confirmed:,.0f} |",
+    f"| POST /orders latency p50 / p95 / p99 | {ms(metric(summary, 'checkout_duration', 'med'))} / {ms(metric(summary, 'checkout_duration', 'p(95)'))} / {ms(metric(summary, 'checkout_duration', 'p(99)'))} |",
+    f"| error rate | {fmt((metric(summary, 'checkout_errors', 'rate') or 0) * 100, ' %', 2)} |",
+    f"| dropped iterations | {fmt(metric(summary, 'dropped_iterations', 'count') or 0)} |",
+    f"| fan-out lag p50 / p99 (event written → applied by a consumer) | {fmt(None if lag50 is None else lag50 * 1000, ' ms', 1)} / {fmt(None if lag99 is None else lag99 * 1000, ' ms', 1)} |",
+    "",
+    "## Ceilings of this machine, measured in the same run",
+    "",
+    "| ceiling | rate | checkout throughput as a fraction |",
+    "| --- | --- | --- |",
+    f"| PostgreSQL single-row commits (pgbench, 16 clients) | {fmt(pg_tps, '/s')} | {fmt(throughput / pg_tps if pg_tps else None, '', 3)} |",
+    f"| RabbitMQ publish with confirms | {fmt(publish, '/s')} | {fmt(throughput / publish if publish else None, '', 3)} |",
+    f"| RabbitMQ consume with acks | {fmt(consume, '/s')} | {fmt(throughput / consume if consume else None, '', 3)} |",
+    f"| outbox relay drain (the platform's own relay) | {fmt(relay, '/s')} | {fmt(throughput / relay if relay else None, '', 3)} |",
+    "",
+    "Each checkout is about 6 database transactions across 3 databases plus 4 consumer transactions, and one event fanned out to 4 queues, so the useful comparison is with a fraction of these ceilings.",
+    "",
+    "## Cost per process during the run",
+    "",
+    "| process | CPU (% of one core, average) | peak memory |",
+    "| --- | --- | --- |",
+]
+for row in read("processes.txt").splitlines():
+    name, cpu, rss = row.split()
+    lines.append(f"| {name} | {float(cpu):.0f} % | {int(rss) / 1024:.0f} MiB |")
+lines += ["", "## Invariants", "", "```", read("invariants.txt").strip(), "```", "", "## k6 summary", "", "```", read(f"{scenario}-summary.txt").strip(), "```", ""]
+(results / "report.md").write_text("\n".join(lines))
+print("\n".join(lines[:30]))
