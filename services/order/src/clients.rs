@@ -98,9 +98,10 @@ pub struct Dependency {
 }
 
 impl Dependency {
-    pub fn new(name: &'static str, base_url: String, timeout: Duration) -> Self {
-        // The circuit opens when fewer than half of the calls of the last 10 s succeeded
-        // (given at least 20 calls), for 2 to 30 s (growing while it keeps failing). While
+    pub fn new(name: &'static str, base_url: String, timeout: Duration, breaker_window: Duration) -> Self {
+        // The circuit opens when fewer than half of the recent calls succeeded (a moving
+        // average over `breaker_window`, given at least 20 calls in it), for 2 to 30 s
+        // (growing while it keeps failing). While
         // open, calls fail at once instead of each waiting for a timeout: a dead dependency
         // costs microseconds, not a pile-up of blocked requests. A *rate* over a window,
         // not "N failures in a row": a handful of slow cards among healthy traffic must not
@@ -108,7 +109,7 @@ impl Dependency {
         let policy = failure_policy::success_rate_over_time_window(
             0.5,
             20,
-            Duration::from_secs(10),
+            breaker_window,
             backoff::equal_jittered(Duration::from_secs(2), Duration::from_secs(30)),
         );
         Self {

@@ -42,6 +42,8 @@ pub struct Settings {
     /// Per-call timeouts: shorter than the shopper's patience, longer than a healthy call.
     pub inventory_timeout: Duration,
     pub payment_timeout: Duration,
+    /// The window over which each dependency's circuit breaker measures its success rate.
+    pub breaker_window: Duration,
     /// No order stays non-terminal longer than this.
     pub order_deadline: Duration,
     /// How long the checkout request itself owns a new order before the reconciler may
@@ -79,6 +81,7 @@ impl Settings {
             analytics_url: Component::Analytics.base_url(),
             inventory_timeout: Duration::from_millis(1_000),
             payment_timeout: Duration::from_millis(2_000),
+            breaker_window: Duration::from_secs(10),
             order_deadline: Duration::from_secs(30),
             checkout_grace: Duration::from_millis(5_000),
             idempotency_retention: Duration::from_secs(24 * 3600),
@@ -114,6 +117,7 @@ impl Settings {
         Ok(Self {
             inventory_timeout: ms("INVENTORY_TIMEOUT_MS", d.inventory_timeout)?,
             payment_timeout: ms("PAYMENT_TIMEOUT_MS", d.payment_timeout)?,
+            breaker_window: secs("CIRCUIT_WINDOW_SECS", d.breaker_window.as_secs())?,
             order_deadline: secs("ORDER_DEADLINE_SECS", d.order_deadline.as_secs())?,
             checkout_grace: ms("CHECKOUT_GRACE_MS", d.checkout_grace)?,
             idempotency_retention: secs("IDEMPOTENCY_RETENTION_SECS", d.idempotency_retention.as_secs())?,
@@ -152,8 +156,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         "inventory",
         settings.inventory_url.clone(),
         settings.inventory_timeout,
+        settings.breaker_window,
     );
-    let payment = clients::Dependency::new("payment", settings.payment_url.clone(), settings.payment_timeout);
+    let payment = clients::Dependency::new(
+        "payment",
+        settings.payment_url.clone(),
+        settings.payment_timeout,
+        settings.breaker_window,
+    );
 
     let compensator = compensation::Compensator::new(
         db.clone(),

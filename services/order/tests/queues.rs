@@ -273,3 +273,41 @@ async fn a_saturated_checkout_answers_503_with_retry_after_instead_of_queueing()
     );
     c.stop().await;
 }
+
+#[actix_web::test]
+async fn a_failing_dependency_opens_the_circuit_and_checkout_fails_fast_with_503() {
+    let c = Checkout::start().await;
+    // Payment answers 500 to every authorization: the dependency itself is sick.
+    c.fault(&c.payment, "authorize", serde_json::json!({ "mode": "error" }))
+        .await;
+    let mut statuses = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for i in 0.. {
+        if statuses.contains(&503) || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let res = c
+            .place(&key(), &order_body(&format!("cb{i}"), "mug", 1, CARD_SUCCESS))
+            .await;
+        let status = res.status().as_u16();
+        if status == 503 {
+            assert_eq!(res.headers()["retry-after"], "2");
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "dependency_unavailable");
+            assert!(body["error"]["message"].as_str().unwrap().contains("payment"));
+        }
+        statuses.push(status);
+    }
+    // First the failures are absorbed (202: the reconciler will retry); once fewer than half
+    // of the calls in the window succeed, the circuit opens and checkouts are refused at
+    // once, before anything is reserved.
+    assert_eq!(statuses[0], 202);
+    assert!(statuses.contains(&503), "the circuit opened: {statuses:?}");
+    let first_open = statuses.iter().position(|s| *s == 503).unwrap();
+    assert!(
+        first_open >= 10,
+        "not before enough calls were seen: {statuses:?}"
+    );
+    c.stop().await;
+}

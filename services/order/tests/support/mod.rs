@@ -127,6 +127,7 @@ impl Checkout {
         );
         settings.order_deadline = knobs.order_deadline;
         settings.payment_timeout = knobs.payment_timeout;
+        settings.breaker_window = Duration::from_secs(3);
         settings.checkout_grace = Duration::from_millis(1_500);
         settings.reconciler_interval = Duration::from_millis(100);
         settings.retry_min = Duration::from_millis(100);
