@@ -86,6 +86,9 @@ impl Backend {
             .http
             .request(method, self.url(component, path))
             .header(CORRELATION_HEADER.as_str(), correlation.as_str());
+        for (k, v) in platform_telemetry::otel::trace_headers() {
+            req = req.header(k, v);
+        }
         if let Some(token) = admin_token {
             req = req.bearer_auth(token);
         }

@@ -72,5 +72,19 @@ CREATE TABLE redeliveries (
     );
 }
 
+pub mod outbox_trace_context {
+    crate::sql_migration!(
+        "m20261123_100003_outbox_trace_context",
+        r#"
+-- Expand only: a new column with a default, so code that does not know it keeps working.
+-- It holds the W3C trace context (traceparent, tracestate) of the transaction that wrote
+-- the event, which the relay copies into the message headers.
+ALTER TABLE outbox ADD COLUMN trace_context JSONB NOT NULL DEFAULT '{}'::jsonb;
+"#,
+        "ALTER TABLE outbox DROP COLUMN trace_context;"
+    );
+}
+
 pub use outbox::Migration as Outbox;
+pub use outbox_trace_context::Migration as OutboxTraceContext;
 pub use processed_events::Migration as ProcessedEvents;

@@ -20,6 +20,14 @@ use failsafe::{
 use platform_telemetry::{CORRELATION_HEADER, CorrelationId};
 use serde_json::Value;
 
+/// The current trace context as request headers.
+fn trace_headers() -> reqwest::header::HeaderMap {
+    platform_telemetry::otel::trace_headers()
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.parse().ok()?, v.parse().ok()?)))
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub enum CallError {
     Answered {
@@ -185,7 +193,9 @@ impl Dependency {
             .http
             .request(method, format!("{}{path}", self.base_url))
             .timeout(self.timeout)
-            .header(CORRELATION_HEADER.as_str(), correlation.as_str());
+            .header(CORRELATION_HEADER.as_str(), correlation.as_str())
+            // W3C trace context, when trace export is on (see platform_telemetry::otel).
+            .headers(trace_headers());
         let request = match body {
             Some(b) => request.json(b),
             None => request,

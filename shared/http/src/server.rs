@@ -54,6 +54,7 @@ impl Application {
         for hook in self.shutdown_hooks.into_iter().rev() {
             hook().await;
         }
+        platform_telemetry::otel::shutdown();
         tracing::info!("shutdown complete");
         result
     }

@@ -356,6 +356,12 @@ impl Inner {
                     event_type = %envelope.event_type,
                     correlation_id = %envelope.correlation_id,
                 );
+                // Join the checkout's trace, if it was exported (W3C headers from the relay).
+                let trace: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
+                    .iter()
+                    .filter_map(|k| Some((k.to_string(), publish::header(&delivery.properties, k)?)))
+                    .collect();
+                platform_telemetry::otel::continue_trace(&span, &trace);
                 let outcome = if delivery.redelivered {
                     self.count_redelivery(&envelope).instrument(span.clone()).await
                 } else {

@@ -39,10 +39,12 @@ pub async fn enqueue(txn: &impl ConnectionTrait, envelope: &Envelope) -> Result<
         envelope.correlation_id.as_str(),
     );
     let body = serde_json::to_value(envelope).expect("envelopes always serialise");
+    // The trace this event was born in (empty unless trace export is on).
+    let trace = serde_json::to_value(platform_telemetry::otel::trace_headers()).unwrap_or_default();
     txn.execute_raw(raw_sql!(
         Postgres,
-        r#"INSERT INTO outbox (event_id, event_type, aggregate_id, correlation_id, envelope)
-           VALUES ({id}, {kind}, {aggregate}, {correlation}, {body})"#
+        r#"INSERT INTO outbox (event_id, event_type, aggregate_id, correlation_id, envelope, trace_context)
+           VALUES ({id}, {kind}, {aggregate}, {correlation}, {body}, {trace})"#
     ))
     .await?;
     Ok(())
@@ -53,6 +55,7 @@ struct Row {
     id: i64,
     event_type: String,
     envelope: serde_json::Value,
+    trace_context: serde_json::Value,
 }
 
 #[derive(Clone)]
@@ -136,7 +139,7 @@ impl Relay {
         // different rows; the lock lasts only while this batch is being confirmed.
         let rows = Row::find_by_statement(raw_sql!(
             Postgres,
-            r#"SELECT id, event_type, envelope FROM outbox
+            r#"SELECT id, event_type, envelope, trace_context FROM outbox
                WHERE published_at IS NULL ORDER BY id LIMIT {batch}
                FOR UPDATE SKIP LOCKED"#
         ))
@@ -152,14 +155,16 @@ impl Relay {
             async move {
                 let envelope: Envelope = serde_json::from_value(row.envelope.clone())?;
                 let body = serde_json::to_vec(&envelope)?;
-                publish::publish_confirmed(
-                    channel,
-                    EXCHANGE,
-                    &row.event_type,
-                    &body,
-                    publish::properties(&envelope),
-                )
-                .await
+                // The trace this event was born in travels in the message headers.
+                let trace: Vec<(&str, lapin::types::AMQPValue)> = row
+                    .trace_context
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| Some((k.as_str(), publish::text(v.as_str()?))))
+                    .collect();
+                let properties = publish::with_headers(&publish::properties(&envelope), &trace);
+                publish::publish_confirmed(channel, EXCHANGE, &row.event_type, &body, properties).await
             }
         });
         tokio::time::timeout(Duration::from_secs(10), try_join_all(publishes))

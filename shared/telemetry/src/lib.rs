@@ -7,6 +7,7 @@
 
 mod correlation;
 mod logging;
+pub mod otel;
 
 pub use correlation::{CORRELATION_HEADER, CorrelationId, CorrelationRootSpan, correlation_id};
 pub use logging::{init, init_for_tests};

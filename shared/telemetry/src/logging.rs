@@ -12,6 +12,7 @@ pub fn init(service: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let subscriber = Registry::default()
         .with(filter)
+        .with(crate::otel::layer(service))
         .with(JsonStorageLayer)
         .with(BunyanFormattingLayer::new(service.to_string(), std::io::stdout));
     // A second init (tests start many services in one process) keeps the first subscriber.
