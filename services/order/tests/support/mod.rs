@@ -186,18 +186,7 @@ impl Checkout {
 
     /// Polls the order until `done` says so, or panics after `within`.
     pub async fn wait_order(&self, id: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let order = self.get_order(id).await;
-            if done(&order) {
-                return order;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "order never reached the expected state: {order:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        poll(within, id, || self.get_order(id), done).await
     }
 
     /// Polls a GET endpoint until `done` holds (fan-out is eventually consistent).
@@ -207,26 +196,7 @@ impl Checkout {
         path: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let value: Value = self
-                .http
-                .get(service.url(path))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if done(&value) {
-                return value;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{path} never got there: {value:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        poll(Duration::from_secs(20), path, || self.get(service, path), done).await
     }
 
     /// Polls an admin GET endpoint until `done` holds.
@@ -236,34 +206,24 @@ impl Checkout {
         path: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let value = self.admin_get(service, path).await;
-            if done(&value) {
-                return value;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{path} never got there: {value:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        poll(
+            Duration::from_secs(20),
+            path,
+            || self.admin_get(service, path),
+            done,
+        )
+        .await
     }
 
     /// Waits until the broker reports a queue with nothing ready or unacknowledged.
     pub async fn eventually_queue_empty(&self, queue: &str) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let q = self.vhost.queue(queue).await;
-            if q["messages"] == 0 {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{queue} never drained: {q}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        poll(
+            Duration::from_secs(20),
+            queue,
+            || self.vhost.queue(queue),
+            |q| q["messages"] == 0,
+        )
+        .await;
     }
 
     pub async fn product(&self, sku: &str) -> Value {
@@ -354,6 +314,26 @@ impl Checkout {
         self.payment.stop().await;
         self.inventory.stop().await;
         let _ = std::fs::remove_dir_all(&self._mail_dir);
+    }
+}
+
+/// Fetches until `done` holds, or fails the test after `within` showing the last value.
+async fn poll<F, Fut>(within: Duration, what: &str, fetch: F, done: impl Fn(&Value) -> bool) -> Value
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let value = fetch().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} never got there: {value:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
