@@ -161,3 +161,25 @@ async fn a_post_without_a_valid_csrf_token_is_refused_with_403() {
     storefront.stop().await;
     inventory.stop().await;
 }
+
+/// The status page asks every service for its readiness: a running service shows as ready,
+/// one that is not running shows as not ready with the reason.
+#[actix_web::test]
+async fn status_page_shows_each_services_readiness() {
+    let (storefront, inventory, _db, _vhost) = storefront_with_inventory().await;
+    let page = reqwest::get(storefront.url("/status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = |name: &str| {
+        let start = page.find(&format!("data-service=\"{name}\"")).unwrap();
+        page[start..start + page[start..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row("inventory").contains("class=\"ok\""), "{}", row("inventory"));
+    assert!(row("payment").contains("not ready"), "{}", row("payment"));
+    assert!(row("payment").contains("unreachable"), "{}", row("payment"));
+    storefront.stop().await;
+    inventory.stop().await;
+}

@@ -62,15 +62,7 @@ async fn success_confirms_and_carries_the_correlation_id_everywhere() {
     assert_eq!(payment["correlation_id"], "checkout-corr-1");
 
     // Must-be-fresh read: the order is listed right away.
-    let list: Value = c
-        .http
-        .get(c.order.url("/orders?customer=alice"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = c.get(&c.order, "/orders?customer=alice").await;
     assert_eq!(list[0]["id"], order["id"]);
     c.stop().await;
 }
@@ -109,15 +101,7 @@ async fn declines_reject_the_order_and_release_the_stock() {
     );
     assert_eq!(product["reserved"], 0);
     // Nothing was held on carol's account.
-    let carol: Value = c
-        .http
-        .get(c.payment.url("/accounts/carol"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let carol: Value = c.get(&c.payment, "/accounts/carol").await;
     assert_eq!(carol["held_minor"], 0);
     c.stop().await;
 }
@@ -206,15 +190,7 @@ async fn rate_limited_and_failing_providers_end_cancelled_at_the_deadline_with_e
         assert!(retries >= 2, "the step was retried before giving up: {done:#}");
     }
     assert_eq!(c.product("desk-lamp").await["reserved"], 0);
-    let alice: Value = c
-        .http
-        .get(c.payment.url("/accounts/alice"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alice: Value = c.get(&c.payment, "/accounts/alice").await;
     assert_eq!(alice["held_minor"], 0);
     c.stop().await;
 }

@@ -174,14 +174,7 @@ impl Checkout {
     }
 
     pub async fn get_order(&self, id: &str) -> Value {
-        self.http
-            .get(self.order.url(&format!("/orders/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get(&self.order, &format!("/orders/{id}")).await
     }
 
     /// Polls the order until `done` says so, or panics after `within`.
@@ -227,14 +220,7 @@ impl Checkout {
     }
 
     pub async fn product(&self, sku: &str) -> Value {
-        self.http
-            .get(self.inventory.url(&format!("/products/{sku}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get(&self.inventory, &format!("/products/{sku}")).await
     }
 
     pub async fn admin_get(&self, service: &RunningService, path: &str) -> Value {
