@@ -1,7 +1,6 @@
 //! Each checkout service publishes an OpenAPI document describing its HTTP API.
-mod support;
 
-use support::*;
+use crate::support::*;
 
 #[actix_web::test]
 async fn each_service_serves_its_openapi_document() {

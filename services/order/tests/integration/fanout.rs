@@ -1,14 +1,13 @@
 //! The secondary path, against real PostgreSQL and RabbitMQ: outbox, relay, idempotent
 //! consumers, retries and dead letters, and the effects in every service.
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use futures_util::future::join_all;
 use lapin::{Connection, ConnectionProperties, options::BasicPublishOptions};
 use platform_contracts::{EXCHANGE, Envelope};
 use serde_json::{Value, json};
-use support::*;
 
 async fn place_with_correlation(c: &Checkout, correlation: &str, body: &Value) -> Value {
     let res = c

@@ -1,8 +1,7 @@
 //! 40 shoppers, 10 sneakers: exactly 10 orders, stock never negative, stock conserved.
-mod support;
 
+use crate::support::*;
 use futures_util::future::join_all;
-use support::*;
 
 #[actix_web::test]
 async fn concurrent_checkouts_never_oversell() {

@@ -1,11 +1,10 @@
 //! Every test card's outcome, end to end through the critical path, including what the
 //! system does when the outcome is unknown and when undoing fails.
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 fn terminal(o: &Value) -> bool {
     matches!(o["status"].as_str(), Some("confirmed" | "rejected" | "cancelled"))

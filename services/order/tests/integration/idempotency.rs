@@ -1,10 +1,9 @@
 //! Idempotency-Key conformance for POST /orders.
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use futures_util::future::join_all;
-use support::*;
 
 #[actix_web::test]
 async fn the_four_key_cases() {

@@ -1,8 +1,7 @@
 //! Bad input gets a clear 4xx JSON error and writes nothing.
-mod support;
 
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 #[actix_web::test]
 async fn bad_input_is_refused_clearly_and_writes_nothing() {

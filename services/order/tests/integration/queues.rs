@@ -1,11 +1,10 @@
 //! Queues tell the truth: metrics, queue depth and oldest-message age, alerts, backpressure,
 //! and the journey of one order across every service.
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 #[actix_web::test]
 async fn a_stopped_consumer_shows_as_growing_depth_and_age_and_raises_then_clears_the_alert() {

@@ -1,0 +1,18 @@
+//! The order service's integration tests, against real PostgreSQL and RabbitMQ.
+//!
+//! One test binary with a module per concern rather than one binary per file: every
+//! integration test binary links the whole platform (actix, sea-orm, lapin, the five
+//! services), so each extra binary costs link time and hundreds of megabytes of disk for
+//! no isolation gain — every test already gets its own databases and vhost.
+//! (`metrics.rs` stays a binary of its own: the metrics recorder is global to a process.)
+#[path = "../support/mod.rs"]
+mod support;
+
+mod bad_input;
+mod cards;
+mod fanout;
+mod health;
+mod idempotency;
+mod openapi;
+mod oversell;
+mod queues;
