@@ -159,9 +159,7 @@ pub struct OrderView {
 }
 
 async fn view(db: &DatabaseConnection, order: Order) -> Result<OrderView, OrderError> {
-    let lines = orders::lines(db, order.id).await?;
-    let timeline = orders::timeline(db, order.id).await?;
-    let compensations = compensation::list(db, None, Some(order.id)).await?;
+    let (lines, timeline, compensations) = orders::details(db, order.id).await?;
     let error = matches!(order.status.as_str(), "rejected" | "cancelled")
         .then(|| json!({ "code": order.reason_code, "message": order.reason }));
     let links = json!({ "self": format!("/orders/{}", order.id) });
@@ -346,6 +344,11 @@ async fn create(
     let deadline = Utc::now() + settings.order_deadline;
     let grace_ms = settings.checkout_grace.as_millis() as i64;
     let (customer, card, corr) = (&order.customer_id, &order.card_number, correlation.as_str());
+    let lines: Value = order
+        .lines
+        .iter()
+        .map(|(sku, quantity)| json!({ "sku": sku, "quantity": quantity }))
+        .collect();
     let txn = state.db.begin().await?;
     txn.execute_raw(raw_sql!(
         Postgres,
@@ -353,13 +356,13 @@ async fn create(
            VALUES ({id}, {customer}, 'pending', {card}, {corr}, now() + {grace_ms} * interval '1 millisecond', {deadline})"#
     ))
     .await?;
-    for (sku, quantity) in &order.lines {
-        txn.execute_raw(raw_sql!(
-            Postgres,
-            r#"INSERT INTO order_lines (order_id, sku, quantity) VALUES ({id}, {sku}, {quantity})"#
-        ))
-        .await?;
-    }
+    // All lines in one statement (a JSON array unpacked by the database), not one per line.
+    txn.execute_raw(raw_sql!(
+        Postgres,
+        r#"INSERT INTO order_lines (order_id, sku, quantity)
+           SELECT {id}, sku, quantity FROM jsonb_to_recordset({lines}) AS l(sku text, quantity int)"#
+    ))
+    .await?;
     orders::record(&txn, id, "create", "pending", None, "checkout", corr).await?;
     idempotency::attach_order(&txn, customer, key, id).await?;
     txn.commit().await?;
@@ -418,7 +421,7 @@ async fn list_compensations(
     state: web::Data<State>,
     query: web::Query<CompensationQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let list = compensation::list(&state.db, query.status.as_deref(), None)
+    let list = compensation::list(&state.db, query.status.as_deref())
         .await
         .map_err(OrderError::from)?;
     Ok(HttpResponse::Ok().json(list))

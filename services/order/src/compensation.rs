@@ -22,7 +22,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use platform_service::periodic::{Periodic, Wake};
 use platform_telemetry::CorrelationId;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, raw_sql};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -46,7 +46,7 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, FromQueryResult)]
 pub struct Compensation {
     pub id: Uuid,
     pub order_id: Uuid,
@@ -267,16 +267,12 @@ impl Compensator {
     }
 }
 
-pub async fn list(
-    db: &DatabaseConnection,
-    status: Option<&str>,
-    order_id: Option<Uuid>,
-) -> Result<Vec<Compensation>, DbErr> {
+pub async fn list(db: &DatabaseConnection, status: Option<&str>) -> Result<Vec<Compensation>, DbErr> {
     Compensation::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT id, order_id, kind, status, attempts, next_attempt_at, last_error, correlation_id, created_at, updated_at
            FROM compensations
-           WHERE ({status}::text IS NULL OR status = {status}) AND ({order_id}::uuid IS NULL OR order_id = {order_id})
+           WHERE ({status}::text IS NULL OR status = {status})
            ORDER BY created_at DESC LIMIT 200"#
     ))
     .all(db)

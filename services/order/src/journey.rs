@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{OrderError, compensation, orders};
+use crate::{OrderError, orders};
 
 #[derive(Clone)]
 pub struct Journey {
@@ -73,10 +73,7 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
         .await
         .map_err(OrderError::from)?
         .ok_or(OrderError::NotFound)?;
-    let timeline = orders::timeline(db, id).await.map_err(OrderError::from)?;
-    let compensations = compensation::list(db, None, Some(id))
-        .await
-        .map_err(OrderError::from)?;
+    let (_, timeline, compensations) = orders::details(db, id).await.map_err(OrderError::from)?;
     let aggregate = id.to_string();
     let published = Published::find_by_statement(raw_sql!(
         Postgres,

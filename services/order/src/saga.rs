@@ -51,39 +51,59 @@ pub struct Saga {
 }
 
 enum Step {
-    /// The order moved (or someone else moved it): look again.
-    Moved,
+    /// The order moved (by us: here is where it stands now). Go on from there.
+    Moved(Order),
+    /// Someone else (the reconciler, a concurrent request) moved it first: look again.
+    Raced,
     /// Nothing more can be done now; the reconciler comes back at `next_attempt_at`.
     Wait,
 }
 
 impl Saga {
     /// Drives the order as far as it can go now. Returns the order as it stands.
+    ///
+    /// The order and its lines are read once; every transition returns the updated row, so
+    /// a checkout that goes straight through reads the order exactly once.
     pub async fn advance(&self, id: Uuid, actor: &str) -> Result<Order, DbErr> {
-        loop {
-            let order = orders::load(&self.db, id)
+        let load = || async {
+            orders::load(&self.db, id)
                 .await?
-                .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")))?;
+                .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")))
+        };
+        let mut order = load().await?;
+        let mut lines = None;
+        loop {
             if order.is_terminal() {
                 return Ok(order);
             }
-            let step = if Utc::now() >= order.deadline_at {
-                self.give_up(&order, actor).await?
-            } else if order.status == "pending" {
-                self.reserve(&order, actor).await?
-            } else {
-                self.authorize(&order, actor).await?
+            let lines = match &mut lines {
+                Some(lines) => lines,
+                None => lines.insert(orders::lines(&self.db, id).await?),
             };
-            if let Step::Wait = step {
-                return orders::load(&self.db, id)
-                    .await?
-                    .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")));
-            }
+            let step = if Utc::now() >= order.deadline_at {
+                self.give_up(&order, lines, actor).await?
+            } else if order.status == "pending" {
+                self.reserve(&order, lines, actor).await?
+            } else {
+                self.authorize(&order, lines, actor).await?
+            };
+            order = match step {
+                Step::Moved(next) => next,
+                Step::Raced => load().await?,
+                // Off the happy path: one more read is cheap next to the failure it reports.
+                Step::Wait => return load().await,
+            };
         }
     }
 
-    async fn reserve(&self, order: &Order, actor: &str) -> Result<Step, DbErr> {
-        let lines = orders::lines(&self.db, order.id).await?;
+    /// Reserves the stock. On success the prices inventory charged are written to the
+    /// order's lines (and to `lines`, the caller's copy).
+    async fn reserve(
+        &self,
+        order: &Order,
+        lines: &mut [orders::OrderLine],
+        actor: &str,
+    ) -> Result<Step, DbErr> {
         let body = json!({
             "order_id": order.id,
             "lines": lines.iter().map(|l| json!({ "sku": l.sku, "quantity": l.quantity })).collect::<Vec<_>>(),
@@ -94,25 +114,25 @@ impl Saga {
             .await
         {
             Ok(reservation) => {
-                let (id, total) = (order.id, reservation["total_minor"].as_i64().unwrap_or_default());
+                let id = order.id;
+                let total = reservation["total_minor"].as_i64().unwrap_or_default();
                 let txn = self.db.begin().await?;
-                if !orders::transition(&txn, order.id, "pending", "stock_reserved", None, None).await? {
-                    return Ok(Step::Moved);
-                }
-                for line in reservation["lines"].as_array().into_iter().flatten() {
-                    let (sku, price) = (
-                        line["sku"].as_str().unwrap_or_default(),
-                        line["unit_price_minor"].as_i64(),
-                    );
-                    txn.execute_raw(raw_sql!(
-                        Postgres,
-                        r#"UPDATE order_lines SET unit_price_minor = {price} WHERE order_id = {id} AND sku = {sku}"#
-                    ))
-                    .await?;
-                }
+                let change = orders::Change {
+                    total_minor: Some(total),
+                    ..Default::default()
+                };
+                let Some(moved) = orders::transition(&txn, id, "pending", "stock_reserved", change).await?
+                else {
+                    return Ok(Step::Raced);
+                };
+                // Every line's price in one statement: inventory's answer is already a JSON
+                // array of lines, which the database unpacks.
+                let priced = reservation["lines"].clone();
                 txn.execute_raw(raw_sql!(
                     Postgres,
-                    r#"UPDATE orders SET total_minor = {total} WHERE id = {id}"#
+                    r#"UPDATE order_lines o SET unit_price_minor = r.unit_price_minor
+                       FROM jsonb_to_recordset({priced}) AS r(sku text, unit_price_minor bigint)
+                       WHERE o.order_id = {id} AND o.sku = r.sku"#
                 ))
                 .await?;
                 let detail = format!("total {total} minor units");
@@ -127,7 +147,15 @@ impl Saga {
                 )
                 .await?;
                 txn.commit().await?;
-                Ok(Step::Moved)
+                for line in lines.iter_mut() {
+                    line.unit_price_minor = reservation["lines"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|r| r["sku"] == line.sku.as_str())
+                        .and_then(|r| r["unit_price_minor"].as_i64());
+                }
+                Ok(Step::Moved(moved))
             }
             Err(CallError::Answered {
                 status: 409,
@@ -136,7 +164,7 @@ impl Saga {
                 ..
             }) if code == "insufficient_stock" => {
                 // Reserve is all-or-nothing: nothing is held, nothing to undo.
-                self.finish(order, "rejected", "out_of_stock", &message, &[], actor)
+                self.finish(order, lines, "rejected", "out_of_stock", &message, &[], actor)
                     .await
             }
             Err(
@@ -148,6 +176,7 @@ impl Saga {
                 let message = e.to_string();
                 self.finish(
                     order,
+                    lines,
                     "cancelled",
                     e.code(),
                     &message,
@@ -160,7 +189,12 @@ impl Saga {
         }
     }
 
-    async fn authorize(&self, order: &Order, actor: &str) -> Result<Step, DbErr> {
+    async fn authorize(
+        &self,
+        order: &Order,
+        lines: &[orders::OrderLine],
+        actor: &str,
+    ) -> Result<Step, DbErr> {
         let body = json!({
             "order_id": order.id,
             "customer_id": order.customer_id,
@@ -175,11 +209,14 @@ impl Saga {
         {
             Ok(payment) => {
                 let txn = self.db.begin().await?;
-                if !orders::transition(&txn, order.id, "stock_reserved", "confirmed", None, None).await? {
+                let change = orders::Change::default();
+                let Some(confirmed) =
+                    orders::transition(&txn, order.id, "stock_reserved", "confirmed", change).await?
+                else {
                     // Cancelled at the deadline while we were authorizing: its compensations
                     // include a void, so this authorization is undone.
-                    return Ok(Step::Moved);
-                }
+                    return Ok(Step::Raced);
+                };
                 let reference = payment["provider_ref"].as_str().unwrap_or_default();
                 orders::record(
                     &txn,
@@ -202,11 +239,10 @@ impl Saga {
                 )
                 .await?;
                 // The event joins the status change's transaction: both happen or neither.
-                let lines = orders::lines(&txn, order.id).await?;
                 let event = OrderConfirmed {
                     order_id: order.id,
                     customer_id: order.customer_id.clone(),
-                    lines: event_lines(&lines),
+                    lines: event_lines(lines),
                     total_minor: order.total_minor.unwrap_or_default(),
                     currency: order.currency.clone(),
                     confirmed_at: Utc::now(),
@@ -218,7 +254,7 @@ impl Saga {
                 .await?;
                 txn.commit().await?;
                 tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, "order confirmed");
-                Ok(Step::Moved)
+                Ok(Step::Moved(confirmed))
             }
             Err(CallError::Answered {
                 status: 402, body, ..
@@ -229,6 +265,7 @@ impl Saga {
                 let message = format!("the card was declined ({code})");
                 self.finish(
                     order,
+                    lines,
                     "rejected",
                     "payment_declined",
                     &message,
@@ -246,6 +283,7 @@ impl Saga {
                 let message = e.to_string();
                 self.finish(
                     order,
+                    lines,
                     "cancelled",
                     e.code(),
                     &message,
@@ -260,7 +298,7 @@ impl Saga {
 
     /// The deadline passed without a definite outcome: cancel and undo whatever may have
     /// happened. Void and release are both safe on something that never happened.
-    async fn give_up(&self, order: &Order, actor: &str) -> Result<Step, DbErr> {
+    async fn give_up(&self, order: &Order, lines: &[orders::OrderLine], actor: &str) -> Result<Step, DbErr> {
         let undo: &[Kind] = if order.status == "stock_reserved" {
             &[Kind::VoidAuthorization, Kind::ReleaseReservation]
         } else {
@@ -268,6 +306,7 @@ impl Saga {
         };
         self.finish(
             order,
+            lines,
             "cancelled",
             "deadline_exceeded",
             "no definite outcome before the order's deadline; everything that may have happened is being undone",
@@ -279,9 +318,11 @@ impl Saga {
 
     /// Ends the order and records its compensations in the same transaction: the outcome
     /// and the duty to undo are never separated by a crash.
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         order: &Order,
+        lines: &[orders::OrderLine],
         to: &str,
         code: &str,
         message: &str,
@@ -289,9 +330,14 @@ impl Saga {
         actor: &str,
     ) -> Result<Step, DbErr> {
         let txn = self.db.begin().await?;
-        if !orders::transition(&txn, order.id, &order.status, to, Some(code), Some(message)).await? {
-            return Ok(Step::Moved);
-        }
+        let change = orders::Change {
+            reason_code: Some(code),
+            reason: Some(message),
+            total_minor: None,
+        };
+        let Some(ended) = orders::transition(&txn, order.id, &order.status, to, change).await? else {
+            return Ok(Step::Raced);
+        };
         for kind in undo {
             self.compensations
                 .record(&txn, order.id, *kind, &order.correlation_id)
@@ -310,7 +356,7 @@ impl Saga {
         let (customer_id, reason_code, reason) =
             (order.customer_id.clone(), code.to_string(), message.to_string());
         let envelope = if to == "rejected" {
-            let lines = event_lines(&orders::lines(&txn, order.id).await?);
+            let lines = event_lines(lines);
             let event = OrderRejected {
                 order_id: order.id,
                 customer_id,
@@ -334,7 +380,7 @@ impl Saga {
         if !undo.is_empty() {
             self.compensations.wake();
         }
-        Ok(Step::Moved)
+        Ok(Step::Moved(ended))
     }
 
     /// The step's outcome is unknown or the dependency is busy: try again later, no sooner
