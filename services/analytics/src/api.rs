@@ -71,22 +71,25 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     let db = &state.db;
     let per_minute = Minute::find_by_statement(raw_sql!(
         Postgres,
-        r#"SELECT minute, outcome, orders, revenue_minor FROM orders_per_minute
-           WHERE minute > now() - interval '60 minutes' ORDER BY minute, outcome"#
+        r#"SELECT minute, outcome, sum(orders)::bigint AS orders, sum(revenue_minor)::bigint AS revenue_minor
+           FROM orders_per_minute WHERE minute > now() - interval '60 minutes'
+           GROUP BY minute, outcome ORDER BY minute, outcome"#
     ))
     .all(db)
     .await
     .map_err(ApiError::internal)?;
     let top_products = ProductSales::find_by_statement(raw_sql!(
         Postgres,
-        r#"SELECT sku, units, revenue_minor FROM product_sales ORDER BY revenue_minor DESC, sku LIMIT 10"#
+        r#"SELECT sku, sum(units)::bigint AS units, sum(revenue_minor)::bigint AS revenue_minor FROM product_sales
+           GROUP BY sku ORDER BY revenue_minor DESC, sku LIMIT 10"#
     ))
     .all(db)
     .await
     .map_err(ApiError::internal)?;
     let reasons = Reason::find_by_statement(raw_sql!(
         Postgres,
-        r#"SELECT reason_code, orders FROM rejection_reasons ORDER BY orders DESC, reason_code"#
+        r#"SELECT reason_code, sum(orders)::bigint AS orders FROM rejection_reasons
+           GROUP BY reason_code ORDER BY orders DESC, reason_code"#
     ))
     .all(db)
     .await
@@ -104,7 +107,7 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     .map_err(ApiError::internal)?;
     let freshness = Freshness::find_by_statement(raw_sql!(
         Postgres,
-        r#"SELECT (SELECT last_event_at FROM projection_status WHERE name = 'orders') AS last_event_at,
+        r#"SELECT (SELECT max(last_event_at) FROM projection_status WHERE name = 'orders') AS last_event_at,
                   (SELECT max(sent_at) FROM heartbeats) AS last_heartbeat_at"#
     ))
     .one(db)

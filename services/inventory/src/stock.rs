@@ -14,7 +14,8 @@ use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, FromQueryResult, TransactionTrait, raw_sql,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, FromQueryResult, TransactionTrait,
+    raw_sql,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -147,21 +148,23 @@ pub async fn reserve(
     let txn = db.begin().await?;
     // Claim the order id first. A concurrent duplicate blocks here on the primary key until
     // this transaction ends, then finds the row: two requests can never both reserve.
-    let claimed = txn
-        .execute_raw(raw_sql!(
-            Postgres,
-            r#"INSERT INTO reservations (order_id, status, correlation_id, expires_at)
-               VALUES ({order_id}, 'reserved', {correlation_id}, now() + {ttl_ms} * interval '1 millisecond')
-               ON CONFLICT (order_id) DO NOTHING"#
-        ))
-        .await?
-        .rows_affected()
-        == 1;
-    if !claimed {
+    let claimed = ReservationRow::find_by_statement(raw_sql!(
+        Postgres,
+        r#"INSERT INTO reservations (order_id, status, correlation_id, expires_at)
+           VALUES ({order_id}, 'reserved', {correlation_id}, now() + {ttl_ms} * interval '1 millisecond')
+           ON CONFLICT (order_id) DO NOTHING
+           RETURNING order_id, status, correlation_id, expires_at"#
+    ))
+    .one(&txn)
+    .await?;
+    let Some(claimed) = claimed else {
         txn.rollback().await?;
         return replay(db, order_id, &lines).await.map(|r| (r, false));
-    }
+    };
 
+    // One conditional update per line, in SKU order (normalize sorted them): two orders
+    // locking the same products always lock them in the same order, so they cannot deadlock.
+    let mut reserved = Vec::with_capacity(lines.len());
     let mut missing = Vec::new();
     for line in &lines {
         let (sku, quantity) = (&line.sku, line.quantity);
@@ -175,15 +178,11 @@ pub async fn reserve(
             ))
             .await?;
         match taken {
-            Some(row) => {
-                let price: i64 = row.try_get("", "price_minor")?;
-                txn.execute_raw(raw_sql!(
-                    Postgres,
-                    r#"INSERT INTO reservation_lines (order_id, sku, quantity, unit_price_minor)
-                       VALUES ({order_id}, {sku}, {quantity}, {price})"#
-                ))
-                .await?;
-            }
+            Some(row) => reserved.push(ReservedLine {
+                sku: sku.clone(),
+                quantity,
+                unit_price_minor: row.try_get("", "price_minor")?,
+            }),
             None => missing.push(line.clone()),
         }
     }
@@ -193,13 +192,18 @@ pub async fn reserve(
         txn.rollback().await?;
         return Err(explain_shortage(db, &missing).await?);
     }
-    txn.commit().await?;
-    Ok((
-        load(db, order_id)
-            .await?
-            .ok_or(InventoryError::ReservationNotFound)?,
-        true,
+    // Every line in one statement (a JSON array the database unpacks), not one per line.
+    let rows = serde_json::to_value(&reserved).map_err(|e| DbErr::Json(e.to_string()))?;
+    txn.execute_raw(raw_sql!(
+        Postgres,
+        r#"INSERT INTO reservation_lines (order_id, sku, quantity, unit_price_minor)
+           SELECT {order_id}, sku, quantity, unit_price_minor
+           FROM jsonb_to_recordset({rows}) AS l(sku text, quantity int, unit_price_minor bigint)"#
     ))
+    .await?;
+    txn.commit().await?;
+    // Answered from what this transaction wrote: no second read.
+    Ok((Reservation::new(claimed, reserved), true))
 }
 
 /// Tells unknown products apart from products without enough stock.
@@ -271,15 +275,21 @@ pub async fn load(db: &impl ConnectionTrait, order_id: Uuid) -> Result<Option<Re
     ))
     .all(db)
     .await?;
-    Ok(Some(Reservation {
-        order_id: row.order_id,
-        status: row.status,
-        correlation_id: row.correlation_id,
-        expires_at: row.expires_at,
-        total_minor: lines.iter().map(|l| l.unit_price_minor * l.quantity as i64).sum(),
-        currency: "EUR".into(),
-        lines,
-    }))
+    Ok(Some(Reservation::new(row, lines)))
+}
+
+impl Reservation {
+    fn new(row: ReservationRow, lines: Vec<ReservedLine>) -> Self {
+        Self {
+            order_id: row.order_id,
+            status: row.status,
+            correlation_id: row.correlation_id,
+            expires_at: row.expires_at,
+            total_minor: lines.iter().map(|l| l.unit_price_minor * l.quantity as i64).sum(),
+            currency: "EUR".into(),
+            lines,
+        }
+    }
 }
 
 /// Returns the stock of a reservation that is still held. Idempotent: releasing twice, or

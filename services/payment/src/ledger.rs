@@ -9,7 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, FromQueryResult, TransactionTrait, raw_sql,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult, Statement,
+    TransactionTrait, raw_sql,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -91,19 +92,16 @@ pub async fn authorize(
         ..
     } = req;
     let last4 = &card_number[card_number.len() - 4..];
-    db.execute_raw(raw_sql!(
-        Postgres,
-        r#"INSERT INTO accounts (customer_id, balance_minor) VALUES ({customer_id}, {opening_balance_minor})
-           ON CONFLICT (customer_id) DO NOTHING"#
-    ))
-    .await?;
-
     // Claim the order id before calling the provider. Whoever inserts the 'pending' row is
-    // the only caller that will ever talk to the provider for this order.
+    // the only caller that will ever talk to the provider for this order. The demo opens
+    // the customer's account on first use, in the same statement (one round trip).
     let claimed = db
         .execute_raw(raw_sql!(
             Postgres,
-            r#"INSERT INTO payments (order_id, customer_id, amount_minor, currency, card_last4, status,
+            r#"WITH account AS (
+                   INSERT INTO accounts (customer_id, balance_minor) VALUES ({customer_id}, {opening_balance_minor})
+                   ON CONFLICT (customer_id) DO NOTHING)
+               INSERT INTO payments (order_id, customer_id, amount_minor, currency, card_last4, status,
                                      correlation_id, provider_calls)
                VALUES ({order_id}, {customer_id}, {amount_minor}, {currency}, {last4}, 'pending',
                        {correlation_id}, 1)
@@ -135,24 +133,25 @@ pub async fn authorize(
                 txn.rollback().await?;
                 return decline(db, order_id, "insufficient_funds").await;
             }
-            let authorized = txn
-                .execute_raw(raw_sql!(
-                    Postgres,
-                    r#"UPDATE payments SET status = 'authorized', provider_ref = {reference}, updated_at = now()
-                       WHERE order_id = {order_id} AND status = 'pending'"#
-                ))
-                .await?
-                .rows_affected()
-                == 1;
-            if !authorized {
+            let authorized = Payment::find_by_statement(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "UPDATE payments SET status = 'authorized', provider_ref = $1, updated_at = now() \
+                     WHERE order_id = $2 AND status = 'pending' RETURNING {PAYMENT_COLUMNS}"
+                ),
+                [reference.into(), order_id.into()],
+            ))
+            .one(&txn)
+            .await?;
+            let Some(authorized) = authorized else {
                 // Voided while the provider was thinking (the order service gave up):
                 // roll the hold back; the money never moves.
                 txn.rollback().await?;
                 let current = load(db, order_id).await?.ok_or(PaymentError::NotFound)?;
                 return Err(PaymentError::WrongState(current.status));
-            }
+            };
             txn.commit().await?;
-            Ok((load(db, order_id).await?.ok_or(PaymentError::NotFound)?, true))
+            Ok((authorized, true))
         }
         Outcome::Declined { code } => decline(db, order_id, code).await,
         outcome @ (Outcome::RateLimited { .. } | Outcome::Failed) => {
@@ -200,12 +199,14 @@ async fn replay(db: &DatabaseConnection, req: &AuthorizeRequest) -> Result<Payme
     }
 }
 
+const PAYMENT_COLUMNS: &str = "order_id, customer_id, amount_minor, currency::text AS currency, card_last4, \
+     status, decline_code, provider_ref, correlation_id, provider_calls, created_at, updated_at";
+
 pub async fn load(db: &impl ConnectionTrait, order_id: Uuid) -> Result<Option<Payment>, PaymentError> {
-    Ok(Payment::find_by_statement(raw_sql!(
-        Postgres,
-        r#"SELECT order_id, customer_id, amount_minor, currency::text AS currency, card_last4, status,
-                  decline_code, provider_ref, correlation_id, provider_calls, created_at, updated_at
-           FROM payments WHERE order_id = {order_id}"#
+    Ok(Payment::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1"),
+        [order_id.into()],
     ))
     .one(db)
     .await?)
@@ -306,11 +307,10 @@ pub async fn transition(
     movement: Movement,
 ) -> Result<Payment, PaymentError> {
     let (from, to, debit, credit) = movement.spec();
-    let Some(current) = Payment::find_by_statement(raw_sql!(
-        Postgres,
-        r#"SELECT order_id, customer_id, amount_minor, currency::text AS currency, card_last4, status,
-                  decline_code, provider_ref, correlation_id, provider_calls, created_at, updated_at
-           FROM payments WHERE order_id = {order_id} FOR UPDATE"#
+    let Some(current) = Payment::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 FOR UPDATE"),
+        [order_id.into()],
     ))
     .one(txn)
     .await?
@@ -323,11 +323,14 @@ pub async fn transition(
     if !from.contains(&current.status.as_str()) {
         return Err(PaymentError::WrongState(current.status));
     }
-    txn.execute_raw(raw_sql!(
-        Postgres,
-        r#"UPDATE payments SET status = {to}, updated_at = now() WHERE order_id = {order_id}"#
+    let moved = Payment::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("UPDATE payments SET status = $1, updated_at = now() WHERE order_id = $2 RETURNING {PAYMENT_COLUMNS}"),
+        [to.into(), order_id.into()],
     ))
-    .await?;
+    .one(txn)
+    .await?
+    .ok_or(PaymentError::NotFound)?;
     // A pending payment has not moved any money yet: only its status changes.
     if current.status != "pending" {
         let (amount, customer) = (current.amount_minor, &current.customer_id);
@@ -335,12 +338,12 @@ pub async fn transition(
         let sql = format!(
             "UPDATE accounts SET {debit} = {debit} - $1, {credit} = {credit} + $1 WHERE customer_id = $2"
         );
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
             sql,
             [amount.into(), customer.clone().into()],
         ))
         .await?;
     }
-    load(txn, order_id).await?.ok_or(PaymentError::NotFound)
+    Ok(moved)
 }

@@ -414,3 +414,42 @@ async fn poison_and_failing_messages_are_dead_lettered_the_queue_keeps_flowing_a
     assert!(!remaining.as_array().unwrap().is_empty());
     c.stop().await;
 }
+
+/// The analytics counters are spread over slots to avoid a hot row; what the summary shows
+/// must still add up: many orders at once are each counted once, per minute and per product.
+#[actix_web::test]
+async fn concurrent_orders_add_up_in_analytics_across_counter_slots() {
+    let c = Checkout::start().await;
+    let bodies: Vec<Value> = (0..12)
+        .map(|i| order_body(&format!("slots-{i}"), "mug", 1, CARD_SUCCESS))
+        .collect();
+    let placed = join_all(
+        bodies
+            .iter()
+            .map(|body| place_with_correlation(&c, "slots", body)),
+    )
+    .await;
+    assert!(placed.iter().all(|o| o["status"] == "confirmed"));
+    let summary = c
+        .eventually(&c.analytics, "/analytics/summary", |s| {
+            s["totals"]["confirmed"] == 12
+        })
+        .await;
+    let minutes = summary["per_minute"].as_array().unwrap();
+    let confirmed: Vec<&Value> = minutes.iter().filter(|m| m["outcome"] == "confirmed").collect();
+    let orders: i64 = confirmed.iter().map(|m| m["orders"].as_i64().unwrap()).sum();
+    assert_eq!(orders, 12, "per-minute counts add up: {minutes:?}");
+    let mut keys: Vec<&str> = confirmed.iter().map(|m| m["minute"].as_str().unwrap()).collect();
+    keys.dedup();
+    assert_eq!(
+        keys.len(),
+        confirmed.len(),
+        "one row per minute, slots summed: {minutes:?}"
+    );
+    let mug = &summary["top_products"][0];
+    assert_eq!(
+        (mug["sku"].as_str(), mug["units"].as_i64()),
+        (Some("mug"), Some(12))
+    );
+    c.stop().await;
+}
