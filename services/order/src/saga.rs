@@ -52,7 +52,7 @@ pub struct Saga {
 
 enum Step {
     /// The order moved (by us: here is where it stands now). Go on from there.
-    Moved(Order),
+    Moved(Box<Order>),
     /// Someone else (the reconciler, a concurrent request) moved it first: look again.
     Raced,
     /// Nothing more can be done now; the reconciler comes back at `next_attempt_at`.
@@ -88,7 +88,7 @@ impl Saga {
                 self.authorize(&order, lines, actor).await?
             };
             order = match step {
-                Step::Moved(next) => next,
+                Step::Moved(next) => *next,
                 Step::Raced => load().await?,
                 // Off the happy path: one more read is cheap next to the failure it reports.
                 Step::Wait => return load().await,
@@ -155,7 +155,7 @@ impl Saga {
                         .find(|r| r["sku"] == line.sku.as_str())
                         .and_then(|r| r["unit_price_minor"].as_i64());
                 }
-                Ok(Step::Moved(moved))
+                Ok(Step::Moved(Box::new(moved)))
             }
             Err(CallError::Answered {
                 status: 409,
@@ -254,7 +254,7 @@ impl Saga {
                 .await?;
                 txn.commit().await?;
                 tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, "order confirmed");
-                Ok(Step::Moved(confirmed))
+                Ok(Step::Moved(Box::new(confirmed)))
             }
             Err(CallError::Answered {
                 status: 402, body, ..
@@ -380,7 +380,7 @@ impl Saga {
         if !undo.is_empty() {
             self.compensations.wake();
         }
-        Ok(Step::Moved(ended))
+        Ok(Step::Moved(Box::new(ended)))
     }
 
     /// The step's outcome is unknown or the dependency is busy: try again later, no sooner
