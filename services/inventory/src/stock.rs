@@ -348,6 +348,17 @@ pub async fn settle(
         .rows_affected()
         == 1;
     if moved {
+        // Lock the order's products in SKU order first, the order `reserve` takes them in.
+        // Without it the UPDATE below locks them in whatever order its join produces, and two
+        // settlements (or a settlement and a reservation) sharing two products can each hold
+        // one and wait for the other: a deadlock, which PostgreSQL only breaks after
+        // `deadlock_timeout` (1 s), while every checkout wanting those products queues behind.
+        txn.execute_raw(raw_sql!(
+            Postgres,
+            r#"SELECT 1 FROM products WHERE sku IN (SELECT sku FROM reservation_lines WHERE order_id = {order_id})
+               ORDER BY sku FOR UPDATE"#
+        ))
+        .await?;
         let (to_available, to_sold) = if target == "released" { (1, 0) } else { (0, 1) };
         txn.execute_raw(raw_sql!(
             Postgres,
