@@ -30,7 +30,12 @@ impl Infra {
     /// The broker, on the other hand, may be down: the service starts, says "not ready",
     /// and connects when it can.
     pub async fn start<M: MigratorTrait>(settings: ServiceSettings) -> anyhow::Result<Self> {
-        let pool_size = platform_config::parse("DATABASE_POOL_SIZE", 20u32)?;
+        // Small on purpose. Five services share one PostgreSQL on two cores: measured under
+        // load (docs/benchmarks.md), 20 connections each gave *less* throughput than 5,
+        // because extra connections only queue inside the database, where a descheduled
+        // backend keeps holding its row locks and everyone behind it waits longer.
+        // Requests beyond the pool wait in the service, holding nothing.
+        let pool_size = platform_config::parse("DATABASE_POOL_SIZE", 5u32)?;
         let db = platform_db::connect(&settings.database_url, pool_size).await?;
         platform_db::migrate::<M>(&db).await?;
         let broker = Broker::start(settings.amqp_url.clone(), settings.component().name());
