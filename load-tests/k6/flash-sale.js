@@ -3,13 +3,15 @@
 // there were units available and answer everyone else 409 out_of_stock: no oversell, no
 // lost units, no 5xx.
 //
-// Stock never comes back: the first run against a fresh stack sells the 10 units of
-// hot-sneaker, later runs find it sold out and expect 0 confirmations (the checks still
+// Stock never comes back by itself. With ADMIN_TOKEN set (./dev load and ./dev test set
+// it), setup restocks the product up to STOCK units through the operator's restock
+// endpoint (idempotent, keyed per run), so every run is a real sale; without it, a run
+// after the first finds the product sold out and expects 0 confirmations (the checks still
 // hold). The real verification is the invariant checker's; the checks here are the
 // shopper-side view of the same thing.
 //
-// Env: VUS (100), SKU (hot-sneaker), START_DELAY_MS (1000), POLL_MAX_MS (20000),
-// MAX_ERROR_RATE (0), VERBOSE.
+// Env: VUS (100), SKU (hot-sneaker), STOCK (10), ADMIN_TOKEN, START_DELAY_MS (1000),
+// POLL_MAX_MS (20000), MAX_ERROR_RATE (0), VERBOSE.
 
 import http from 'k6/http';
 import { check, sleep } from 'k6';
@@ -18,6 +20,7 @@ import { Counter, Gauge, Rate, Trend } from 'k6/metrics';
 
 import {
   CARDS,
+  INVENTORY_URL,
   ORDER_URL,
   envInt,
   envNumber,
@@ -40,6 +43,8 @@ const SKU = envString('SKU', 'hot-sneaker');
 const START_DELAY_MS = envInt('START_DELAY_MS', 1000);
 const POLL_MAX_MS = envInt('POLL_MAX_MS', 20000);
 const MAX_ERROR_RATE = envNumber('MAX_ERROR_RATE', 0);
+const STOCK = envInt('STOCK', 10);
+const ADMIN_TOKEN = envString('ADMIN_TOKEN', '');
 
 const checkoutDuration = new Trend('checkout_duration', true);
 const confirmed = new Counter('flash_confirmed');
@@ -79,15 +84,33 @@ export const options = {
 
 const customerOf = (runId, vu) => `lt-${runId}-fs-${vu}`;
 
+// Tops the product up to STOCK units. The key is per run: a retried request adds nothing.
+function restock(product, runId) {
+  const missing = STOCK - product.available;
+  if (!ADMIN_TOKEN || missing <= 0) return product;
+  const res = http.post(
+    `${INVENTORY_URL}/admin/products/${encodeURIComponent(SKU)}/restock`,
+    JSON.stringify({ quantity: missing }),
+    {
+      headers: { 'Content-Type': 'application/json', 'X-Admin-Token': ADMIN_TOKEN, 'Idempotency-Key': `flash-${runId}` },
+      tags: { name: 'POST /admin/products/{sku}/restock' },
+    },
+  );
+  if (res.status !== 201 && res.status !== 200) exec.test.abort(`restock of ${SKU} failed: HTTP ${res.status} ${res.body}`);
+  return json(res);
+}
+
 export function setup() {
   preflight();
-  const product = getProduct(SKU);
+  const runId = newRunId();
+  let product = getProduct(SKU);
   if (!product) exec.test.abort(`product ${SKU} not found`);
+  product = restock(product, runId);
   if (product.available === 0) {
     console.warn(`${SKU} is already sold out: every shopper should get 409 out_of_stock`);
   }
   return {
-    runId: newRunId(),
+    runId,
     before: product.available,
     // A common instant, a little ahead, so that the VUs fire together rather than in
     // the order k6 happened to start them.

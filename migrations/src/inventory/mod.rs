@@ -1,2 +1,7 @@
 //! The inventory database: catalog, stock and reservations.
-crate::migrator!(m20261122_000001_catalog_and_stock, m20261122_000002_seed_catalog; crate::messaging::ProcessedEvents);
+crate::migrator!(
+    m20261122_000001_catalog_and_stock,
+    m20261122_000002_seed_catalog,
+    m20261123_000001_restocks;
+    crate::messaging::ProcessedEvents
+);

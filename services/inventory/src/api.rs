@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use platform_http::{ApiError, Faults};
+use platform_http::{Admin, ApiError, Faults, IdempotencyKey};
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         .route("/reservations", web::post().to(reserve))
         .route("/reservations/{order_id}", web::get().to(get_reservation))
         .route("/reservations/{order_id}/release", web::post().to(release))
-        .route("/reservations/{order_id}/commit", web::post().to(commit));
+        .route("/reservations/{order_id}/commit", web::post().to(commit))
+        .route("/admin/products/{sku}/restock", web::post().to(restock));
 }
 
 #[derive(OpenApi)]
@@ -36,8 +37,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         title = "inventory",
         description = "Catalog, stock and reservations. Every reservation operation is idempotent per order id."
     ),
-    paths(list_products, get_product, reserve, get_reservation, release, commit),
+    paths(
+        list_products,
+        get_product,
+        reserve,
+        get_reservation,
+        release,
+        commit,
+        restock
+    ),
     components(schemas(
+        RestockRequest,
         Product,
         Line,
         ReserveRequest,
@@ -158,4 +168,40 @@ async fn commit(
         order_id: *order_id,
         status,
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RestockRequest {
+    /// Units to add (1 to 100,000).
+    pub quantity: i32,
+}
+
+/// Operator action: add stock (e.g. before a flash-sale demo). Needs the admin token and an
+/// Idempotency-Key: a retried restock adds nothing; the same key with another body is 422.
+#[utoipa::path(
+    post,
+    path = "/admin/products/{sku}/restock",
+    request_body = RestockRequest,
+    params(("Idempotency-Key" = String, Header, description = "one unique value per restock")),
+    responses(
+        (status = 201, description = "added", body = Product),
+        (status = 200, description = "a retry: nothing added again", body = Product),
+        (status = 400), (status = 401), (status = 404), (status = 422)
+    )
+)]
+async fn restock(
+    _: Admin,
+    state: web::Data<State>,
+    correlation: CorrelationId,
+    key: IdempotencyKey,
+    sku: web::Path<String>,
+    body: web::Json<RestockRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (product, added) =
+        stock::restock(&state.db, key.as_str(), &sku, body.quantity, correlation.as_str()).await?;
+    Ok(if added {
+        HttpResponse::Created().json(product)
+    } else {
+        HttpResponse::Ok().json(product)
+    })
 }

@@ -23,6 +23,8 @@ pub enum InventoryError {
     ReservationMismatch,
     #[error("product not found")]
     ProductNotFound,
+    #[error("the Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
     #[error(transparent)]
     Database(#[from] DbErr),
 }
@@ -57,6 +59,10 @@ impl From<InventoryError> for ApiError {
                 "this order id was already reserved with different lines",
             ),
             InventoryError::ProductNotFound => ApiError::not_found("product_not_found", "no such product"),
+            InventoryError::IdempotencyKeyReused => ApiError::unprocessable(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request",
+            ),
             InventoryError::Database(e) => ApiError::internal(e),
         }
     }

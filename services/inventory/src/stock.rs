@@ -134,6 +134,67 @@ pub async fn get_product(db: &DatabaseConnection, sku: &str) -> Result<Product, 
     .ok_or(InventoryError::ProductNotFound)
 }
 
+/// Largest single restock: a typo of a few zeros should be refused, not stocked.
+pub const MAX_RESTOCK: i32 = 100_000;
+
+/// Adds stock to a product, once per idempotency key. Returns the product and whether this
+/// call added it (`false`: a retry, answered without adding again). The key row and the
+/// stock change commit together, so a crash between them cannot add stock twice or lose it.
+pub async fn restock(
+    db: &DatabaseConnection,
+    key: &str,
+    sku: &str,
+    quantity: i32,
+    correlation_id: &str,
+) -> Result<(Product, bool), InventoryError> {
+    if !(1..=MAX_RESTOCK).contains(&quantity) {
+        return Err(InventoryError::Invalid(format!(
+            "quantity must be between 1 and {MAX_RESTOCK}"
+        )));
+    }
+    let product = get_product(db, sku).await?;
+    let txn = db.begin().await?;
+    let first = txn
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO restocks (idempotency_key, sku, quantity, correlation_id)
+               VALUES ({key}, {sku}, {quantity}, {correlation_id})
+               ON CONFLICT (idempotency_key) DO NOTHING"#
+        ))
+        .await?
+        .rows_affected()
+        == 1;
+    if !first {
+        txn.rollback().await?;
+        #[derive(FromQueryResult)]
+        struct Earlier {
+            sku: String,
+            quantity: i32,
+        }
+        let earlier = Earlier::find_by_statement(raw_sql!(
+            Postgres,
+            r#"SELECT sku, quantity FROM restocks WHERE idempotency_key = {key}"#
+        ))
+        .one(db)
+        .await?
+        .ok_or(InventoryError::ProductNotFound)?;
+        if (earlier.sku.as_str(), earlier.quantity) != (sku, quantity) {
+            return Err(InventoryError::IdempotencyKeyReused);
+        }
+        return Ok((get_product(db, sku).await?, false));
+    }
+    txn.execute_raw(raw_sql!(
+        Postgres,
+        r#"UPDATE products SET available = available + {quantity}, initial_stock = initial_stock + {quantity},
+               updated_at = now()
+           WHERE sku = {sku}"#
+    ))
+    .await?;
+    txn.commit().await?;
+    tracing::info!(sku, quantity, before = product.available, "restocked");
+    Ok((get_product(db, sku).await?, true))
+}
+
 /// Reserves every line or none. Returns the reservation and whether this call created it
 /// (`false`: a retry of an earlier successful call, answered from the stored reservation).
 pub async fn reserve(

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use chrono::Utc;
-use platform_http::{Admin, ApiError};
+use platform_http::{Admin, ApiError, IdempotencyKey};
 use platform_telemetry::CorrelationId;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait, raw_sql};
 use serde::{Deserialize, Serialize};
@@ -208,22 +208,12 @@ fn respond(status: StatusCode, body: &Value) -> HttpResponse {
     )
 )]
 async fn place_order(
-    req: HttpRequest,
     state: web::Data<State>,
     correlation: CorrelationId,
+    key: IdempotencyKey,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = req
-        .headers()
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(OrderError::MissingIdempotencyKey)?
-        .to_string();
-    if key.len() > 255 {
-        return Err(OrderError::Invalid("Idempotency-Key must be at most 255 characters".into()).into());
-    }
+    let key = key.0;
     let raw = body.into_inner();
     let fingerprint = idempotency::fingerprint(&raw);
     let parsed: PlaceOrder = serde_json::from_value(raw)

@@ -9,8 +9,6 @@ use uuid::Uuid;
 pub enum OrderError {
     #[error("invalid request: {0}")]
     Invalid(String),
-    #[error("missing Idempotency-Key header")]
-    MissingIdempotencyKey,
     #[error("the Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being processed")]
@@ -34,10 +32,6 @@ impl From<OrderError> for ApiError {
     fn from(e: OrderError) -> Self {
         match e {
             OrderError::Invalid(msg) => ApiError::bad_request("invalid_request", msg),
-            OrderError::MissingIdempotencyKey => ApiError::bad_request(
-                "missing_idempotency_key",
-                "POST /orders needs an Idempotency-Key header (one unique value per checkout attempt)",
-            ),
             OrderError::IdempotencyKeyReused => ApiError::unprocessable(
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used with a different request body",

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod faults;
 pub mod health;
+pub mod idempotency;
 pub mod metrics;
 pub mod server;
 
@@ -19,4 +20,5 @@ pub use admin::{Admin, AdminToken};
 pub use error::ApiError;
 pub use faults::Faults;
 pub use health::Probe;
+pub use idempotency::IdempotencyKey;
 pub use server::{Application, ShutdownHook, serve};
