@@ -76,7 +76,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             projection::BINDINGS.to_vec(),
             &settings.consumer,
         ),
-        infra.db.clone(),
+        infra.background_db.clone(),
         infra.broker.clone(),
         Arc::new(projection::Projection),
         faults.clone(),

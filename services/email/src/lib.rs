@@ -79,12 +79,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             events::BINDINGS.to_vec(),
             &settings.consumer,
         ),
-        infra.db.clone(),
+        infra.background_db.clone(),
         infra.broker.clone(),
         Arc::new(events::OrderEvents),
         faults.clone(),
     );
-    let sender = sender::Sender::new(infra.db.clone(), &settings, faults.clone())?;
+    let sender = sender::Sender::new(infra.background_db.clone(), &settings, faults.clone())?;
     let sender_worker = periodic::start("email-sender", settings.send_interval, move || {
         let sender = sender.clone();
         async move { sender.run_pass().await }.boxed()

@@ -62,7 +62,7 @@ impl Settings {
 /// Builds the service (connects, migrates, starts its actors, binds) without running it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::inventory::Migrator>(settings.service.clone()).await?;
-    let db = infra.db.clone();
+    let db = infra.background_db.clone();
     // The sweeper returns the stock of reservations nobody committed or released in time
     // (the order service crashed, a compensation was lost); without it such stock would
     // stay "reserved" forever and the product would look sold out.
@@ -91,7 +91,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             events::BINDINGS.to_vec(),
             &settings.consumer,
         ),
-        infra.db.clone(),
+        infra.background_db.clone(),
         infra.broker.clone(),
         Arc::new(events::OrderEvents),
         faults.clone(),

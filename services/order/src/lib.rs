@@ -152,6 +152,9 @@ impl Settings {
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::order::Migrator>(settings.service.clone()).await?;
     let db = infra.db.clone();
+    // Background work (retries, compensations, the relay, monitors) uses its own pool, so
+    // that it can never take the connections a shopper's checkout is waiting for.
+    let background = infra.background_db.clone();
     let inventory = clients::Dependency::new(
         "inventory",
         settings.inventory_url.clone(),
@@ -166,7 +169,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     );
 
     let compensator = compensation::Compensator::new(
-        db.clone(),
+        background.clone(),
         inventory.clone(),
         payment.clone(),
         settings.compensation.clone(),
@@ -186,7 +189,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         retry_max: settings.retry_max,
     };
     let reconciler = {
-        let (db, saga) = (db.clone(), saga.clone());
+        let saga = saga::Saga {
+            db: background.clone(),
+            ..saga.clone()
+        };
+        let db = background.clone();
         periodic::start("reconciler", settings.reconciler_interval, move || {
             let (db, saga) = (db.clone(), saga.clone());
             async move { reconciler::run_pass(&db, &saga).await }.boxed()
@@ -195,7 +202,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
 
     // The relay drains the outbox to RabbitMQ; NOTIFY wakes it, the poll is the fallback.
     let relay = platform_messaging::Relay::new(
-        db.clone(),
+        background.clone(),
         infra.broker.clone(),
         settings.outbox_batch,
         settings.outbox_retention,
@@ -211,7 +218,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     });
     platform_messaging::outbox::listen(settings.service.database_url.clone(), relay_worker.clone());
     let heartbeat = {
-        let db = db.clone();
+        let db = background.clone();
         periodic::start("heartbeat", settings.heartbeat_interval, move || {
             let db = db.clone();
             async move {
@@ -228,7 +235,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         &settings.service.amqp_url,
     );
     let ops = ops::Ops::new(
-        db.clone(),
+        background.clone(),
         monitor,
         settings.alert_thresholds.clone(),
         settings.analytics_url.clone(),

@@ -20,7 +20,12 @@ use sea_orm_migration::MigratorTrait;
 #[derive(Clone)]
 pub struct Infra {
     pub settings: ServiceSettings,
+    /// The request path's pool: what a shopper's request waits on.
     pub db: DatabaseConnection,
+    /// A separate, smaller pool for background work: event consumers, the outbox relay,
+    /// sweepers, retries. A bulkhead: a burst of events (32 handlers at once per consumer)
+    /// queues for these connections and never takes the ones a checkout needs.
+    pub background_db: DatabaseConnection,
     pub broker: Broker,
 }
 
@@ -38,8 +43,15 @@ impl Infra {
         let pool_size = platform_config::parse("DATABASE_POOL_SIZE", 5u32)?;
         let db = platform_db::connect(&settings.database_url, pool_size).await?;
         platform_db::migrate::<M>(&db).await?;
+        let background_size = platform_config::parse("DATABASE_BACKGROUND_POOL_SIZE", 3u32)?;
+        let background_db = platform_db::connect(&settings.database_url, background_size).await?;
         let broker = Broker::start(settings.amqp_url.clone(), settings.component().name());
-        Ok(Self { settings, db, broker })
+        Ok(Self {
+            settings,
+            db,
+            background_db,
+            broker,
+        })
     }
 
     /// Serves HTTP with the health probes for the database and the broker, and registers
@@ -57,12 +69,14 @@ impl Infra {
         };
         let app = platform_http::serve(&self.settings.server, probes, routes)?;
         let broker = self.broker.clone();
-        let db = self.db.clone();
+        let pools = [self.db.clone(), self.background_db.clone()];
         let close_broker: ShutdownHook = Box::new(move || async move { broker.close().await }.boxed());
         let close_db: ShutdownHook = Box::new(move || {
             async move {
-                if let Err(e) = db.close().await {
-                    tracing::warn!(error = %e, "closing the database pool failed");
+                for db in pools {
+                    if let Err(e) = db.close().await {
+                        tracing::warn!(error = %e, "closing a database pool failed");
+                    }
                 }
             }
             .boxed()
