@@ -22,9 +22,13 @@ pub struct Infra {
     pub settings: ServiceSettings,
     /// The request path's pool: what a shopper's request waits on.
     pub db: DatabaseConnection,
-    /// A separate, smaller pool for background work: event consumers, the outbox relay,
-    /// sweepers, retries. A bulkhead: a burst of events (32 handlers at once per consumer)
-    /// queues for these connections and never takes the ones a checkout needs.
+    /// The pool for background work: event consumers, the outbox relay, sweepers,
+    /// retries. A bulkhead when `DATABASE_BACKGROUND_POOL_SIZE` > 0: a burst of events then
+    /// queues for its own connections and never takes the ones a checkout needs. Off (the
+    /// same pool as `db`) by default, because measured on the 2-core machine where
+    /// everything shares one PostgreSQL, the extra connections cost more than they saved:
+    /// 118 → 94 checkouts/s (docs/benchmarks.md). Worth it when the database has cores to
+    /// spare and background bursts are what slows the request path.
     pub background_db: DatabaseConnection,
     pub broker: Broker,
 }
@@ -43,8 +47,10 @@ impl Infra {
         let pool_size = platform_config::parse("DATABASE_POOL_SIZE", 5u32)?;
         let db = platform_db::connect(&settings.database_url, pool_size).await?;
         platform_db::migrate::<M>(&db).await?;
-        let background_size = platform_config::parse("DATABASE_BACKGROUND_POOL_SIZE", 3u32)?;
-        let background_db = platform_db::connect(&settings.database_url, background_size).await?;
+        let background_db = match platform_config::parse("DATABASE_BACKGROUND_POOL_SIZE", 0u32)? {
+            0 => db.clone(),
+            size => platform_db::connect(&settings.database_url, size).await?,
+        };
         let broker = Broker::start(settings.amqp_url.clone(), settings.component().name());
         Ok(Self {
             settings,
