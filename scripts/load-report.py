@@ -124,6 +124,19 @@ lines = [
 for row in read("processes.txt").splitlines():
     name, cpu, rss = row.split()
     lines.append(f"| {name} | {float(cpu):.0f} % | {int(rss) / 1024:.0f} MiB |")
+# Where the database's time went (pg_stat_statements, zeroed before the scenario). The
+# per-database totals table ends the file: "database | calls | total_ms".
+statements = read("statements.txt")
+per_db = re.findall(r"^ (\w+)\s+\|\s+(\d+)\s+\|\s+(\d+)\s*$", statements, re.M)
+if per_db:
+    lines += ["", "## Database statements (pg_stat_statements, scenario and settling, background work included)", "",
+              "| database | statements | per confirmed checkout | execution time |", "| --- | --- | --- | --- |"]
+    for db, calls, total_ms in per_db:
+        if db == "postgres":
+            continue
+        per = int(calls) / confirmed if confirmed else 0
+        lines.append(f"| {db} | {int(calls):,} | {per:.1f} | {int(total_ms) / 1000:.1f} s |")
+    lines += ["", "The statements that cost the most are listed in `statements.txt` beside this report."]
 lines += ["", "## Invariants", "", "```", read("invariants.txt").strip(), "```", "", "## k6 summary", "", "```", read(f"{scenario}-summary.txt").strip(), "```", ""]
 (results / "report.md").write_text("\n".join(lines))
 print("\n".join(lines[:30]))
