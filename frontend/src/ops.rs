@@ -191,6 +191,8 @@ struct OpsPage {
     dead_letters: Vec<DeadLetterRow>,
     consumers: Vec<ConsumerRow>,
     faults: Vec<(String, String, String)>,
+    /// The restock form's Idempotency-Key, new on every page view.
+    restock_key: String,
 }
 
 const CONSUMING: [Component; 4] = [
@@ -396,6 +398,7 @@ async fn ops(
                     })
             })
             .collect(),
+        restock_key: uuid::Uuid::new_v4().to_string(),
     };
     let mut res = render(StatusCode::OK, &page);
     if let Some(c) = new_cookie {
@@ -518,6 +521,11 @@ async fn action(
             Some(json!({ "mode": "delay", "delay_ms": 1500 })),
         ),
         "fault_clear" => (reqwest::Method::DELETE, format!("/admin/faults/{target}"), None),
+        "restock_hot" => (
+            reqwest::Method::POST,
+            "/admin/products/hot-sneaker/restock".to_string(),
+            Some(json!({ "quantity": 10 })),
+        ),
         _ => {
             return views::error(
                 StatusCode::BAD_REQUEST,
@@ -534,6 +542,13 @@ async fn action(
     } else {
         service
     };
+    // Only the restock changes stock; its key came with the form (see OpsPage::restock_key).
+    let key_header = [("Idempotency-Key", target)];
+    let headers: &[(&str, &str)] = if form.action == "restock_hot" {
+        &key_header
+    } else {
+        &[]
+    };
     let reply = backend
         .send(
             method,
@@ -542,7 +557,7 @@ async fn action(
             body.as_ref(),
             &correlation,
             Some(&token),
-            &[],
+            headers,
         )
         .await;
     if reply.status == 401 {

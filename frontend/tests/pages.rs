@@ -183,3 +183,51 @@ async fn status_page_shows_each_services_readiness() {
     storefront.stop().await;
     inventory.stop().await;
 }
+
+/// The ops page's restock button carries an Idempotency-Key made when the page was shown,
+/// which the storefront forwards: pressing it twice (or a retried request) restocks once.
+#[actix_web::test]
+async fn the_ops_restock_button_restocks_once_per_page_view() {
+    let (storefront, inventory, _db, _vhost) = storefront_with_inventory().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let available = || async {
+        reqwest::get(inventory.url("/products/hot-sneaker"))
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["available"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = available().await;
+    let cookies = format!(
+        "csrf=22222222222222222222222222222222; admin_token={}",
+        platform_testing::TEST_ADMIN_TOKEN
+    );
+    // The key the ops page put in the form when it was shown (the page itself needs the
+    // order service to show its switches, which this test does not run).
+    let key = uuid::Uuid::new_v4().to_string();
+    let key = key.as_str();
+    for _ in 0..2 {
+        let res = client
+            .post(storefront.url("/ops/action"))
+            .header("cookie", &cookies)
+            .form(&[
+                ("csrf", "22222222222222222222222222222222"),
+                ("action", "restock_hot"),
+                ("service", "inventory"),
+                ("target", key),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    }
+    assert_eq!(available().await - before, 10, "two presses, one restock");
+    storefront.stop().await;
+    inventory.stop().await;
+}
