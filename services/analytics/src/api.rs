@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform_http::ApiError;
-use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
+use sea_orm::{AccessMode, DatabaseConnection, FromQueryResult, IsolationLevel, TransactionTrait, raw_sql};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -68,7 +68,14 @@ struct CountedOrder {
 }
 
 async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
-    let db = &state.db;
+    // One snapshot for every figure: read separately, a total could already include events
+    // that the per-minute rows, read a moment earlier, did not (the consumer commits between
+    // the two reads), and the page would not add up.
+    let db = &state
+        .db
+        .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+        .await
+        .map_err(ApiError::internal)?;
     let per_minute = Minute::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT minute, outcome, sum(orders)::bigint AS orders, sum(revenue_minor)::bigint AS revenue_minor

@@ -71,14 +71,14 @@ impl Saga {
                 .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")))
         };
         let mut order = load().await?;
-        let mut lines = None;
+        let mut read_lines = None;
         loop {
             if order.is_terminal() {
                 return Ok(order);
             }
-            let lines = match &mut lines {
+            let lines = match &mut read_lines {
                 Some(lines) => lines,
-                None => lines.insert(orders::lines(&self.db, id).await?),
+                None => read_lines.insert(orders::lines(&self.db, id).await?),
             };
             let step = if Utc::now() >= order.deadline_at {
                 self.give_up(&order, lines, actor).await?
@@ -89,7 +89,11 @@ impl Saga {
             };
             order = match step {
                 Step::Moved(next) => *next,
-                Step::Raced => load().await?,
+                // Whoever moved it may have priced the lines too: read both again.
+                Step::Raced => {
+                    read_lines = None;
+                    load().await?
+                }
                 // Off the happy path: one more read is cheap next to the failure it reports.
                 Step::Wait => return load().await,
             };
