@@ -10,16 +10,8 @@
 // the deadline is 30 s), P95_MS (250) / P99_MS (500) for good-card checkouts,
 // MAX_ERROR_RATE (0.01), MAX_DROPPED (10), VERBOSE.
 
-import { CARD_KINDS, checkout } from '../lib/checkout-flow.js';
-import { envInt, envNumber, envString, metricValue, newRunId, preflight, summaryWriter } from '../lib/common.js';
-
-const RATE = envInt('RATE', 20);
-const DURATION = envString('DURATION', '30s');
-const POLL_MAX_MS = envInt('POLL_MAX_MS', 40000);
-const P95_MS = envNumber('P95_MS', 250);
-const P99_MS = envNumber('P99_MS', 500);
-const MAX_ERROR_RATE = envNumber('MAX_ERROR_RATE', 0.01);
-const MAX_DROPPED = envInt('MAX_DROPPED', 10);
+import { CARD_KINDS, checkout, openWorkload } from '../lib/checkout-flow.js';
+import { envNumber, metricValue, newRunId, preflight, summaryWriter } from '../lib/common.js';
 
 // Cumulative shares, in a fixed order; whatever is left uses the approving card.
 const SHARES = [
@@ -37,8 +29,23 @@ if (failingShare > 1 || SHARES.some(([, share]) => share < 0)) {
 // A 429 or provider-error order holds its VU for the whole deadline while polling:
 // budget VUs for RATE * share * 40 s of them, plus the quick ones.
 const longShare = SHARES.filter(([k]) => k === 'rate_limited' || k === 'provider_error').reduce((s, [, v]) => s + v, 0);
-const PRE_VUS = envInt('PRE_VUS', Math.max(10, RATE * 2));
-const MAX_VUS = envInt('MAX_VUS', Math.max(100, Math.ceil(RATE * (2 + longShare * (POLL_MAX_MS / 1000) * 1.5))));
+const {
+  rate: RATE,
+  duration: DURATION,
+  pollMaxMs: POLL_MAX_MS,
+  p95Ms: P95_MS,
+  p99Ms: P99_MS,
+  maxErrorRate: MAX_ERROR_RATE,
+  maxDropped: MAX_DROPPED,
+  scenario,
+} = openWorkload({
+  rate: 20,
+  duration: '30s',
+  // The deadline is 30 s: an unknown outcome is polled until the order is cancelled.
+  pollMaxMs: 40000,
+  preVUs: (w) => Math.max(10, w.rate * 2),
+  maxVUs: (w) => Math.max(100, Math.ceil(w.rate * (2 + longShare * (w.pollMaxMs / 1000) * 1.5))),
+});
 
 function pickCard() {
   let r = Math.random();
@@ -62,16 +69,8 @@ for (const card of CARDS_IN_TABLE) {
 
 export const options = {
   scenarios: {
-    mixed_failures: {
-      executor: 'constant-arrival-rate',
-      rate: RATE,
-      timeUnit: '1s',
-      duration: DURATION,
-      preAllocatedVUs: PRE_VUS,
-      maxVUs: MAX_VUS,
-      // Orders placed near the end still get polled to their deadline.
-      gracefulStop: `${Math.ceil(POLL_MAX_MS / 1000) + 5}s`,
-    },
+    // Orders placed near the end still get polled to their deadline (gracefulStop).
+    mixed_failures: scenario,
   },
   thresholds: {
     ...perCard,

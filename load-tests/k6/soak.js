@@ -8,40 +8,24 @@
 
 import exec from 'k6/execution';
 
-import { checkout } from '../lib/checkout-flow.js';
-import {
-  envInt,
-  envNumber,
-  envString,
-  metricValue,
-  newRunId,
-  parseDuration,
-  preflight,
-  summaryWriter,
-} from '../lib/common.js';
+import { checkout, openWorkload } from '../lib/checkout-flow.js';
+import { metricValue, newRunId, parseDuration, preflight, summaryWriter } from '../lib/common.js';
 
-const RATE = envInt('RATE', 20);
-const DURATION = envString('DURATION', '5m');
+const {
+  rate: RATE,
+  duration: DURATION,
+  pollMaxMs: POLL_MAX_MS,
+  p95Ms: P95_MS,
+  p99Ms: P99_MS,
+  maxErrorRate: MAX_ERROR_RATE,
+  maxDropped: MAX_DROPPED,
+  scenario,
+} = openWorkload({ rate: 20, duration: '5m' });
 const DURATION_MS = parseDuration(DURATION);
-const PRE_VUS = envInt('PRE_VUS', Math.max(5, RATE));
-const MAX_VUS = envInt('MAX_VUS', Math.max(50, RATE * 4));
-const P95_MS = envNumber('P95_MS', 250);
-const P99_MS = envNumber('P99_MS', 500);
-const MAX_ERROR_RATE = envNumber('MAX_ERROR_RATE', 0.01);
-const MAX_DROPPED = envInt('MAX_DROPPED', 10);
-const POLL_MAX_MS = envInt('POLL_MAX_MS', 20000);
 
 export const options = {
   scenarios: {
-    soak: {
-      executor: 'constant-arrival-rate',
-      rate: RATE,
-      timeUnit: '1s',
-      duration: DURATION,
-      preAllocatedVUs: PRE_VUS,
-      maxVUs: MAX_VUS,
-      gracefulStop: `${Math.ceil(POLL_MAX_MS / 1000) + 5}s`,
-    },
+    soak: scenario,
   },
   thresholds: {
     checkout_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],

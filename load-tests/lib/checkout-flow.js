@@ -11,6 +11,9 @@ import exec from 'k6/execution';
 import {
   CARDS,
   customerFor,
+  envInt,
+  envNumber,
+  envString,
   getProducts,
   json,
   orderBody,
@@ -60,6 +63,44 @@ export const CARD_KINDS = {
   slow: CARDS.slow,
   provider_error: CARDS.providerError,
 };
+
+/**
+ * The open workload that checkout.js, soak.js and mixed-failures.js share: shoppers arrive
+ * at RATE per second whether or not earlier ones are done, as on a real shop (a closed
+ * model would slow its own arrivals down when the platform slows, hiding exactly the
+ * latency we want to see). Reads the common env knobs, with each script's own defaults,
+ * and returns them with the k6 scenario built from them.
+ *
+ * Env: RATE, DURATION, POLL_MAX_MS, PRE_VUS, MAX_VUS, P95_MS (250), P99_MS (500),
+ * MAX_ERROR_RATE (0.01), MAX_DROPPED (10). `preVUs` / `maxVUs` compute the VU defaults
+ * from the rate and polling bound when a script needs more than the usual.
+ */
+export function openWorkload({ rate, duration, pollMaxMs = 20000, preVUs, maxVUs }) {
+  const w = {
+    rate: envInt('RATE', rate),
+    duration: envString('DURATION', duration),
+    pollMaxMs: envInt('POLL_MAX_MS', pollMaxMs),
+    p95Ms: envNumber('P95_MS', 250),
+    p99Ms: envNumber('P99_MS', 500),
+    maxErrorRate: envNumber('MAX_ERROR_RATE', 0.01),
+    maxDropped: envInt('MAX_DROPPED', 10),
+  };
+  // Enough VUs for one second of arrivals up front; more are added (up to maxVUs) only if
+  // iterations get slow, e.g. when 202s have to be polled.
+  w.preVUs = envInt('PRE_VUS', preVUs ? preVUs(w) : Math.max(5, w.rate));
+  w.maxVUs = envInt('MAX_VUS', maxVUs ? maxVUs(w) : Math.max(50, w.rate * 4));
+  w.scenario = {
+    executor: 'constant-arrival-rate',
+    rate: w.rate,
+    timeUnit: '1s',
+    duration: w.duration,
+    preAllocatedVUs: w.preVUs,
+    maxVUs: w.maxVUs,
+    // Lets an iteration that is polling a 202 finish instead of being cut off.
+    gracefulStop: `${Math.ceil(w.pollMaxMs / 1000) + 5}s`,
+  };
+  return w;
+}
 
 /**
  * A cart of 1-2 random non-hot products that have stock, 1-2 units each. The flash-sale
