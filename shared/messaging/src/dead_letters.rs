@@ -76,6 +76,16 @@ async fn take(channel: &Channel, queue: &str, limit: usize) -> Result<Vec<BasicG
     Ok(taken)
 }
 
+/// Returns a message to its dead-letter queue untouched: listing it, skipping it or failing
+/// to replay it must never lose it.
+async fn put_back(m: &BasicGetMessage) {
+    let requeue = BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    };
+    let _ = m.delivery.acker.nack(requeue).await;
+}
+
 fn describe(queue: &str, m: &BasicGetMessage) -> DeadLetter {
     let p = &m.delivery.properties;
     DeadLetter {
@@ -100,15 +110,8 @@ async fn list(_: Admin, state: web::Data<DeadLetters>) -> Result<HttpResponse, A
         let dlq = topology::dead_letter_queue(queue);
         let taken = take(&channel, &dlq, 100).await?;
         letters.extend(taken.iter().map(|m| describe(queue, m)));
-        for m in taken {
-            let _ = m
-                .delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await;
+        for m in &taken {
+            put_back(m).await;
         }
     }
     let _ = channel.close(200, "done".into()).await;
@@ -134,14 +137,7 @@ async fn replay(
             let id = p.message_id().as_ref().map(|s| s.to_string());
             let wanted = query.event_id.is_none() || query.event_id == id;
             if !wanted {
-                let _ = m
-                    .delivery
-                    .acker
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await;
+                put_back(&m).await;
                 continue;
             }
             let props = publish::with_headers(
@@ -162,16 +158,7 @@ async fn replay(
                     tracing::warn!(queue = %queue, event_id = ?id, "dead letter replayed by an operator");
                     replayed.push(describe(queue, &m));
                 }
-                _ => {
-                    let _ = m
-                        .delivery
-                        .acker
-                        .nack(BasicNackOptions {
-                            requeue: true,
-                            ..Default::default()
-                        })
-                        .await;
-                }
+                _ => put_back(&m).await,
             }
         }
     }
