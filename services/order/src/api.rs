@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use chrono::Utc;
 use platform_http::{Admin, ApiError, IdempotencyKey};
 use platform_telemetry::CorrelationId;
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait, raw_sql};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
@@ -16,7 +16,7 @@ use crate::{
     OrderError, Settings,
     catalog::Catalog,
     compensation::{self, Compensation},
-    idempotency::{self, Claim},
+    idempotency::{self, Claim, Taken},
     orders::{self, Order, OrderLine, TimelineEntry},
     saga::Saga,
 };
@@ -260,57 +260,56 @@ async fn place_order(
 
     let settings = &state.settings;
     let customer = order.customer_id.clone();
+    let new = orders::NewOrder {
+        id: Uuid::now_v7(),
+        customer_id: &customer,
+        card: &order.card_number,
+        correlation_id: correlation.as_str(),
+        lines: &order.lines,
+        grace: settings.checkout_grace,
+        deadline: Utc::now() + settings.order_deadline,
+    };
+    // The key and the order in one transaction: either both exist or neither does.
+    let txn = state.db.begin().await.map_err(OrderError::from)?;
     let claim = idempotency::claim(
-        &state.db,
+        &txn,
         &customer,
         &key,
         &fingerprint,
+        new.id,
         settings.idempotency_retention,
         settings.checkout_grace * 2,
     )
     .await
     .map_err(OrderError::from)?;
-    match claim {
-        Claim::New => {}
-        Claim::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            return Ok(respond(status, &body));
+    let created = match claim {
+        Claim::New => {
+            let created = orders::create(&txn, &new).await.map_err(OrderError::from)?;
+            txn.commit().await.map_err(OrderError::from)?;
+            created
         }
-        Claim::Mismatch => return Err(OrderError::IdempotencyKeyReused.into()),
-        // The first request's process died after creating the order: answer with where the
-        // order stands now (the reconciler owns it), instead of refusing forever.
-        Claim::InFlight {
-            order_id: Some(id),
-            stale: true,
-        } => {
-            let order = orders::load(&state.db, id)
-                .await
-                .map_err(OrderError::from)?
-                .ok_or(OrderError::NotFound)?;
-            let status = status_of(&order);
-            let body = serde_json::to_value(view(&state.db, order).await?).map_err(ApiError::internal)?;
-            if status != StatusCode::ACCEPTED {
-                idempotency::complete(&state.db, &customer, &key, status.as_u16(), &body)
-                    .await
-                    .map_err(OrderError::from)?;
-            }
-            return Ok(respond(status, &body));
-        }
-        Claim::InFlight { order_id, .. } => return Err(OrderError::RequestInFlight { order_id }.into()),
-    }
-
-    let id = match create(&state, &order, &key, &correlation).await {
-        Ok(id) => id,
-        Err(e) => {
-            // Nothing was created: free the key so the client's retry can go ahead.
-            let _ = idempotency::abandon(&state.db, &customer, &key).await;
-            return Err(e.into());
+        Claim::Taken(taken) => {
+            // Nothing of ours to keep.
+            txn.rollback().await.map_err(OrderError::from)?;
+            return answer_taken_key(&state, &customer, &key, taken).await;
         }
     };
-    tracing::info!(order_id = %id, customer_id = %customer, "order created");
+    tracing::info!(order_id = %created.id, customer_id = %customer, "order created");
+    // The lines as the order has them (sorted by SKU), not priced yet: the saga starts from
+    // what was just written instead of reading it back.
+    let mut lines: Vec<orders::OrderLine> = order
+        .lines
+        .iter()
+        .map(|(sku, quantity)| orders::OrderLine {
+            sku: sku.clone(),
+            quantity: *quantity,
+            unit_price_minor: None,
+        })
+        .collect();
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
     let placed = state
         .saga
-        .advance(id, "checkout")
+        .drive(created, Some(lines), "checkout")
         .await
         .map_err(OrderError::from)?;
     let status = status_of(&placed);
@@ -321,42 +320,40 @@ async fn place_order(
     Ok(respond(status, &body))
 }
 
-/// Persists the order as `pending`, its lines, its first timeline entry, and links the
-/// idempotency key to it, in one transaction.
-async fn create(
+/// The answer to a request whose key another request has already claimed.
+async fn answer_taken_key(
     state: &State,
-    order: &Validated,
+    customer: &str,
     key: &str,
-    correlation: &CorrelationId,
-) -> Result<Uuid, OrderError> {
-    let id = Uuid::now_v7();
-    let settings = &state.settings;
-    let deadline = Utc::now() + settings.order_deadline;
-    let grace_ms = settings.checkout_grace.as_millis() as i64;
-    let (customer, card, corr) = (&order.customer_id, &order.card_number, correlation.as_str());
-    let lines: Value = order
-        .lines
-        .iter()
-        .map(|(sku, quantity)| json!({ "sku": sku, "quantity": quantity }))
-        .collect();
-    let txn = state.db.begin().await?;
-    txn.execute_raw(raw_sql!(
-        Postgres,
-        r#"INSERT INTO orders (id, customer_id, status, payment_method, correlation_id, next_attempt_at, deadline_at)
-           VALUES ({id}, {customer}, 'pending', {card}, {corr}, now() + {grace_ms} * interval '1 millisecond', {deadline})"#
-    ))
-    .await?;
-    // All lines in one statement (a JSON array unpacked by the database), not one per line.
-    txn.execute_raw(raw_sql!(
-        Postgres,
-        r#"INSERT INTO order_lines (order_id, sku, quantity)
-           SELECT {id}, sku, quantity FROM jsonb_to_recordset({lines}) AS l(sku text, quantity int)"#
-    ))
-    .await?;
-    orders::record(&txn, id, "create", "pending", None, "checkout", corr).await?;
-    idempotency::attach_order(&txn, customer, key, id).await?;
-    txn.commit().await?;
-    Ok(id)
+    taken: Taken,
+) -> Result<HttpResponse, ApiError> {
+    match taken {
+        Taken::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Ok(respond(status, &body))
+        }
+        Taken::Mismatch => Err(OrderError::IdempotencyKeyReused.into()),
+        // The first request's process died after creating the order: answer with where the
+        // order stands now (the reconciler owns it), instead of refusing forever.
+        Taken::InFlight {
+            order_id: Some(id),
+            stale: true,
+        } => {
+            let order = orders::load(&state.db, id)
+                .await
+                .map_err(OrderError::from)?
+                .ok_or(OrderError::NotFound)?;
+            let status = status_of(&order);
+            let body = serde_json::to_value(view(&state.db, order).await?).map_err(ApiError::internal)?;
+            if status != StatusCode::ACCEPTED {
+                idempotency::complete(&state.db, customer, key, status.as_u16(), &body)
+                    .await
+                    .map_err(OrderError::from)?;
+            }
+            Ok(respond(status, &body))
+        }
+        Taken::InFlight { order_id, .. } => Err(OrderError::RequestInFlight { order_id }.into()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

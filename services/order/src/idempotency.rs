@@ -12,6 +12,11 @@
 //! The claim is an `INSERT ... ON CONFLICT DO NOTHING` on the primary key: of 20 concurrent
 //! requests with one key, exactly one inserts and runs; the database decides, not a lock in
 //! one process's memory, so it holds across instances.
+//!
+//! The claim runs in the transaction that creates the order, and the key row carries the
+//! order's id from the start: the key and the order it created are committed together or
+//! not at all. A request that fails before its commit leaves no key behind, so the
+//! client's retry simply goes ahead; there is no "abandoned key" to clean up.
 
 use std::time::Duration;
 
@@ -23,6 +28,11 @@ use uuid::Uuid;
 pub enum Claim {
     /// First use of the key: go ahead.
     New,
+    /// Someone used the key before.
+    Taken(Taken),
+}
+
+pub enum Taken {
     /// Finished before: answer this.
     Replay { status: u16, body: Value },
     /// Still running (or its process died mid-way, see `stale`).
@@ -47,11 +57,15 @@ pub fn fingerprint(body: &Value) -> String {
     format!("{:x}", Sha256::digest(&canonical))
 }
 
+/// Claims `key` for the order `order_id` is about to be. Call it in the transaction that
+/// creates the order: a concurrent request with the same key waits on this row until that
+/// transaction ends, then finds the key taken (and the order it created).
 pub async fn claim(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     customer_id: &str,
     key: &str,
     hash: &str,
+    order_id: Uuid,
     retention: Duration,
     stale_after: Duration,
 ) -> Result<Claim, DbErr> {
@@ -59,10 +73,10 @@ pub async fn claim(
     let inserted = db
         .execute_raw(raw_sql!(
             Postgres,
-            r#"INSERT INTO idempotency_keys (customer_id, key, request_hash, expires_at)
-               VALUES ({customer_id}, {key}, {hash}, now() + {retention_s} * interval '1 second')
+            r#"INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id, expires_at)
+               VALUES ({customer_id}, {key}, {hash}, {order_id}, now() + {retention_s} * interval '1 second')
                ON CONFLICT (customer_id, key) DO UPDATE
-                   SET request_hash = EXCLUDED.request_hash, order_id = NULL, response_status = NULL,
+                   SET request_hash = EXCLUDED.request_hash, order_id = EXCLUDED.order_id, response_status = NULL,
                        response_body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
                    WHERE idempotency_keys.expires_at < now()"#
         ))
@@ -83,40 +97,24 @@ pub async fn claim(
     .await?
     else {
         // Purged between our insert and select: extremely unlikely; treat as in flight.
-        return Ok(Claim::InFlight {
+        return Ok(Claim::Taken(Taken::InFlight {
             order_id: None,
             stale: false,
-        });
+        }));
     };
     if row.request_hash != hash {
-        return Ok(Claim::Mismatch);
+        return Ok(Claim::Taken(Taken::Mismatch));
     }
-    Ok(match (row.response_status, row.response_body) {
-        (Some(status), Some(body)) => Claim::Replay {
+    Ok(Claim::Taken(match (row.response_status, row.response_body) {
+        (Some(status), Some(body)) => Taken::Replay {
             status: status as u16,
             body,
         },
-        _ => Claim::InFlight {
+        _ => Taken::InFlight {
             order_id: row.order_id,
             stale: row.stale,
         },
-    })
-}
-
-/// Links the key to the order it created: runs in the transaction that inserts the order,
-/// so there is never an order without its key nor a key pointing at nothing.
-pub async fn attach_order(
-    db: &impl ConnectionTrait,
-    customer_id: &str,
-    key: &str,
-    order_id: Uuid,
-) -> Result<(), DbErr> {
-    db.execute_raw(raw_sql!(
-        Postgres,
-        r#"UPDATE idempotency_keys SET order_id = {order_id} WHERE customer_id = {customer_id} AND key = {key}"#
-    ))
-    .await?;
-    Ok(())
+    }))
 }
 
 /// Stores the response to replay.
@@ -133,16 +131,6 @@ pub async fn complete(
         Postgres,
         r#"UPDATE idempotency_keys SET response_status = {status}, response_body = {body}
            WHERE customer_id = {customer_id} AND key = {key}"#
-    ))
-    .await?;
-    Ok(())
-}
-
-/// Forgets a key whose request failed before doing anything, so the client may retry it.
-pub async fn abandon(db: &DatabaseConnection, customer_id: &str, key: &str) -> Result<(), DbErr> {
-    db.execute_raw(raw_sql!(
-        Postgres,
-        r#"DELETE FROM idempotency_keys WHERE customer_id = {customer_id} AND key = {key} AND order_id IS NULL"#
     ))
     .await?;
     Ok(())

@@ -61,17 +61,24 @@ enum Step {
 
 impl Saga {
     /// Drives the order as far as it can go now. Returns the order as it stands.
-    ///
-    /// The order and its lines are read once; every transition returns the updated row, so
-    /// a checkout that goes straight through reads the order exactly once.
     pub async fn advance(&self, id: Uuid, actor: &str) -> Result<Order, DbErr> {
-        let load = || async {
-            orders::load(&self.db, id)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")))
-        };
-        let mut order = load().await?;
-        let mut read_lines = None;
+        let order = self.load(id).await?;
+        self.drive(order, None, actor).await
+    }
+
+    /// [`Saga::advance`] for an order the caller has just read or written, with its lines
+    /// if it has them: the checkout request, which has just created the order, starts here
+    /// without reading back what it wrote.
+    ///
+    /// Every transition returns the updated row, so a checkout that goes straight through
+    /// never reads the order at all.
+    pub async fn drive(
+        &self,
+        mut order: Order,
+        mut read_lines: Option<Vec<orders::OrderLine>>,
+        actor: &str,
+    ) -> Result<Order, DbErr> {
+        let id = order.id;
         loop {
             if order.is_terminal() {
                 return Ok(order);
@@ -92,12 +99,18 @@ impl Saga {
                 // Whoever moved it may have priced the lines too: read both again.
                 Step::Raced => {
                     read_lines = None;
-                    load().await?
+                    self.load(id).await?
                 }
                 // Off the happy path: one more read is cheap next to the failure it reports.
-                Step::Wait => return load().await,
+                Step::Wait => return self.load(id).await,
             };
         }
+    }
+
+    async fn load(&self, id: Uuid) -> Result<Order, DbErr> {
+        orders::load(&self.db, id)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")))
     }
 
     /// Reserves the stock. On success the prices inventory charged are written to the
@@ -118,39 +131,27 @@ impl Saga {
             .await
         {
             Ok(reservation) => {
-                let id = order.id;
                 let total = reservation["total_minor"].as_i64().unwrap_or_default();
-                let txn = self.db.begin().await?;
+                let detail = format!("total {total} minor units");
+                // Inventory's answer is already a JSON array of priced lines: the status,
+                // the total, every line's price and the timeline entry go in one statement.
                 let change = orders::Change {
                     total_minor: Some(total),
+                    prices: Some(&reservation["lines"]),
                     ..Default::default()
                 };
-                let Some(moved) = orders::transition(&txn, id, "pending", "stock_reserved", change).await?
+                let entry = orders::Entry {
+                    step: "reserve",
+                    outcome: "reserved",
+                    detail: Some(&detail),
+                    actor,
+                };
+                let Some(moved) =
+                    orders::transition(&self.db, order.id, "pending", "stock_reserved", change, &[entry])
+                        .await?
                 else {
                     return Ok(Step::Raced);
                 };
-                // Every line's price in one statement: inventory's answer is already a JSON
-                // array of lines, which the database unpacks.
-                let priced = reservation["lines"].clone();
-                txn.execute_raw(raw_sql!(
-                    Postgres,
-                    r#"UPDATE order_lines o SET unit_price_minor = r.unit_price_minor
-                       FROM jsonb_to_recordset({priced}) AS r(sku text, unit_price_minor bigint)
-                       WHERE o.order_id = {id} AND o.sku = r.sku"#
-                ))
-                .await?;
-                let detail = format!("total {total} minor units");
-                orders::record(
-                    &txn,
-                    order.id,
-                    "reserve",
-                    "reserved",
-                    Some(&detail),
-                    actor,
-                    &order.correlation_id,
-                )
-                .await?;
-                txn.commit().await?;
                 for line in lines.iter_mut() {
                     line.unit_price_minor = reservation["lines"]
                         .as_array()
@@ -212,36 +213,31 @@ impl Saga {
             .await
         {
             Ok(payment) => {
+                let reference = payment["provider_ref"].as_str().unwrap_or_default();
+                let entries = [
+                    orders::Entry {
+                        step: "authorize",
+                        outcome: "authorized",
+                        detail: Some(reference),
+                        actor,
+                    },
+                    orders::Entry {
+                        step: "confirm",
+                        outcome: "confirmed",
+                        detail: None,
+                        actor,
+                    },
+                ];
                 let txn = self.db.begin().await?;
                 let change = orders::Change::default();
                 let Some(confirmed) =
-                    orders::transition(&txn, order.id, "stock_reserved", "confirmed", change).await?
+                    orders::transition(&txn, order.id, "stock_reserved", "confirmed", change, &entries)
+                        .await?
                 else {
                     // Cancelled at the deadline while we were authorizing: its compensations
                     // include a void, so this authorization is undone.
                     return Ok(Step::Raced);
                 };
-                let reference = payment["provider_ref"].as_str().unwrap_or_default();
-                orders::record(
-                    &txn,
-                    order.id,
-                    "authorize",
-                    "authorized",
-                    Some(reference),
-                    actor,
-                    &order.correlation_id,
-                )
-                .await?;
-                orders::record(
-                    &txn,
-                    order.id,
-                    "confirm",
-                    "confirmed",
-                    None,
-                    actor,
-                    &order.correlation_id,
-                )
-                .await?;
                 // The event joins the status change's transaction: both happen or neither.
                 let event = OrderConfirmed {
                     order_id: order.id,
@@ -337,9 +333,16 @@ impl Saga {
         let change = orders::Change {
             reason_code: Some(code),
             reason: Some(message),
-            total_minor: None,
+            ..Default::default()
         };
-        let Some(ended) = orders::transition(&txn, order.id, &order.status, to, change).await? else {
+        let entry = orders::Entry {
+            step: to,
+            outcome: code,
+            detail: Some(message),
+            actor,
+        };
+        let Some(ended) = orders::transition(&txn, order.id, &order.status, to, change, &[entry]).await?
+        else {
             return Ok(Step::Raced);
         };
         for kind in undo {
@@ -347,16 +350,6 @@ impl Saga {
                 .record(&txn, order.id, *kind, &order.correlation_id)
                 .await?;
         }
-        orders::record(
-            &txn,
-            order.id,
-            to,
-            code,
-            Some(message),
-            actor,
-            &order.correlation_id,
-        )
-        .await?;
         let (customer_id, reason_code, reason) =
             (order.customer_id.clone(), code.to_string(), message.to_string());
         let envelope = if to == "rejected" {
