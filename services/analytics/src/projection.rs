@@ -37,20 +37,18 @@ impl Handler for Projection {
                 OrderConfirmed::TYPE => {
                     let e: OrderConfirmed = envelope.decode()?;
                     if count(txn, e.order_id, "confirmed", e.total_minor, envelope).await? {
-                        for line in &e.lines {
-                            let (sku, units, revenue) = (
-                                &line.sku,
-                                line.quantity as i64,
-                                line.unit_price_minor * line.quantity as i64,
-                            );
-                            txn.execute_raw(raw_sql!(
-                                Postgres,
-                                r#"INSERT INTO product_sales (sku, slot, units, revenue_minor) VALUES ({sku}, {slot}, {units}, {revenue})
-                                   ON CONFLICT (sku, slot) DO UPDATE SET units = product_sales.units + EXCLUDED.units,
-                                       revenue_minor = product_sales.revenue_minor + EXCLUDED.revenue_minor"#
-                            ))
-                            .await?;
-                        }
+                        // Every line in one statement (a JSON array the database unpacks).
+                        let lines = serde_json::to_value(&e.lines)
+                            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+                        txn.execute_raw(raw_sql!(
+                            Postgres,
+                            r#"INSERT INTO product_sales (sku, slot, units, revenue_minor)
+                               SELECT l.sku, {slot}, l.quantity, l.unit_price_minor * l.quantity
+                               FROM jsonb_to_recordset({lines}) AS l(sku text, quantity bigint, unit_price_minor bigint)
+                               ON CONFLICT (sku, slot) DO UPDATE SET units = product_sales.units + EXCLUDED.units,
+                                   revenue_minor = product_sales.revenue_minor + EXCLUDED.revenue_minor"#
+                        ))
+                        .await?;
                     }
                 }
                 OrderRejected::TYPE => {
@@ -109,26 +107,24 @@ async fn count(
         envelope.occurred_at,
         slot(envelope),
     );
+    // The order is counted and added to its minute in one statement: the minute's row is
+    // only touched when the insert into `counted_orders` found the order new.
     let first = txn
         .execute_raw(raw_sql!(
             Postgres,
-            r#"INSERT INTO counted_orders (order_id, outcome, total_minor, correlation_id, occurred_at)
-               VALUES ({order_id}, {outcome}, {total}, {correlation}, {at})
-               ON CONFLICT (order_id) DO NOTHING"#
+            r#"WITH counted AS (
+                   INSERT INTO counted_orders (order_id, outcome, total_minor, correlation_id, occurred_at)
+                   VALUES ({order_id}, {outcome}, {total}, {correlation}, {at})
+                   ON CONFLICT (order_id) DO NOTHING
+                   RETURNING occurred_at, outcome, total_minor)
+               INSERT INTO orders_per_minute (minute, outcome, slot, orders, revenue_minor)
+               SELECT date_trunc('minute', occurred_at), outcome, {slot}, 1, total_minor FROM counted
+               ON CONFLICT (minute, outcome, slot) DO UPDATE SET orders = orders_per_minute.orders + 1,
+                   revenue_minor = orders_per_minute.revenue_minor + EXCLUDED.revenue_minor"#
         ))
         .await?
         .rows_affected()
         == 1;
-    if first {
-        txn.execute_raw(raw_sql!(
-            Postgres,
-            r#"INSERT INTO orders_per_minute (minute, outcome, slot, orders, revenue_minor)
-               VALUES (date_trunc('minute', {at}::timestamptz), {outcome}, {slot}, 1, {total})
-               ON CONFLICT (minute, outcome, slot) DO UPDATE SET orders = orders_per_minute.orders + 1,
-                   revenue_minor = orders_per_minute.revenue_minor + EXCLUDED.revenue_minor"#
-        ))
-        .await?;
-    }
     Ok(first)
 }
 

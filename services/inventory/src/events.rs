@@ -44,4 +44,11 @@ impl Handler for OrderEvents {
             Ok(())
         })
     }
+
+    /// One event per transaction: settling an order locks its products (in SKU order, as a
+    /// reservation does), and a batch of orders would lock products order after order, out
+    /// of SKU order, deadlocking with the reservations of the critical path.
+    fn batchable(&self) -> bool {
+        false
+    }
 }

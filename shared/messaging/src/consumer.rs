@@ -8,6 +8,15 @@
 //! arriving at once serialise on that key: the second waits for the first to commit, then
 //! sees it.
 //!
+//! Under load, events are handled in batches: the events a fetch brings (up to the
+//! prefetch) share one transaction, with one `processed_events` insert for all of them,
+//! so the database commits once per batch instead of once per event (each commit is a
+//! WAL flush and two round trips). The guarantees are the same: the batch's effects and
+//! its deduplication records commit together, its messages are acknowledged after the
+//! commit, and if anything in the batch fails the whole transaction rolls back and each
+//! event is handled again on its own, with the sorting of failures below. A handler that
+//! locks several rows per event opts out ([`Handler::batchable`]).
+//!
 //! Failures are sorted, because they need opposite treatment:
 //! - transient (database busy, a fault switch): retried after a growing delay, through the
 //!   retry queues, at most `max_retries` times, then dead-lettered;
@@ -59,6 +68,14 @@ pub trait Handler: Send + Sync + 'static {
         txn: &'a DatabaseTransaction,
         envelope: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// Whether several events may share one transaction. Say no when handling one event
+    /// locks several rows that other transactions lock too (inventory's products): one
+    /// event's rows can be locked in a consistent order, but a batch locks them event after
+    /// event, and two such transactions can each hold what the other waits for.
+    fn batchable(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -319,15 +336,35 @@ impl Inner {
             )
             .await?;
         tracing::info!(consumer = self.spec.name, queue = %self.spec.queue, "consuming");
-        let work = consumer.for_each_concurrent(self.spec.prefetch as usize, |delivery| {
-            let channel = channel.clone();
-            async move {
-                match delivery {
-                    Ok(delivery) => self.process(&channel, delivery).await,
-                    Err(e) => tracing::warn!(consumer = self.spec.name, error = %e, "delivery error"),
+        let prefetch = self.spec.prefetch as usize;
+        let work: BoxFuture<'_, ()> = if self.handler.batchable() {
+            // Whatever has arrived, up to the prefetch, as one batch; one batch at a time,
+            // so two batches of this consumer never hold locks the other wants.
+            Box::pin(consumer.ready_chunks(prefetch).for_each(|deliveries| {
+                let channel = channel.clone();
+                async move {
+                    let deliveries = deliveries
+                        .into_iter()
+                        .filter_map(|delivery| {
+                            delivery
+                                .map_err(|e| tracing::warn!(consumer = self.spec.name, error = %e, "delivery error"))
+                                .ok()
+                        })
+                        .collect();
+                    self.process_batch(&channel, deliveries).await
                 }
-            }
-        });
+            }))
+        } else {
+            Box::pin(consumer.for_each_concurrent(prefetch, |delivery| {
+                let channel = channel.clone();
+                async move {
+                    match delivery {
+                        Ok(delivery) => self.process(&channel, delivery).await,
+                        Err(e) => tracing::warn!(consumer = self.spec.name, error = %e, "delivery error"),
+                    }
+                }
+            }))
+        };
         tokio::select! {
             _ = work => anyhow::bail!("the broker ended the consumer"),
             _ = async { while !*paused.borrow_and_update() { if paused.changed().await.is_err() { break; } } } => {
@@ -336,6 +373,77 @@ impl Inner {
                 Ok(())
             }
         }
+    }
+
+    /// Handles a batch of deliveries in one transaction when it can, one by one otherwise.
+    async fn process_batch(&self, channel: &Channel, deliveries: Vec<Delivery>) {
+        let started = std::time::Instant::now();
+        // Only plain first deliveries of well-formed envelopes share a transaction. The
+        // rest go the single path: a redelivery is counted first (crash-loop guard), a
+        // malformed message is dead-lettered, and an armed fault switch must fire per event.
+        let faulted = self.faults.list().contains_key("consume");
+        let (mut batch, mut single) = (Vec::new(), Vec::new());
+        for delivery in deliveries {
+            match Envelope::from_bytes(&delivery.data) {
+                Ok(envelope) if !delivery.redelivered && !faulted => batch.push((delivery, envelope)),
+                _ => single.push(delivery),
+            }
+        }
+        if batch.len() == 1 {
+            single.extend(batch.drain(..).map(|(delivery, _)| delivery));
+        }
+        if !batch.is_empty() {
+            let spans: Vec<_> = batch.iter().map(|(d, e)| self.span(d, e)).collect();
+            match self.apply_batch(&batch, &spans).await {
+                Ok(applied) => {
+                    for (((delivery, envelope), span), applied) in batch.iter().zip(spans).zip(applied) {
+                        self.observe_lag(envelope);
+                        let outcome = if applied {
+                            Outcome::Applied
+                        } else {
+                            Outcome::Duplicate
+                        };
+                        self.settle(channel, delivery, outcome, 0, started, span).await;
+                    }
+                }
+                Err(e) => {
+                    // Nothing of the batch was committed. Handle each event on its own, so
+                    // the failure lands on the event that causes it (retried or
+                    // dead-lettered) and the others are applied.
+                    tracing::info!(consumer = self.spec.name, events = batch.len(), error = ?e, "batch failed; handling its events one by one");
+                    single.extend(batch.into_iter().map(|(delivery, _)| delivery));
+                }
+            }
+        }
+        for delivery in single {
+            self.process(channel, delivery).await;
+        }
+    }
+
+    /// The span of one event: every log line of its handling carries its ids.
+    fn span(&self, delivery: &Delivery, envelope: &Envelope) -> tracing::Span {
+        let span = tracing::info_span!(
+            "consume",
+            consumer = self.spec.name,
+            event_id = %envelope.event_id,
+            event_type = %envelope.event_type,
+            correlation_id = %envelope.correlation_id,
+        );
+        // Join the checkout's trace, if it was exported (W3C headers from the relay).
+        let trace: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
+            .iter()
+            .filter_map(|k| Some((k.to_string(), publish::header(&delivery.properties, k)?)))
+            .collect();
+        platform_telemetry::otel::continue_trace(&span, &trace);
+        span
+    }
+
+    fn observe_lag(&self, envelope: &Envelope) {
+        let lag = (chrono::Utc::now() - envelope.occurred_at)
+            .num_milliseconds()
+            .max(0) as f64
+            / 1000.0;
+        metrics::histogram!("consumer_lag_seconds", "consumer" => self.spec.name).record(lag);
     }
 
     async fn process(&self, channel: &Channel, delivery: Delivery) {
@@ -349,19 +457,7 @@ impl Inner {
                 tracing::info_span!("consume", consumer = self.spec.name),
             ),
             Ok(envelope) => {
-                let span = tracing::info_span!(
-                    "consume",
-                    consumer = self.spec.name,
-                    event_id = %envelope.event_id,
-                    event_type = %envelope.event_type,
-                    correlation_id = %envelope.correlation_id,
-                );
-                // Join the checkout's trace, if it was exported (W3C headers from the relay).
-                let trace: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
-                    .iter()
-                    .filter_map(|k| Some((k.to_string(), publish::header(&delivery.properties, k)?)))
-                    .collect();
-                platform_telemetry::otel::continue_trace(&span, &trace);
+                let span = self.span(&delivery, &envelope);
                 let outcome = if delivery.redelivered {
                     self.count_redelivery(&envelope).instrument(span.clone()).await
                 } else {
@@ -371,14 +467,25 @@ impl Inner {
                     Some(outcome) => outcome,
                     None => self.apply(&envelope).instrument(span.clone()).await,
                 };
-                let lag = (chrono::Utc::now() - envelope.occurred_at)
-                    .num_milliseconds()
-                    .max(0) as f64
-                    / 1000.0;
-                metrics::histogram!("consumer_lag_seconds", "consumer" => self.spec.name).record(lag);
+                self.observe_lag(&envelope);
                 (outcome, span)
             }
         };
+        self.settle(channel, &delivery, outcome, retries, started, span)
+            .await;
+    }
+
+    /// Acknowledges a handled delivery, after scheduling its retry or dead-lettering it
+    /// when that is its outcome.
+    async fn settle(
+        &self,
+        channel: &Channel,
+        delivery: &Delivery,
+        outcome: Outcome,
+        retries: u32,
+        started: std::time::Instant,
+        span: tracing::Span,
+    ) {
         metrics::histogram!("consumer_handle_seconds", "consumer" => self.spec.name)
             .record(started.elapsed().as_secs_f64());
         let settled = async {
@@ -413,12 +520,12 @@ impl Inner {
                 }
                 Outcome::Retry(reason) => {
                     let reason = format!("gave up after {} retries: {reason}", self.spec.max_retries);
-                    if !self.dead_letter(channel, &delivery, &reason, retries).await {
+                    if !self.dead_letter(channel, delivery, &reason, retries).await {
                         return;
                     }
                 }
                 Outcome::DeadLetter(reason) => {
-                    if !self.dead_letter(channel, &delivery, &reason, retries).await {
+                    if !self.dead_letter(channel, delivery, &reason, retries).await {
                         return;
                     }
                 }
@@ -497,24 +604,7 @@ impl Inner {
 
     async fn apply_once(&self, envelope: &Envelope) -> Result<bool, HandlerError> {
         let txn = self.db.begin().await?;
-        let (consumer, id, kind, aggregate, correlation, occurred) = (
-            self.spec.name,
-            envelope.event_id,
-            envelope.event_type.as_str(),
-            envelope.aggregate_id.as_str(),
-            envelope.correlation_id.as_str(),
-            envelope.occurred_at,
-        );
-        let first = txn
-            .execute_raw(raw_sql!(
-                Postgres,
-                r#"INSERT INTO processed_events (consumer, event_id, event_type, aggregate_id, correlation_id, occurred_at)
-                   VALUES ({consumer}, {id}, {kind}, {aggregate}, {correlation}, {occurred})
-                   ON CONFLICT (consumer, event_id) DO NOTHING"#
-            ))
-            .await?
-            .rows_affected()
-            == 1;
+        let first = !self.record_processed(&txn, &[envelope]).await?.is_empty();
         if !first {
             txn.rollback().await?;
             return Ok(false);
@@ -522,5 +612,68 @@ impl Inner {
         self.handler.handle(&txn, envelope).await?;
         txn.commit().await?;
         Ok(true)
+    }
+
+    /// The batch's effects and deduplication records in one transaction. Returns, for each
+    /// event, whether it was applied (`false`: processed before, or earlier in this batch).
+    async fn apply_batch(
+        &self,
+        batch: &[(Delivery, Envelope)],
+        spans: &[tracing::Span],
+    ) -> Result<Vec<bool>, HandlerError> {
+        let txn = self.db.begin().await?;
+        let envelopes: Vec<&Envelope> = batch.iter().map(|(_, e)| e).collect();
+        let mut new = self.record_processed(&txn, &envelopes).await?;
+        let mut applied = Vec::with_capacity(batch.len());
+        for (envelope, span) in envelopes.iter().zip(spans) {
+            // `remove`: the same event twice in one batch takes effect once.
+            let first = new.remove(&envelope.event_id);
+            if first {
+                self.handler
+                    .handle(&txn, envelope)
+                    .instrument(span.clone())
+                    .await?;
+            }
+            applied.push(first);
+        }
+        txn.commit().await?;
+        Ok(applied)
+    }
+
+    /// Inserts the events' deduplication records, all in one statement, and returns the ids
+    /// of those that were not there yet: the events to apply.
+    async fn record_processed(
+        &self,
+        txn: &DatabaseTransaction,
+        envelopes: &[&Envelope],
+    ) -> Result<std::collections::HashSet<uuid::Uuid>, DbErr> {
+        let consumer = self.spec.name;
+        let rows: serde_json::Value = envelopes
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "event_id": e.event_id,
+                    "event_type": e.event_type,
+                    "aggregate_id": e.aggregate_id,
+                    "correlation_id": e.correlation_id.as_str(),
+                    "occurred_at": e.occurred_at,
+                })
+            })
+            .collect();
+        let inserted = txn
+            .query_all_raw(raw_sql!(
+                Postgres,
+                r#"INSERT INTO processed_events (consumer, event_id, event_type, aggregate_id, correlation_id, occurred_at)
+                   SELECT {consumer}, event_id, event_type, aggregate_id, correlation_id, occurred_at
+                   FROM jsonb_to_recordset({rows})
+                        AS e(event_id uuid, event_type text, aggregate_id text, correlation_id text, occurred_at timestamptz)
+                   ON CONFLICT (consumer, event_id) DO NOTHING
+                   RETURNING event_id"#
+            ))
+            .await?;
+        inserted
+            .iter()
+            .map(|row| row.try_get::<uuid::Uuid>("", "event_id"))
+            .collect()
     }
 }
