@@ -7,6 +7,7 @@ use crate::support::*;
 use futures_util::future::join_all;
 use lapin::{Connection, ConnectionProperties, options::BasicPublishOptions};
 use platform_contracts::{EXCHANGE, Envelope};
+use platform_testing::TestDatabase;
 use serde_json::{Value, json};
 
 async fn place_with_correlation(c: &Checkout, correlation: &str, body: &Value) -> Value {
@@ -450,6 +451,122 @@ async fn concurrent_orders_add_up_in_analytics_across_counter_slots() {
     assert_eq!(
         (mug["sku"].as_str(), mug["units"].as_i64()),
         (Some("mug"), Some(12))
+    );
+    c.stop().await;
+}
+
+/// Polls `sql` (a count) on `db` until it returns `expected`.
+async fn wait_for_count(db: &TestDatabase, sql: &str, expected: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = Checkout::count(db, sql).await;
+        if n == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sql}: {n}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Places confirmed orders while the analytics consumer is paused, and waits until their
+/// events are in its queue.
+async fn pile_up(c: &Checkout, prefix: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let body = order_body(&format!("{prefix}-shopper-{i}"), "mug", 1, CARD_SUCCESS);
+        let order = place_with_correlation(c, &format!("{prefix}-{i}"), &body).await;
+        assert_eq!(order["status"], "confirmed", "{order:#}");
+        ids.push(format!("'{}'", order["id"].as_str().unwrap()));
+    }
+    wait_for_count(
+        &c.order_db,
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+        0,
+    )
+    .await;
+    ids
+}
+
+#[actix_web::test]
+async fn events_that_arrive_together_share_a_transaction_and_a_bad_one_spoils_none_of_the_others() {
+    let c = Checkout::start().await;
+    let pause = |on: bool| {
+        let path = if on {
+            "/admin/consumers/analytics/pause"
+        } else {
+            "/admin/consumers/analytics/resume"
+        };
+        c.admin_post(&c.analytics, path)
+    };
+
+    // Eight events waiting in the queue arrive together when the consumer resumes: they
+    // are applied in fewer transactions than events (rows written by one transaction
+    // share its id, `xmin`), each exactly once.
+    assert_eq!(pause(true).await.status(), 200);
+    let ids = pile_up(&c, "batch", 8).await.join(",");
+    assert_eq!(pause(false).await.status(), 200);
+    let counted = format!("SELECT count(*) FROM counted_orders WHERE order_id IN ({ids})");
+    wait_for_count(&c.analytics_db, &counted, 8).await;
+    let transactions = Checkout::count(
+        &c.analytics_db,
+        &format!(
+            "SELECT count(DISTINCT xmin::text) FROM processed_events
+             WHERE consumer = 'analytics' AND aggregate_id IN ({ids})"
+        ),
+    )
+    .await;
+    assert!(
+        transactions < 8,
+        "8 events in {transactions} transactions: no batch was formed"
+    );
+
+    // A batch holding an event that cannot be applied (a schema version from the future)
+    // and a duplicate: the batch rolls back and its events are handled one by one. The
+    // good ones are applied once, the duplicate has no effect, the bad one is dead-lettered.
+    assert_eq!(pause(true).await.status(), 200);
+    let more = pile_up(&c, "spoiled", 3).await;
+    let first = more[0].trim_matches('\'');
+    let duplicate = confirmed_envelope(&c, first).await;
+    let mut future = duplicate.clone();
+    future.schema_version = 99;
+    future.event_id = uuid::Uuid::now_v7();
+    for envelope in [&future, &duplicate] {
+        let body = serde_json::to_vec(envelope).unwrap();
+        publish_raw(&c, "order.confirmed", &body, Some(envelope)).await;
+    }
+    assert_eq!(pause(false).await.status(), 200);
+    let letters = c
+        .eventually_admin(&c.analytics, "/admin/dead-letters", |l| {
+            l.as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|m| m["reason"].as_str().unwrap_or("").contains("schema_version 99"))
+            })
+        })
+        .await;
+    assert_eq!(
+        letters.as_array().unwrap().len(),
+        1,
+        "only the bad event: {letters:#}"
+    );
+    let more = more.join(",");
+    wait_for_count(
+        &c.analytics_db,
+        &format!("SELECT count(*) FROM counted_orders WHERE order_id IN ({more})"),
+        3,
+    )
+    .await;
+    c.eventually_queue_empty("analytics.order-events").await;
+    assert_eq!(
+        Checkout::count(
+            &c.analytics_db,
+            "SELECT sum(orders)::bigint FROM orders_per_minute WHERE outcome = 'confirmed'"
+        )
+        .await,
+        11,
+        "every confirmed order counted once, the duplicate not at all"
     );
     c.stop().await;
 }
