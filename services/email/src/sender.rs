@@ -91,30 +91,46 @@ impl Sender {
         .all(&self.db)
         .await?;
         let full = due.len() as i64 == BATCH;
-        stream::iter(due)
-            .for_each_concurrent(8, |email| async move {
-                if let Err(e) = self.deliver(&email).await {
-                    tracing::warn!(email = %email.id, error = %e, "recording a delivery result failed");
+        let sent: Vec<Due> = stream::iter(due)
+            .map(|email| async move {
+                match self.deliver(&email).await {
+                    Ok(sent) => sent.then_some(email),
+                    Err(e) => {
+                        tracing::warn!(email = %email.id, error = %e, "recording a delivery result failed");
+                        None
+                    }
                 }
             })
+            .buffer_unordered(8)
+            .filter_map(|sent| async move { sent })
+            .collect()
             .await;
+        // The pass's deliveries are recorded in one statement, not one per email. Should the
+        // process die before it runs, those emails are sent again once their lease expires:
+        // delivery is at least once either way (a receiving server dedupes on Message-ID).
+        let ids: Vec<Uuid> = sent.iter().map(|email| email.id).collect();
+        if !ids.is_empty() {
+            self.db
+                .execute_raw(raw_sql!(
+                    Postgres,
+                    r#"UPDATE emails SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,
+                           last_error = NULL WHERE id = ANY({ids})"#
+                ))
+                .await?;
+        }
+        for email in sent {
+            metrics::counter!("emails_total", "outcome" => "sent").increment(1);
+            tracing::info!(email = %email.id, order_id = %email.order_id, correlation_id = %email.correlation_id, "email sent");
+        }
         Ok(full)
     }
 
-    async fn deliver(&self, email: &Due) -> Result<(), DbErr> {
+    /// Sends one email. Returns whether it was sent; a failure is recorded here (retry
+    /// later, or give up with an alert), a success by the caller, with the pass's others.
+    async fn deliver(&self, email: &Due) -> Result<bool, DbErr> {
         let id = email.id;
         match self.send(email).await {
-            Ok(()) => {
-                self.db
-                    .execute_raw(raw_sql!(
-                        Postgres,
-                        r#"UPDATE emails SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,
-                               last_error = NULL WHERE id = {id}"#
-                    ))
-                    .await?;
-                metrics::counter!("emails_total", "outcome" => "sent").increment(1);
-                tracing::info!(email = %id, order_id = %email.order_id, correlation_id = %email.correlation_id, "email sent");
-            }
+            Ok(()) => return Ok(true),
             Err(error) if email.attempts + 1 >= self.max_attempts => {
                 self.db
                     .execute_raw(raw_sql!(
@@ -144,7 +160,7 @@ impl Sender {
                 tracing::warn!(email = %id, correlation_id = %email.correlation_id, %error, delay_ms, "email delivery failed; will retry");
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     async fn send(&self, email: &Due) -> Result<(), String> {

@@ -14,8 +14,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, FromQueryResult, TransactionTrait,
-    raw_sql,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, FromQueryResult, TransactionTrait, raw_sql,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -225,25 +224,26 @@ pub async fn reserve(
 
     // One conditional update per line, in SKU order (normalize sorted them): two orders
     // locking the same products always lock them in the same order, so they cannot deadlock.
+    // The line is recorded, at the price it was taken at, by the same statement.
     let mut reserved = Vec::with_capacity(lines.len());
     let mut missing = Vec::new();
     for line in &lines {
         let (sku, quantity) = (&line.sku, line.quantity);
-        let taken = txn
-            .query_one_raw(raw_sql!(
-                Postgres,
-                r#"UPDATE products
+        let taken = ReservedLine::find_by_statement(raw_sql!(
+            Postgres,
+            r#"WITH taken AS (
+                   UPDATE products
                    SET available = available - {quantity}, reserved = reserved + {quantity}, updated_at = now()
                    WHERE sku = {sku} AND available >= {quantity}
-                   RETURNING price_minor"#
-            ))
-            .await?;
+                   RETURNING sku, price_minor)
+               INSERT INTO reservation_lines (order_id, sku, quantity, unit_price_minor)
+               SELECT {order_id}, sku, {quantity}, price_minor FROM taken
+               RETURNING sku, quantity, unit_price_minor"#
+        ))
+        .one(&txn)
+        .await?;
         match taken {
-            Some(row) => reserved.push(ReservedLine {
-                sku: sku.clone(),
-                quantity,
-                unit_price_minor: row.try_get("", "price_minor")?,
-            }),
+            Some(line) => reserved.push(line),
             None => missing.push(line.clone()),
         }
     }
@@ -253,15 +253,6 @@ pub async fn reserve(
         txn.rollback().await?;
         return Err(explain_shortage(db, &missing).await?);
     }
-    // Every line in one statement (a JSON array the database unpacks), not one per line.
-    let rows = serde_json::to_value(&reserved).map_err(|e| DbErr::Json(e.to_string()))?;
-    txn.execute_raw(raw_sql!(
-        Postgres,
-        r#"INSERT INTO reservation_lines (order_id, sku, quantity, unit_price_minor)
-           SELECT {order_id}, sku, quantity, unit_price_minor
-           FROM jsonb_to_recordset({rows}) AS l(sku text, quantity int, unit_price_minor bigint)"#
-    ))
-    .await?;
     txn.commit().await?;
     // Answered from what this transaction wrote: no second read.
     Ok((Reservation::new(claimed, reserved), true))
