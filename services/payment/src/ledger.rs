@@ -307,43 +307,36 @@ pub async fn transition(
     movement: Movement,
 ) -> Result<Payment, PaymentError> {
     let (from, to, debit, credit) = movement.spec();
-    let Some(current) = Payment::find_by_statement(Statement::from_sql_and_values(
+    let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
+    // One statement: lock the payment (`before`), move it on only from an allowed state
+    // (`moved`), and move its amount between the account's columns if it held money
+    // (`money`: a pending payment has not). Three round trips were one statement's work;
+    // the CTEs commit together, as the transaction around them does.
+    // Column names come from the fixed arguments of `spec`, never from input.
+    let moved = Payment::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 FOR UPDATE"),
-        [order_id.into()],
+        format!(
+            "WITH before AS (SELECT status AS was FROM payments WHERE order_id = $1 FOR UPDATE), \
+                  moved AS (UPDATE payments SET status = $2, updated_at = now() FROM before \
+                            WHERE order_id = $1 AND before.was = ANY($3) \
+                            RETURNING {PAYMENT_COLUMNS}, before.was), \
+                  money AS (UPDATE accounts SET {debit} = {debit} - moved.amount_minor, \
+                                                {credit} = {credit} + moved.amount_minor \
+                            FROM moved WHERE accounts.customer_id = moved.customer_id AND moved.was <> 'pending') \
+             SELECT * FROM moved"
+        ),
+        [order_id.into(), to.into(), from.into()],
     ))
     .one(txn)
-    .await?
-    else {
-        return Err(PaymentError::NotFound);
-    };
+    .await?;
+    if let Some(moved) = moved {
+        return Ok(moved);
+    }
+    // Not moved: already there (a repeat, answered as it is), or in a state it cannot
+    // move from.
+    let current = load(txn, order_id).await?.ok_or(PaymentError::NotFound)?;
     if current.status == to {
         return Ok(current);
     }
-    if !from.contains(&current.status.as_str()) {
-        return Err(PaymentError::WrongState(current.status));
-    }
-    let moved = Payment::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!("UPDATE payments SET status = $1, updated_at = now() WHERE order_id = $2 RETURNING {PAYMENT_COLUMNS}"),
-        [to.into(), order_id.into()],
-    ))
-    .one(txn)
-    .await?
-    .ok_or(PaymentError::NotFound)?;
-    // A pending payment has not moved any money yet: only its status changes.
-    if current.status != "pending" {
-        let (amount, customer) = (current.amount_minor, &current.customer_id);
-        // Column names come from the fixed arguments above, never from input.
-        let sql = format!(
-            "UPDATE accounts SET {debit} = {debit} - $1, {credit} = {credit} + $1 WHERE customer_id = $2"
-        );
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            [amount.into(), customer.clone().into()],
-        ))
-        .await?;
-    }
-    Ok(moved)
+    Err(PaymentError::WrongState(current.status))
 }
