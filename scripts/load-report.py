@@ -92,6 +92,7 @@ lines = [
     f"- Machine: {read('machine.txt').strip()}",
     f"- Command: `{read('command.txt').strip()}`",
     f"- Duration: {duration_s:.0f} s",
+    f"- Data before the run: {read('data-before.txt').strip() or 'n/a'}",
     "",
     "## Checkout",
     "",
