@@ -390,27 +390,27 @@ pub async fn settle(
         Settle::Release => "released",
         Settle::Commit => "committed",
     };
-    let moved = txn
-        .execute_raw(raw_sql!(
+    // Close the reservation and lock its order's products, in one statement. The products
+    // are locked in SKU order, the order `reserve` takes them in. Without it the UPDATE below
+    // locks them in whatever order its join produces, and two settlements (or a settlement
+    // and a reservation) sharing two products can each hold one and wait for the other: a
+    // deadlock, which PostgreSQL only breaks after `deadlock_timeout` (1 s), while every
+    // checkout wanting those products queues behind. No product row locked means the
+    // reservation was not 'reserved' (every reservation has at least one line).
+    let moved = !txn
+        .query_all_raw(raw_sql!(
             Postgres,
-            r#"UPDATE reservations SET status = {target}, updated_at = now()
-               WHERE order_id = {order_id} AND status = 'reserved'"#
+            r#"WITH moved AS (
+                   UPDATE reservations SET status = {target}, updated_at = now()
+                   WHERE order_id = {order_id} AND status = 'reserved'
+                   RETURNING order_id)
+               SELECT p.sku FROM products p
+               WHERE p.sku IN (SELECT l.sku FROM reservation_lines l JOIN moved USING (order_id))
+               ORDER BY p.sku FOR UPDATE OF p"#
         ))
         .await?
-        .rows_affected()
-        == 1;
+        .is_empty();
     if moved {
-        // Lock the order's products in SKU order first, the order `reserve` takes them in.
-        // Without it the UPDATE below locks them in whatever order its join produces, and two
-        // settlements (or a settlement and a reservation) sharing two products can each hold
-        // one and wait for the other: a deadlock, which PostgreSQL only breaks after
-        // `deadlock_timeout` (1 s), while every checkout wanting those products queues behind.
-        txn.execute_raw(raw_sql!(
-            Postgres,
-            r#"SELECT 1 FROM products WHERE sku IN (SELECT sku FROM reservation_lines WHERE order_id = {order_id})
-               ORDER BY sku FOR UPDATE"#
-        ))
-        .await?;
         let (to_available, to_sold) = if target == "released" { (1, 0) } else { (0, 1) };
         txn.execute_raw(raw_sql!(
             Postgres,
