@@ -27,7 +27,9 @@ if (failingShare > 1 || SHARES.some(([, share]) => share < 0)) {
 }
 
 // A 429 or provider-error order holds its VU for the whole deadline while polling:
-// budget VUs for RATE * share * 40 s of them, plus the quick ones.
+// budget VUs for RATE * share * 40 s of them, plus the quick ones. They are allocated up
+// front for the ~32 s (deadline and polling) each of them holds one: a VU k6 has to create
+// mid-run arrives late, and the arrivals that find no VU meanwhile are dropped.
 const longShare = SHARES.filter(([k]) => k === 'rate_limited' || k === 'provider_error').reduce((s, [, v]) => s + v, 0);
 const {
   rate: RATE,
@@ -43,7 +45,7 @@ const {
   duration: '30s',
   // The deadline is 30 s: an unknown outcome is polled until the order is cancelled.
   pollMaxMs: 40000,
-  preVUs: (w) => Math.max(10, w.rate * 2),
+  preVUs: (w) => Math.max(10, Math.ceil(w.rate * (2 + longShare * 32))),
   maxVUs: (w) => Math.max(100, Math.ceil(w.rate * (2 + longShare * (w.pollMaxMs / 1000) * 1.5))),
 });
 
