@@ -7,7 +7,6 @@ use crate::support::*;
 use futures_util::future::join_all;
 use lapin::{Connection, ConnectionProperties, options::BasicPublishOptions};
 use platform_contracts::{EXCHANGE, Envelope};
-use platform_testing::TestDatabase;
 use serde_json::{Value, json};
 
 async fn place_with_correlation(c: &Checkout, correlation: &str, body: &Value) -> Value {
@@ -225,15 +224,7 @@ async fn the_same_event_delivered_twice_or_ten_times_at_once_has_one_effect() {
     join_all((0..10).map(|_| publish_raw(&c, "order.confirmed", &body, Some(&envelope)))).await;
 
     // Wait until every consumer has drained its queue, then check nothing happened twice.
-    for queue in [
-        "inventory.order-events",
-        "payment.order-events",
-        "email.order-events",
-        "analytics.order-events",
-    ] {
-        c.eventually_queue_empty(queue).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.eventually_consumers_drained().await;
     assert_eq!(c.product("socks").await["sold"], 1);
     let account = c.get(&c.payment, "/accounts/carol").await;
     assert_eq!(account["captured_minor"], 2200, "captured once");
@@ -278,15 +269,7 @@ async fn a_relay_crash_between_publish_and_mark_only_causes_a_harmless_duplicate
         assert!(tokio::time::Instant::now() < deadline, "the relay republished the row");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for queue in [
-        "inventory.order-events",
-        "payment.order-events",
-        "email.order-events",
-        "analytics.order-events",
-    ] {
-        c.eventually_queue_empty(queue).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.eventually_consumers_drained().await;
     assert_eq!(c.product("fountain-pen").await["sold"], 1);
     assert_eq!(c.get(&c.payment, "/accounts/dave").await["captured_minor"], 3900);
     assert_eq!(
@@ -455,22 +438,6 @@ async fn concurrent_orders_add_up_in_analytics_across_counter_slots() {
     c.stop().await;
 }
 
-/// Polls `sql` (a count) on `db` until it returns `expected`.
-async fn wait_for_count(db: &TestDatabase, sql: &str, expected: i64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let n = Checkout::count(db, sql).await;
-        if n == expected {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{sql}: {n}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Places confirmed orders while the analytics consumer is paused, and waits until their
 /// events are in its queue.
 async fn pile_up(c: &Checkout, prefix: &str, n: usize) -> Vec<String> {
@@ -481,7 +448,7 @@ async fn pile_up(c: &Checkout, prefix: &str, n: usize) -> Vec<String> {
         assert_eq!(order["status"], "confirmed", "{order:#}");
         ids.push(format!("'{}'", order["id"].as_str().unwrap()));
     }
-    wait_for_count(
+    Checkout::eventually_count(
         &c.order_db,
         "SELECT count(*) FROM outbox WHERE published_at IS NULL",
         0,
@@ -509,7 +476,7 @@ async fn events_that_arrive_together_share_a_transaction_and_a_bad_one_spoils_no
     let ids = pile_up(&c, "batch", 8).await.join(",");
     assert_eq!(pause(false).await.status(), 200);
     let counted = format!("SELECT count(*) FROM counted_orders WHERE order_id IN ({ids})");
-    wait_for_count(&c.analytics_db, &counted, 8).await;
+    Checkout::eventually_count(&c.analytics_db, &counted, 8).await;
     let transactions = Checkout::count(
         &c.analytics_db,
         &format!(
@@ -552,7 +519,7 @@ async fn events_that_arrive_together_share_a_transaction_and_a_bad_one_spoils_no
         "only the bad event: {letters:#}"
     );
     let more = more.join(",");
-    wait_for_count(
+    Checkout::eventually_count(
         &c.analytics_db,
         &format!("SELECT count(*) FROM counted_orders WHERE order_id IN ({more})"),
         3,

@@ -219,6 +219,31 @@ impl Checkout {
         .await;
     }
 
+    /// Waits until every consumer's queue is empty, then a moment more for the last
+    /// transactions to commit.
+    pub async fn eventually_consumers_drained(&self) {
+        for queue in [
+            "inventory.order-events",
+            "payment.order-events",
+            "email.order-events",
+            "analytics.order-events",
+        ] {
+            self.eventually_queue_empty(queue).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    /// Waits until the count `sql` reads from `db` is `expected`.
+    pub async fn eventually_count(db: &TestDatabase, sql: &str, expected: i64) {
+        poll(
+            Duration::from_secs(20),
+            sql,
+            || async { json!(Self::count(db, sql).await) },
+            |n| *n == expected,
+        )
+        .await;
+    }
+
     pub async fn product(&self, sku: &str) -> Value {
         self.get(&self.inventory, &format!("/products/{sku}")).await
     }
