@@ -122,9 +122,22 @@ lines = [
     "| process | CPU (% of one core, average over the scenario) | memory at the end (PSS) |",
     "| --- | --- | --- |",
 ]
+cpu_total = 0.0
 for row in read("processes.txt").splitlines():
     name, cpu, rss = row.split()
-    lines.append(f"| {name} | {float(cpu):.0f} % | {int(rss) / 1024:.0f} MiB |")
+    cpu_total += float(cpu)
+    memory = f"{int(rss) / 1024:.0f} MiB" if int(rss) else "not measured"
+    lines.append(f"| {name} | {float(cpu):.0f} % | {memory} |")
+# The figure that says how far a machine can go: CPU time per confirmed checkout, every
+# process on the machine counted (k6 too, it shares the cores), against the cores there are.
+elapsed = float(read("elapsed.txt", "0").strip() or 0)
+cores = re.search(r"; (\d+) cores;", read("machine.txt"))
+if confirmed and elapsed and cores:
+    per_checkout_ms = cpu_total / 100 * elapsed / confirmed * 1000
+    ceiling = int(cores.group(1)) * 1000 / per_checkout_ms
+    lines += ["", f"CPU per confirmed checkout, all of the above together: **{per_checkout_ms:.1f} ms** "
+              f"(refused requests and background work included). At that cost the machine's "
+              f"{cores.group(1)} cores allow at most **{ceiling:.0f} confirmed checkouts/s**."]
 # Where the database's time went (pg_stat_statements, zeroed before the scenario). The
 # per-database totals table ends the file: "database | calls | total_ms".
 statements = read("statements.txt")
