@@ -1,4 +1,6 @@
-//! The `Idempotency-Key` header, required on every POST that changes money or stock.
+//! The `Idempotency-Key` header, required on every POST a client sends that changes money or
+//! stock (`POST /orders`, the operator's restock). Between services the order id plays the
+//! same part: reserve, authorize, capture and the rest are idempotent per order id.
 //!
 //! A client that times out cannot know whether its request was applied; the only safe retry
 //! is one the server can recognise as the same request. The key is how it recognises it:
