@@ -449,7 +449,9 @@ pub async fn settle(
 /// Expires reservations past their time and returns their stock, in one statement.
 /// `SKIP LOCKED` lets several inventory instances sweep at once without waiting on each
 /// other; quantities are summed per product because an `UPDATE ... FROM` applies only one
-/// matching row per target row.
+/// matching row per target row. The products are locked in SKU order first (`locked`), the
+/// order reservations and settlements take them in, so that a sweep never holds one product
+/// a checkout needs while waiting for another that checkout holds (see `settle`).
 pub async fn expire_due(db: &DatabaseConnection) -> Result<u64, InventoryError> {
     let result = db
         .execute_raw(raw_sql!(
@@ -465,10 +467,13 @@ pub async fn expire_due(db: &DatabaseConnection) -> Result<u64, InventoryError> 
                totals AS (
                    SELECT l.sku, SUM(l.quantity)::int AS quantity
                    FROM reservation_lines l JOIN expired e ON e.order_id = l.order_id
-                   GROUP BY l.sku)
+                   GROUP BY l.sku),
+               locked AS MATERIALIZED (
+                   SELECT p.sku FROM products p WHERE p.sku IN (SELECT sku FROM totals)
+                   ORDER BY p.sku FOR UPDATE)
                UPDATE products p
                SET available = p.available + t.quantity, reserved = p.reserved - t.quantity, updated_at = now()
-               FROM totals t WHERE p.sku = t.sku"#
+               FROM totals t JOIN locked k ON k.sku = t.sku WHERE p.sku = t.sku"#
         ))
         .await?;
     Ok(result.rows_affected())

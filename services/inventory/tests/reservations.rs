@@ -125,37 +125,48 @@ async fn insufficient_stock_names_the_lines_and_holds_nothing() {
     s.stop().await;
 }
 
+/// Two abandoned reservations sharing two products expire (typically in the same sweep,
+/// whose per-product sums this exercises) and every unit goes back.
 #[actix_web::test]
-async fn an_abandoned_reservation_expires_and_returns_its_stock() {
+async fn abandoned_reservations_expire_and_return_their_stock() {
     let (s, _db, _vhost) = start(Duration::from_millis(300)).await;
-    let order = Uuid::new_v4();
-    let (status, _) = post(
-        s.url("/reservations"),
-        Some(json!({ "order_id": order, "lines": [{ "sku": "hot-sneaker", "quantity": 4 }] })),
-    )
-    .await;
-    assert_eq!(status, 201);
-    assert_eq!(product(&s, "hot-sneaker").await["available"], 6);
+    let mug_before = product(&s, "mug").await["available"].as_i64().unwrap();
+    let orders = [(Uuid::new_v4(), 4, 1), (Uuid::new_v4(), 2, 3)];
+    for (order, sneakers, mugs) in orders {
+        let lines =
+            json!([{ "sku": "hot-sneaker", "quantity": sneakers }, { "sku": "mug", "quantity": mugs }]);
+        let (status, _) = post(
+            s.url("/reservations"),
+            Some(json!({ "order_id": order, "lines": lines })),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    assert_eq!(product(&s, "hot-sneaker").await["available"], 4);
+    assert_eq!(product(&s, "mug").await["available"], mug_before - 4);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let p = product(&s, "hot-sneaker").await;
-        if p["available"] == 10 {
-            assert_eq!(p["reserved"], 0);
+        let (sneaker, mug) = (product(&s, "hot-sneaker").await, product(&s, "mug").await);
+        if sneaker["reserved"] == 0 && mug["reserved"] == 0 {
+            assert_eq!(sneaker["available"], 10);
+            assert_eq!(mug["available"], mug_before);
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the reservation never expired: {p}"
+            "the reservations never expired: {sneaker} {mug}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let r: Value = reqwest::get(s.url(&format!("/reservations/{order}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(r["status"], "expired");
+    for (order, _, _) in orders {
+        let r: Value = reqwest::get(s.url(&format!("/reservations/{order}")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(r["status"], "expired");
+    }
     s.stop().await;
 }
 
