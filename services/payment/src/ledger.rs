@@ -118,40 +118,44 @@ pub async fn authorize(
     // database locks or connections.
     match provider.authorize(card_number, *amount_minor).await {
         Outcome::Approved { reference } => {
-            let txn = db.begin().await?;
-            let held = txn
-                .execute_raw(raw_sql!(
-                    Postgres,
-                    r#"UPDATE accounts SET balance_minor = balance_minor - {amount_minor},
-                                           held_minor = held_minor + {amount_minor}
-                       WHERE customer_id = {customer_id} AND balance_minor >= {amount_minor}"#
-                ))
-                .await?
-                .rows_affected()
-                == 1;
-            if !held {
-                txn.rollback().await?;
-                return decline(db, order_id, "insufficient_funds").await;
-            }
+            // One statement: lock the payment if it is still pending (`pending`), hold the
+            // money if the balance covers it (`held`), and only then mark the payment
+            // authorized. It locks the payment before the account, as a capture does, and
+            // either both change or neither (the statement is its own transaction).
             let authorized = Payment::find_by_statement(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 format!(
-                    "UPDATE payments SET status = 'authorized', provider_ref = $1, updated_at = now() \
-                     WHERE order_id = $2 AND status = 'pending' RETURNING {PAYMENT_COLUMNS}"
+                    "WITH pending AS (SELECT order_id FROM payments \
+                                      WHERE order_id = $2 AND status = 'pending' FOR UPDATE), \
+                          held AS (UPDATE accounts SET balance_minor = balance_minor - $3, \
+                                                       held_minor = held_minor + $3 \
+                                   WHERE customer_id = $4 AND balance_minor >= $3 \
+                                     AND EXISTS (SELECT 1 FROM pending) \
+                                   RETURNING customer_id) \
+                     UPDATE payments SET status = 'authorized', provider_ref = $1, updated_at = now() \
+                     WHERE order_id = $2 AND status = 'pending' AND EXISTS (SELECT 1 FROM held) \
+                     RETURNING {PAYMENT_COLUMNS}"
                 ),
-                [reference.into(), order_id.into()],
+                [
+                    reference.into(),
+                    order_id.into(),
+                    (*amount_minor).into(),
+                    customer_id.clone().into(),
+                ],
             ))
-            .one(&txn)
+            .one(db)
             .await?;
-            let Some(authorized) = authorized else {
-                // Voided while the provider was thinking (the order service gave up):
-                // roll the hold back; the money never moves.
-                txn.rollback().await?;
-                let current = load(db, order_id).await?.ok_or(PaymentError::NotFound)?;
-                return Err(PaymentError::WrongState(current.status));
-            };
-            txn.commit().await?;
-            Ok((authorized, true))
+            if let Some(authorized) = authorized {
+                return Ok((authorized, true));
+            }
+            // Nothing changed. Still pending: the balance did not cover it. Otherwise it was
+            // voided while the provider was thinking (the order service gave up): the money
+            // never moved.
+            let current = load(db, order_id).await?.ok_or(PaymentError::NotFound)?;
+            if current.status == "pending" {
+                return decline(db, order_id, "insufficient_funds").await;
+            }
+            Err(PaymentError::WrongState(current.status))
         }
         Outcome::Declined { code } => decline(db, order_id, code).await,
         outcome @ (Outcome::RateLimited { .. } | Outcome::Failed) => {
