@@ -75,6 +75,47 @@ impl TestVhost {
             .unwrap_or_default()
     }
 
+    /// Declares `queue` (durable) and puts one message with these AMQP headers on it, through
+    /// the management API: a queue in a given state without a service to produce it.
+    pub async fn put_message(&self, queue: &str, headers: Value) {
+        let vhost = &self.name;
+        self.management
+            .call(
+                Method::PUT,
+                &format!("api/queues/{vhost}/{queue}"),
+                Some(json!({ "durable": true })),
+            )
+            .await
+            .expect("declare queue");
+        let before = self.queue(queue).await["messages"].as_u64().unwrap_or(0);
+        let message = json!({
+            "routing_key": queue,
+            "payload": "{}",
+            "payload_encoding": "string",
+            "properties": { "message_id": uuid::Uuid::new_v4().to_string(), "headers": headers },
+        });
+        let routed = self
+            .management
+            .call(
+                Method::POST,
+                &format!("api/exchanges/{vhost}/amq.default/publish"),
+                Some(message),
+            )
+            .await
+            .expect("publish through the management API");
+        assert_eq!(routed["routed"], true, "message not routed to {queue}");
+        // The management API counts messages from periodic statistics, not live: wait
+        // until it shows this one, so that whatever the test reads next sees it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while self.queue(queue).await["messages"].as_u64().unwrap_or(0) <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{queue} never showed the message"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Open AMQP connections to this vhost, as the broker sees them.
     pub async fn connection_count(&self) -> usize {
         self.management
