@@ -99,6 +99,14 @@ export function openWorkload({ rate, duration, pollMaxMs = 20000, preVUs, maxVUs
     // Lets an iteration that is polling a 202 finish instead of being cut off.
     gracefulStop: `${Math.ceil(w.pollMaxMs / 1000) + 5}s`,
   };
+  // The thresholds every open-workload script judges by; each adds its latency bars.
+  w.thresholds = {
+    checkout_errors: [`rate<${w.maxErrorRate}`],
+    // Dropped iterations mean k6 ran out of VUs: the offered load was not applied, so
+    // the latency figures would be flattering.
+    dropped_iterations: [`count<${w.maxDropped}`],
+    checks: ['rate>0.99'],
+  };
   return w;
 }
 

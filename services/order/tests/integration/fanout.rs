@@ -211,6 +211,26 @@ async fn confirmed_envelope(c: &Checkout, id: &str) -> Envelope {
     serde_json::from_value(v).unwrap()
 }
 
+/// The same event as a future producer might write it: a schema version this build does
+/// not know, under a new event id (so it is not taken for a duplicate).
+fn from_the_future(envelope: &Envelope) -> Envelope {
+    let mut future = envelope.clone();
+    future.schema_version = 99;
+    future.event_id = uuid::Uuid::now_v7();
+    future
+}
+
+/// Waits until analytics dead-letters the event from the future, and returns its dead letters.
+async fn eventually_future_dead_lettered(c: &Checkout) -> Value {
+    c.eventually_admin(&c.analytics, "/admin/dead-letters", |l| {
+        l.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|m| m["reason"].as_str().unwrap_or("").contains("schema_version 99"))
+        })
+    })
+    .await
+}
+
 #[actix_web::test]
 async fn the_same_event_delivered_twice_or_ten_times_at_once_has_one_effect() {
     let c = Checkout::start().await;
@@ -305,9 +325,7 @@ async fn poison_and_failing_messages_are_dead_lettered_the_queue_keeps_flowing_a
     // An unknown schema version: never half-understood, dead-lettered with the reason.
     let order = place_with_correlation(&c, "poison-corr", &order_body("erin", "mug", 1, CARD_SUCCESS)).await;
     let id = order["id"].as_str().unwrap().to_string();
-    let mut future = confirmed_envelope(&c, &id).await;
-    future.schema_version = 99;
-    future.event_id = uuid::Uuid::now_v7();
+    let future = from_the_future(&confirmed_envelope(&c, &id).await);
     publish_raw(
         &c,
         "order.confirmed",
@@ -315,14 +333,7 @@ async fn poison_and_failing_messages_are_dead_lettered_the_queue_keeps_flowing_a
         Some(&future),
     )
     .await;
-    let letters = c
-        .eventually_admin(&c.analytics, "/admin/dead-letters", |l| {
-            l.as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|m| m["reason"].as_str().unwrap_or("").contains("schema_version 99"))
-            })
-        })
-        .await;
+    let letters = eventually_future_dead_lettered(&c).await;
     assert!(letters.as_array().unwrap().len() >= 2);
 
     // The queue kept flowing: the real order went through everywhere.
@@ -497,22 +508,13 @@ async fn events_that_arrive_together_share_a_transaction_and_a_bad_one_spoils_no
     let more = pile_up(&c, "spoiled", 3).await;
     let first = more[0].trim_matches('\'');
     let duplicate = confirmed_envelope(&c, first).await;
-    let mut future = duplicate.clone();
-    future.schema_version = 99;
-    future.event_id = uuid::Uuid::now_v7();
+    let future = from_the_future(&duplicate);
     for envelope in [&future, &duplicate] {
         let body = serde_json::to_vec(envelope).unwrap();
         publish_raw(&c, "order.confirmed", &body, Some(envelope)).await;
     }
     assert_eq!(pause(false).await.status(), 200);
-    let letters = c
-        .eventually_admin(&c.analytics, "/admin/dead-letters", |l| {
-            l.as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|m| m["reason"].as_str().unwrap_or("").contains("schema_version 99"))
-            })
-        })
-        .await;
+    let letters = eventually_future_dead_lettered(&c).await;
     assert_eq!(
         letters.as_array().unwrap().len(),
         1,
