@@ -75,7 +75,7 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
         .db
         .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(platform_db::api_error)?;
     let per_minute = Minute::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT minute, outcome, sum(orders)::bigint AS orders, sum(revenue_minor)::bigint AS revenue_minor
@@ -84,7 +84,7 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     ))
     .all(db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(platform_db::api_error)?;
     let top_products = ProductSales::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT sku, sum(units)::bigint AS units, sum(revenue_minor)::bigint AS revenue_minor FROM product_sales
@@ -92,7 +92,7 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     ))
     .all(db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(platform_db::api_error)?;
     let reasons = Reason::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT reason_code, sum(orders)::bigint AS orders FROM rejection_reasons
@@ -100,7 +100,7 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     ))
     .all(db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(platform_db::api_error)?;
     let totals = Totals::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT count(*) FILTER (WHERE outcome = 'confirmed') AS confirmed,
@@ -111,7 +111,7 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     ))
     .one(db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(platform_db::api_error)?;
     let freshness = Freshness::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT (SELECT max(last_event_at) FROM projection_status WHERE name = 'orders') AS last_event_at,
@@ -119,7 +119,7 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     ))
     .one(db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(platform_db::api_error)?;
     let now = Utc::now();
     let age = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_milliseconds().max(0));
     let (lag_ms, heartbeat_age_ms) = freshness
@@ -152,7 +152,7 @@ async fn counted_order(state: web::Data<State>, id: web::Path<Uuid>) -> Result<H
     ))
     .one(&state.db)
     .await
-    .map_err(ApiError::internal)?
+    .map_err(platform_db::api_error)?
     .ok_or_else(|| ApiError::not_found("not_counted", "this order has not been counted (yet)"))?;
     Ok(HttpResponse::Ok().json(order))
 }

@@ -52,7 +52,7 @@ async fn list(
     ))
     .all(db.get_ref())
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(platform_db::api_error)?;
     Ok(HttpResponse::Ok().json(emails))
 }
 
@@ -66,7 +66,7 @@ async fn get(db: web::Data<DatabaseConnection>, id: web::Path<Uuid>) -> Result<H
     ))
     .one(db.get_ref())
     .await
-    .map_err(ApiError::internal)?
+    .map_err(platform_db::api_error)?
     .ok_or_else(|| ApiError::not_found("email_not_found", "no such email"))?;
     Ok(HttpResponse::Ok().json(email))
 }

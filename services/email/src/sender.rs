@@ -4,14 +4,17 @@
 //! retried with backoff; after `max_attempts` the email is marked failed, with an alert.
 //! If the process dies after the server accepted a message but before it was marked sent,
 //! it is sent again: email delivery is at least once, like every external effect that
-//! cannot share a transaction with our database.
+//! cannot share a transaction with our database. Every send of one email carries the same
+//! Message-ID (the email's id), on which a receiving server dedupes; the local file
+//! mailbox does the same, keeping one file per Message-ID, so a re-send replaces the
+//! first copy instead of adding a second (the `email.after_send` crash point proves it).
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use lettre::{
-    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, MultiPart},
 };
 use platform_http::Faults;
@@ -23,7 +26,8 @@ use crate::Settings;
 #[derive(Clone)]
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Files(AsyncFileTransport<Tokio1Executor>),
+    /// A directory of `<email id>.eml` files: the mailbox the demo shows.
+    Files(PathBuf),
 }
 
 #[derive(Clone)]
@@ -54,7 +58,7 @@ impl Sender {
         let transport = if settings.smtp_url.is_empty() {
             std::fs::create_dir_all(&settings.mail_dir)?;
             tracing::info!(dir = %settings.mail_dir.display(), "emails are written to files (set SMTP_URL to send them)");
-            Transport::Files(AsyncFileTransport::new(Path::new(&settings.mail_dir)))
+            Transport::Files(settings.mail_dir.clone())
         } else {
             // Plain SMTP (a local relay or a dev mail catcher such as Mailpit); this build
             // carries no TLS stack, to keep it lean.
@@ -110,6 +114,7 @@ impl Sender {
         // delivery is at least once either way (a receiving server dedupes on Message-ID).
         let ids: Vec<Uuid> = sent.iter().map(|email| email.id).collect();
         if !ids.is_empty() {
+            platform_runtime::crash::point("email.after_send");
             self.db
                 .execute_raw(raw_sql!(
                     Postgres,
@@ -142,7 +147,7 @@ impl Sender {
                 tracing::error!(alert = "email_failed", email = %id, order_id = %email.order_id, correlation_id = %email.correlation_id, %error, "ALERT: email could not be delivered");
             }
             Err(error) => {
-                let delay = platform_service::retry_policy::delay_for(
+                let delay = platform_runtime::retry_policy::delay_for(
                     email.attempts as u32,
                     Duration::from_secs(1),
                     Duration::from_secs(300),
@@ -178,7 +183,20 @@ impl Sender {
             .map_err(|e| e.to_string())?;
         match self.transport.as_ref() {
             Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
-            Transport::Files(t) => t.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Transport::Files(dir) => {
+                // Written whole, then renamed into place: a reader never sees half a message,
+                // and a second send of the same email replaces the first.
+                let (path, partial) = (
+                    dir.join(format!("{}.eml", email.id)),
+                    dir.join(format!(".{}.eml.partial", email.id)),
+                );
+                tokio::fs::write(&partial, message.formatted())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::fs::rename(&partial, &path)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
         }
     }
 }

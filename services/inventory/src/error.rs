@@ -63,7 +63,7 @@ impl From<InventoryError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used with a different request",
             ),
-            InventoryError::Database(e) => ApiError::internal(e),
+            InventoryError::Database(e) => platform_db::api_error(e),
         }
     }
 }

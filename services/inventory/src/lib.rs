@@ -7,6 +7,7 @@
 mod api;
 mod error;
 mod events;
+mod expiry;
 mod stock;
 
 use std::{sync::Arc, time::Duration};
@@ -31,6 +32,8 @@ pub struct Settings {
     pub reservation_ttl: Duration,
     /// How often expired reservations are swept.
     pub sweep_interval: Duration,
+    /// The order service, which decides what happens to a reservation past its time.
+    pub order_url: String,
 }
 
 impl Settings {
@@ -41,6 +44,7 @@ impl Settings {
             consumer: Tuning::default(),
             reservation_ttl: Duration::from_secs(15 * 60),
             sweep_interval: Duration::from_secs(5),
+            order_url: platform_config::Component::Order.base_url(),
         }
     }
 
@@ -62,20 +66,21 @@ impl Settings {
 /// Builds the service (connects, migrates, starts its actors, binds) without running it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::inventory::Migrator>(settings.service.clone()).await?;
-    let db = infra.background_db.clone();
     // The sweeper returns the stock of reservations nobody committed or released in time
     // (the order service crashed, a compensation was lost); without it such stock would
-    // stay "reserved" forever and the product would look sold out.
+    // stay "reserved" forever and the product would look sold out. It asks the order
+    // service first: a confirmed order's reservation is never expired (see expiry.rs).
+    let expiry = expiry::Expiry {
+        db: infra.background_db.clone(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?,
+        order_url: settings.order_url.clone(),
+        ttl: settings.reservation_ttl,
+    };
     let sweeper = periodic::start("reservation-sweeper", settings.sweep_interval, move || {
-        let db = db.clone();
-        async move {
-            let products = stock::expire_due(&db).await?;
-            if products > 0 {
-                tracing::info!(products, "expired reservations returned their stock");
-            }
-            Ok(false)
-        }
-        .boxed()
+        let expiry = expiry.clone();
+        async move { expiry.run_pass().await }.boxed()
     });
     let faults = Faults::default();
     let state = api::State {

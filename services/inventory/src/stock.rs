@@ -446,13 +446,49 @@ pub async fn settle(
     }
 }
 
-/// Expires reservations past their time and returns their stock, in one statement.
-/// `SKIP LOCKED` lets several inventory instances sweep at once without waiting on each
-/// other; quantities are summed per product because an `UPDATE ... FROM` applies only one
-/// matching row per target row. The products are locked in SKU order first (`locked`), the
-/// order reservations and settlements take them in, so that a sweep never holds one product
-/// a checkout needs while waiting for another that checkout holds (see `settle`).
-pub async fn expire_due(db: &DatabaseConnection) -> Result<u64, InventoryError> {
+/// Reservations still held past their time, oldest first: `(order_id, correlation_id)`.
+/// What happens to them is the order service's decision (see `expiry.rs`).
+pub async fn due(db: &DatabaseConnection, limit: i64) -> Result<Vec<(Uuid, String)>, InventoryError> {
+    let rows = db
+        .query_all_raw(raw_sql!(
+            Postgres,
+            r#"SELECT order_id, correlation_id FROM reservations
+               WHERE status = 'reserved' AND expires_at < now()
+               ORDER BY expires_at LIMIT {limit}"#
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("", "order_id")?, r.try_get("", "correlation_id")?)))
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .map_err(Into::into)
+}
+
+/// Gives these reservations more time (their order is still being decided).
+pub async fn extend(
+    db: &DatabaseConnection,
+    order_ids: &[Uuid],
+    ttl: Duration,
+) -> Result<u64, InventoryError> {
+    let (ids, secs) = (order_ids.to_vec(), ttl.as_secs_f64());
+    let result = db
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"UPDATE reservations SET expires_at = now() + {secs} * interval '1 second', updated_at = now()
+               WHERE order_id = ANY({ids}) AND status = 'reserved'"#
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Expires these reservations (their order will never be confirmed) and returns their stock,
+/// in one statement. `SKIP LOCKED` lets several inventory instances sweep at once without
+/// waiting on each other; quantities are summed per product because an `UPDATE ... FROM`
+/// applies only one matching row per target row. The products are locked in SKU order first
+/// (`locked`), the order reservations and settlements take them in, so that a sweep never
+/// holds one product a checkout needs while waiting for another that checkout holds (see
+/// `settle`).
+pub async fn expire(db: &DatabaseConnection, order_ids: &[Uuid]) -> Result<u64, InventoryError> {
+    let ids = order_ids.to_vec();
     let result = db
         .execute_raw(raw_sql!(
             Postgres,
@@ -460,8 +496,7 @@ pub async fn expire_due(db: &DatabaseConnection) -> Result<u64, InventoryError> 
                    UPDATE reservations SET status = 'expired', updated_at = now()
                    WHERE order_id IN (
                        SELECT order_id FROM reservations
-                       WHERE status = 'reserved' AND expires_at < now()
-                       ORDER BY expires_at LIMIT 500
+                       WHERE order_id = ANY({ids}) AND status = 'reserved'
                        FOR UPDATE SKIP LOCKED)
                    RETURNING order_id),
                totals AS (

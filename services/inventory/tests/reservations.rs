@@ -6,14 +6,52 @@ use platform_testing::{TestDatabase, TestVhost, service_settings, spawn};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-async fn start(ttl: Duration) -> (platform_testing::RunningService, TestDatabase, TestVhost) {
-    let db = TestDatabase::create("inventory").await;
+/// Inventory, and the order service its sweeper asks before a reservation expires (the
+/// orders of these tests are unknown to it, as if never created: their reservations expire).
+struct Inventory {
+    service: platform_testing::RunningService,
+    order: platform_testing::RunningService,
+    _dbs: [TestDatabase; 2],
+    _vhost: TestVhost,
+}
+
+impl std::ops::Deref for Inventory {
+    type Target = platform_testing::RunningService;
+    fn deref(&self) -> &Self::Target {
+        &self.service
+    }
+}
+
+impl Inventory {
+    async fn stop(self) {
+        self.service.stop().await;
+        self.order.stop().await;
+    }
+}
+
+async fn start(ttl: Duration) -> Inventory {
+    let (db, order_db) = (
+        TestDatabase::create("inventory").await,
+        TestDatabase::create("order").await,
+    );
     let vhost = TestVhost::create("inventory").await;
+    let order_settings = order_service::Settings::new(
+        service_settings(Component::Order, &order_db, &vhost),
+        "http://127.0.0.1:9".into(),
+        "http://127.0.0.1:9".into(),
+    );
+    let order = spawn(order_service::build(order_settings).await.unwrap());
     let mut settings = inventory_service::Settings::new(service_settings(Component::Inventory, &db, &vhost));
     settings.reservation_ttl = ttl;
     settings.sweep_interval = Duration::from_millis(100);
+    settings.order_url = order.address.clone();
     let service = spawn(inventory_service::build(settings).await.unwrap());
-    (service, db, vhost)
+    Inventory {
+        service,
+        order,
+        _dbs: [db, order_db],
+        _vhost: vhost,
+    }
 }
 
 async fn post(url: String, body: Option<Value>) -> (u16, Value) {
@@ -38,7 +76,7 @@ async fn product(s: &platform_testing::RunningService, sku: &str) -> Value {
 
 #[actix_web::test]
 async fn reserve_release_commit_are_idempotent_per_order() {
-    let (s, _db, _vhost) = start(Duration::from_secs(600)).await;
+    let s = start(Duration::from_secs(600)).await;
     let catalog: Value = reqwest::get(s.url("/products"))
         .await
         .unwrap()
@@ -89,7 +127,7 @@ async fn reserve_release_commit_are_idempotent_per_order() {
 
 #[actix_web::test]
 async fn a_release_that_overtakes_its_reserve_fences_it_off() {
-    let (s, _db, _vhost) = start(Duration::from_secs(600)).await;
+    let s = start(Duration::from_secs(600)).await;
     let order = Uuid::new_v4();
     let (status, r) = post(s.url(&format!("/reservations/{order}/release")), None).await;
     assert_eq!((status, r["status"].as_str()), (200, Some("released")));
@@ -108,7 +146,7 @@ async fn a_release_that_overtakes_its_reserve_fences_it_off() {
 
 #[actix_web::test]
 async fn insufficient_stock_names_the_lines_and_holds_nothing() {
-    let (s, _db, _vhost) = start(Duration::from_secs(600)).await;
+    let s = start(Duration::from_secs(600)).await;
     let (status, err) = post(
         s.url("/reservations"),
         Some(json!({ "order_id": Uuid::new_v4(), "lines": [
@@ -129,7 +167,7 @@ async fn insufficient_stock_names_the_lines_and_holds_nothing() {
 /// whose per-product sums this exercises) and every unit goes back.
 #[actix_web::test]
 async fn abandoned_reservations_expire_and_return_their_stock() {
-    let (s, _db, _vhost) = start(Duration::from_millis(300)).await;
+    let s = start(Duration::from_millis(300)).await;
     let mug_before = product(&s, "mug").await["available"].as_i64().unwrap();
     let orders = [(Uuid::new_v4(), 4, 1), (Uuid::new_v4(), 2, 3)];
     for (order, sneakers, mugs) in orders {
@@ -178,7 +216,7 @@ async fn abandoned_reservations_expire_and_return_their_stock() {
 /// load runs did, see docs/benchmarks.md. This test guards the behaviour, not the plan.)
 #[actix_web::test]
 async fn concurrent_settlements_and_reservations_sharing_products_all_succeed() {
-    let (s, _db, _vhost) = start(Duration::from_secs(600)).await;
+    let s = start(Duration::from_secs(600)).await;
     let skus = ["mug", "notebook", "socks"];
     let lines = |i: usize| {
         // Half the orders list the products backwards: the service must not lock in the
@@ -235,7 +273,7 @@ async fn concurrent_settlements_and_reservations_sharing_products_all_succeed() 
 /// nothing, the same key with another body is refused, and the stock stays accounted for.
 #[actix_web::test]
 async fn restock_is_idempotent_and_keeps_stock_accounted() {
-    let (s, _db, _vhost) = start(Duration::from_secs(600)).await;
+    let s = start(Duration::from_secs(600)).await;
     let http = reqwest::Client::new();
     let restock = |key: Option<&str>, token: Option<&str>, quantity: i64| {
         let mut req = http

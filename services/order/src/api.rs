@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use chrono::Utc;
+use platform_contracts::outcomes;
 use platform_http::{Admin, ApiError, IdempotencyKey};
 use platform_telemetry::CorrelationId;
 use sea_orm::{DatabaseConnection, TransactionTrait};
@@ -36,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         .route("/openapi.json", web::get().to(openapi))
         .route("/orders", web::post().to(place_order))
         .route("/orders", web::get().to(list_orders))
+        .route(outcomes::OUTCOMES_PATH, web::post().to(order_outcomes))
         .route("/orders/{id}", web::get().to(get_order))
         .route("/admin/orders/in-flight", web::get().to(in_flight))
         .route("/admin/compensations", web::get().to(list_compensations))
@@ -381,6 +383,37 @@ async fn get_order(state: web::Data<State>, id: web::Path<Uuid>) -> Result<HttpR
         .map_err(OrderError::from)?
         .ok_or(OrderError::NotFound)?;
     Ok(HttpResponse::Ok().json(view(&state.db, order).await?))
+}
+
+/// What became of these orders: asked by inventory before it returns the stock of a
+/// reservation whose time ran out (the owner of the outcome decides, not a timer).
+async fn order_outcomes(
+    state: web::Data<State>,
+    body: web::Json<outcomes::OutcomesRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ids = &body.order_ids;
+    if ids.len() > outcomes::MAX_OUTCOMES_PER_REQUEST {
+        return Err(OrderError::Invalid(format!(
+            "at most {} order ids per request",
+            outcomes::MAX_OUTCOMES_PER_REQUEST
+        ))
+        .into());
+    }
+    let known: std::collections::HashMap<Uuid, String> = orders::statuses(&state.db, ids)
+        .await
+        .map_err(OrderError::from)?
+        .into_iter()
+        .collect();
+    let outcomes = ids
+        .iter()
+        .map(|id| outcomes::OrderOutcome {
+            order_id: *id,
+            status: known.get(id).map_or(outcomes::OrderStatus::Unknown, |s| {
+                outcomes::OrderStatus::from_column(s)
+            }),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(outcomes::OutcomesResponse { outcomes }))
 }
 
 /// Orders not yet terminal, oldest first, with who owns the next step.

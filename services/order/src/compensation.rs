@@ -196,7 +196,7 @@ impl Compensator {
                 tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, "compensation done");
             }
             Err(e) if e.is_transient() && c.attempts + 1 < self.policy.max_attempts => {
-                let delay = platform_service::retry_policy::delay_for(
+                let delay = platform_runtime::retry_policy::delay_for(
                     c.attempts as u32,
                     self.policy.base_delay,
                     self.policy.max_delay,

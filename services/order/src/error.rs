@@ -63,7 +63,7 @@ impl From<OrderError> for ApiError {
             OrderError::CompensationNotParked => {
                 ApiError::not_found("compensation_not_parked", "no parked compensation with this id")
             }
-            OrderError::Database(e) => ApiError::internal(e),
+            OrderError::Database(e) => platform_db::api_error(e),
         }
     }
 }

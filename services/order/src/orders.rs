@@ -71,6 +71,25 @@ pub async fn load(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Order>, 
     .await
 }
 
+/// The status of each of these orders that exists, as `(id, status)`: what a service holding
+/// something on an order's behalf asks before letting go (`contracts::outcomes`). Read from
+/// the primary: a stale "not confirmed" would release the stock of a confirmed order.
+pub async fn statuses(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: Uuid,
+        status: String,
+    }
+    let rows = Row::find_by_statement(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT id, status FROM orders WHERE id = ANY($1)",
+        [ids.to_vec().into()],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.status)).collect())
+}
+
 /// A customer's latest orders. Served from the primary: a shopper who just placed an
 /// order must see it on the next page, and a lagging replica would make it "disappear".
 pub async fn list_for_customer(

@@ -29,6 +29,7 @@ use std::time::Duration;
 use chrono::Utc;
 use platform_contracts::{Envelope, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected};
 use platform_messaging::outbox;
+use platform_runtime::crash;
 use platform_telemetry::CorrelationId;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, raw_sql};
 use serde_json::json;
@@ -213,6 +214,8 @@ impl Saga {
             .await
         {
             Ok(payment) => {
+                // Authorized, not yet confirmed: the reconciler must finish this order.
+                crash::point("order.after_authorize");
                 let reference = payment["provider_ref"].as_str().unwrap_or_default();
                 let entries = [
                     orders::Entry {
@@ -253,6 +256,8 @@ impl Saga {
                 )
                 .await?;
                 txn.commit().await?;
+                // Confirmed and its event committed, the shopper not yet answered.
+                crash::point("order.after_confirm_commit");
                 tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, "order confirmed");
                 Ok(Step::Moved(Box::new(confirmed)))
             }
@@ -383,7 +388,7 @@ impl Saga {
     /// The step's outcome is unknown or the dependency is busy: try again later, no sooner
     /// than it asked (Retry-After) and no later than the deadline.
     async fn defer(&self, order: &Order, step: &str, error: &CallError, actor: &str) -> Result<Step, DbErr> {
-        let mut delay = platform_service::retry_policy::delay_for(
+        let mut delay = platform_runtime::retry_policy::delay_for(
             order.attempts as u32,
             self.retry_min,
             self.retry_max,

@@ -64,7 +64,7 @@ impl From<PaymentError> for ApiError {
             }
             PaymentError::NotFound => ApiError::not_found("payment_not_found", "no payment for this order"),
             PaymentError::AccountNotFound => ApiError::not_found("account_not_found", "no such account"),
-            PaymentError::Database(e) => ApiError::internal(e),
+            PaymentError::Database(e) => platform_db::api_error(e),
         }
     }
 }

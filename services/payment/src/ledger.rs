@@ -118,6 +118,9 @@ pub async fn authorize(
     // database locks or connections.
     match provider.authorize(card_number, *amount_minor).await {
         Outcome::Approved { reference } => {
+            // The provider holds the money, we have not recorded it: after a crash here the
+            // payment stays pending, and the order service voids it at the deadline.
+            platform_runtime::crash::point("payment.after_provider_approved");
             // One statement: lock the payment if it is still pending (`pending`), hold the
             // money if the balance covers it (`held`), and only then mark the payment
             // authorized. It locks the payment before the account, as a capture does, and

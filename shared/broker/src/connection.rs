@@ -3,6 +3,7 @@ use std::{sync::Arc, time::Duration};
 use futures_util::{FutureExt, StreamExt};
 use lapin::{Channel, Connection, ConnectionProperties, Event};
 use platform_http::Probe;
+use platform_runtime::supervisor;
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +27,12 @@ impl Broker {
     pub fn start(url: String, name: &str) -> Self {
         let (publish, current) = watch::channel(None);
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(keep_connected(url, name.to_string(), publish, stopped));
+        // Supervised: should the keeper itself panic, it is restarted (and counted), so a
+        // service never sits disconnected for good while saying nothing.
+        let (publish, name) = (Arc::new(publish), name.to_string());
+        supervisor::supervise("broker-keeper", move || {
+            keep_connected(url.clone(), name.clone(), publish.clone(), stopped.clone()).map(Ok)
+        });
         Self { current, stop }
     }
 
@@ -96,7 +102,7 @@ impl Broker {
 async fn keep_connected(
     url: String,
     name: String,
-    publish: watch::Sender<Option<Arc<Connection>>>,
+    publish: Arc<watch::Sender<Option<Arc<Connection>>>>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut delay = Duration::from_millis(200);

@@ -17,6 +17,7 @@
 
 mod envelope;
 pub mod events;
+pub mod outcomes;
 
 pub use envelope::{EXCHANGE, Envelope, EnvelopeError};
 pub use events::{Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected};

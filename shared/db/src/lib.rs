@@ -47,3 +47,54 @@ pub fn probe(db: DatabaseConnection) -> Probe {
         async move { db.ping().await.map_err(|e| e.to_string()) }.boxed()
     })
 }
+
+/// How long a client is told to wait (`Retry-After`) when the database is unavailable.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
+/// Whether the error means "the database cannot be reached right now" (down, restarting,
+/// the connection dropped mid-statement, the pool saturated) rather than a wrong statement.
+///
+/// The difference decides what the client hears. A database that restarts is an expected
+/// condition: 503 with Retry-After tells a client (and a load balancer) to come back,
+/// whereas a 500 says "bug", and is retried by nobody or by everybody at once.
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
+    match e {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            Sqlx::Io(_)
+            | Sqlx::Tls(_)
+            | Sqlx::Protocol(_)
+            | Sqlx::PoolTimedOut
+            | Sqlx::PoolClosed
+            | Sqlx::WorkerCrashed => true,
+            // 08: connection exceptions; 57P01-57P03: the server is shutting down, crashed,
+            // or not yet accepting connections (starting up, in recovery).
+            Sqlx::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        },
+        DbErr::Conn(_) => true,
+        _ => false,
+    }
+}
+
+/// A database error as a client sees it: 503 `database_unavailable` with Retry-After when
+/// the database cannot be reached (readiness is red meanwhile), otherwise a 500 whose
+/// cause is logged and never sent.
+pub fn api_error(e: DbErr) -> platform_http::ApiError {
+    if is_unavailable(&e) {
+        tracing::warn!(error = %e, "database unavailable; answering 503");
+        metrics::counter!("database_unavailable_total").increment(1);
+        platform_http::ApiError::unavailable(
+            "database_unavailable",
+            "the database is unavailable right now; retry after the Retry-After delay (with the same Idempotency-Key, if the request had one)",
+            UNAVAILABLE_RETRY_AFTER_SECS,
+        )
+    } else {
+        platform_http::ApiError::internal(e)
+    }
+}

@@ -37,6 +37,7 @@ use lapin::{
 use platform_broker::Broker;
 use platform_contracts::{Envelope, EnvelopeError};
 use platform_http::Faults;
+use platform_runtime::{crash, supervisor};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait, raw_sql};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -287,16 +288,22 @@ impl ActixHandler<StopConsumer> for ConsumerActor {
 }
 
 impl Inner {
-    /// Connect, declare, consume; on any broker failure, wait and start again.
+    /// Connect, declare, consume; on any broker failure, or a panic while handling a
+    /// message, wait and start again. A panic drops the channel, and with it every
+    /// unacknowledged delivery, which the broker then redelivers (counted as a redelivery,
+    /// so a message that panics every time ends in the dead-letter queue, not in a loop).
     async fn run(self: Arc<Self>) {
+        let actor = format!("consumer:{}", self.spec.name);
         let mut delay = Duration::from_millis(200);
         loop {
-            match self.consume().await {
-                Ok(()) => delay = Duration::from_millis(200),
-                Err(e) => {
+            match supervisor::guard(&actor, self.consume()).await {
+                Ok(Ok(())) => delay = Duration::from_millis(200),
+                Ok(Err(e)) => {
                     tracing::warn!(consumer = self.spec.name, error = %e, retry_in_ms = delay.as_millis() as u64, "consumer interrupted");
+                    supervisor::restarted(&actor);
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
+                Err(_) => delay = (delay * 2).min(Duration::from_secs(5)), // logged and counted by the guard
             }
             tokio::time::sleep(delay).await;
         }
@@ -493,6 +500,9 @@ impl Inner {
                 Outcome::Applied => {
                     metrics::counter!("consumer_messages_total", "consumer" => self.spec.name, "outcome" => "handled").increment(1);
                     tracing::info!("event handled");
+                    // The effect is committed and the message not yet acknowledged: the
+                    // redelivery after a crash here must be recognised as a duplicate.
+                    crash::point("consumer.after_commit");
                 }
                 Outcome::Duplicate => {
                     metrics::counter!("consumer_messages_total", "consumer" => self.spec.name, "outcome" => "duplicate").increment(1);

@@ -101,6 +101,6 @@ async fn processed(db: web::Data<Db>, query: web::Query<Query>) -> Result<HttpRe
     ))
     .all(&db.0)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(platform_db::api_error)?;
     Ok(HttpResponse::Ok().json(rows))
 }

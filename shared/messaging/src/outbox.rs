@@ -21,6 +21,7 @@ use futures_util::future::try_join_all;
 use lapin::{Channel, options::ConfirmSelectOptions};
 use platform_broker::Broker;
 use platform_contracts::{EXCHANGE, Envelope};
+use platform_runtime::{crash, supervisor};
 use platform_service::periodic::{Periodic, Wake};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, TransactionTrait, raw_sql,
@@ -170,6 +171,8 @@ impl Relay {
         tokio::time::timeout(Duration::from_secs(10), try_join_all(publishes))
             .await
             .map_err(|_| anyhow::anyhow!("no publisher confirms within 10 s"))??;
+        // Confirmed by the broker, not yet marked: a crash here publishes them again.
+        crash::point("relay.after_publish");
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         txn.execute_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
@@ -216,27 +219,18 @@ impl Relay {
 /// The listener has its own connection (not one borrowed from the service's pool, which
 /// it would hold forever).
 pub fn listen(database_url: String, relay: Addr<Periodic>) {
-    tokio::spawn(async move {
-        loop {
-            let result: Result<(), sea_orm::sqlx::Error> = async {
-                let mut listener = PgListener::connect(&database_url).await?;
-                listener.listen("outbox").await?;
-                loop {
-                    listener.recv().await?;
-                    if !relay.connected() {
-                        return Ok(());
-                    }
-                    relay.do_send(Wake);
-                }
+    // Supervised: a lost connection (or a panic) restarts the loop after a backoff. It
+    // ends only when the relay is gone (the service is shutting down).
+    supervisor::supervise("outbox-listener", move || {
+        let (database_url, relay) = (database_url.clone(), relay.clone());
+        async move {
+            let mut listener = PgListener::connect(&database_url).await?;
+            listener.listen("outbox").await?;
+            while relay.connected() {
+                listener.recv().await?;
+                relay.do_send(Wake);
             }
-            .await;
-            if !relay.connected() {
-                return;
-            }
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "outbox listener lost its connection; polling until it is back");
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(())
         }
     });
 }

@@ -6,7 +6,6 @@
 //! connection and the database pool, in that order.
 
 pub mod periodic;
-pub mod retry_policy;
 
 use actix_web::web;
 use futures_util::FutureExt;

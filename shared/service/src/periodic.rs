@@ -6,13 +6,24 @@
 //! recorded: run now rather than at the next tick), and never runs two passes at once, so a
 //! slow database cannot pile up overlapping passes. The job itself keeps no state that
 //! matters: everything it works on lives in PostgreSQL, so a restart loses nothing.
+//!
+//! A panic in a pass does not stop an actor, it would kill the task the actor runs in (and
+//! with it the job, silently). Each pass therefore runs under `supervisor::guard`: a panic
+//! is logged and counted (`actor_restarts_total{actor}`), the actor is stopped, and its
+//! supervisor starts it again, taking passes only after a backoff that grows while the
+//! job keeps panicking.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Supervised, Supervisor, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Supervised,
+    Supervisor, WrapFuture,
 };
 use futures_util::future::BoxFuture;
+use platform_runtime::supervisor;
 
 /// One pass of the job. `Ok(true)` means "there may be more to do right now" (a full batch
 /// was processed), and the next pass starts at once instead of after the interval.
@@ -25,6 +36,9 @@ pub struct Periodic {
     running: bool,
     rerun: bool,
     stopped: bool,
+    /// Panics in a row; passes resume no sooner than `not_before` after a restart.
+    panics: u32,
+    not_before: Option<Instant>,
 }
 
 /// Starts the job under a supervisor.
@@ -40,12 +54,14 @@ where
         running: false,
         rerun: false,
         stopped: false,
+        panics: 0,
+        not_before: None,
     })
 }
 
 impl Periodic {
     fn pass(&mut self, ctx: &mut Context<Self>) {
-        if self.stopped {
+        if self.stopped || self.not_before.is_some_and(|t| Instant::now() < t) {
             return;
         }
         if self.running {
@@ -55,8 +71,16 @@ impl Periodic {
         }
         self.running = true;
         let (name, job) = (self.name, self.job.clone());
-        ctx.spawn(async move { job().await }.into_actor(self).map(move |result, actor, ctx| {
+        let pass = supervisor::guard(name, async move { job().await });
+        ctx.spawn(pass.into_actor(self).map(move |result, actor, ctx| {
             actor.running = false;
+            let Ok(result) = result else {
+                // Logged and counted by the guard; the supervisor restarts the actor.
+                actor.panics += 1;
+                ctx.stop();
+                return;
+            };
+            actor.panics = 0;
             let more = match result {
                 Ok(more) => more,
                 Err(e) => {
@@ -82,8 +106,15 @@ impl Actor for Periodic {
 
 impl Supervised for Periodic {
     fn restarting(&mut self, _: &mut Self::Context) {
-        tracing::warn!(job = self.name, "background job restarting");
+        let delay = supervisor::restart_delay(self.panics.saturating_sub(1));
+        tracing::warn!(
+            job = self.name,
+            delay_ms = delay.as_millis() as u64,
+            "background job restarting"
+        );
         self.running = false;
+        self.rerun = false;
+        self.not_before = Some(Instant::now() + delay);
     }
 }
 

@@ -16,7 +16,7 @@ mod vhost;
 
 pub use database::TestDatabase;
 pub use lifecycle::check_service_lifecycle;
-pub use service::{RunningService, TEST_ADMIN_TOKEN, server_settings, service_settings, spawn};
+pub use service::{RunningService, TEST_ADMIN_TOKEN, free_port, server_settings, service_settings, spawn};
 pub use vhost::{TestVhost, management_url};
 
 /// Runs a future to completion on a throw-away runtime in a plain thread. `Drop` cannot be

@@ -31,6 +31,16 @@ pub fn server_settings(component: Component) -> ServerSettings {
     }
 }
 
+/// A port nothing listens on right now, for a service that others must know the address of
+/// before it is built (inventory asks the order service about orders, and the order service
+/// calls inventory: one of the two has to be given the other's port in advance).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("the kernel hands out a free port")
+}
+
 /// A service running in the test's actix System.
 pub struct RunningService {
     pub address: String,

@@ -167,6 +167,68 @@ async fn checkouts_succeed_while_the_broker_is_down_and_every_effect_happens_onc
     c.stop().await;
 }
 
+/// The relay (or the broker) is down longer than a reservation's TTL. A confirmed, paid
+/// order's reservation runs out of time before its commit arrives: inventory must not put
+/// that stock back on sale (it would be sold twice); it asks the order service, which says
+/// "confirmed", and commits. (Reservations of orders that are not confirmed still expire:
+/// inventory's `abandoned_reservations_expire_and_return_their_stock`.) When the relay
+/// resumes, the late events change nothing and dead-letter nothing.
+#[actix_web::test]
+async fn a_confirmed_orders_stock_is_never_put_back_on_sale_when_its_commit_is_late() {
+    let c = Checkout::start_with(Knobs {
+        reservation_ttl: Duration::from_secs(1),
+        ..Knobs::default()
+    })
+    .await;
+    let before = c.product("notebook").await;
+    assert_eq!(c.admin_post(&c.order, "/admin/relay/pause").await.status(), 200);
+    let confirmed = place_with_correlation(
+        &c,
+        "late-commit",
+        &order_body("late", "notebook", 2, CARD_SUCCESS),
+    )
+    .await;
+    assert_eq!(confirmed["status"], "confirmed", "{confirmed:#}");
+    let confirmed_id = confirmed["id"].as_str().unwrap();
+
+    // The reservation runs out of time while the order's events wait in the outbox.
+    let reservation = c
+        .eventually(&c.inventory, &format!("/reservations/{confirmed_id}"), |r| {
+            r["status"] != "reserved"
+        })
+        .await;
+    assert_eq!(
+        reservation["status"], "committed",
+        "the owner said confirmed: {reservation:#}"
+    );
+    let during = c.product("notebook").await;
+    assert_eq!(
+        during["sold"].as_i64(),
+        before["sold"].as_i64().map(|s| s + 2),
+        "{during:#}"
+    );
+    assert_eq!(
+        during["available"].as_i64(),
+        before["available"].as_i64().map(|a| a - 2),
+        "{during:#}"
+    );
+    assert_eq!(during["reserved"], 0);
+
+    // The late events arrive: no second commit, no dead letter, every effect once.
+    assert_eq!(c.admin_post(&c.order, "/admin/relay/resume").await.status(), 200);
+    assert_fanned_out(&c, confirmed_id, "late-commit", 2, 2800).await;
+    c.eventually_consumers_drained().await;
+    let after = c.product("notebook").await;
+    assert_eq!(after["sold"], during["sold"], "{after:#}");
+    assert_eq!(after["available"], during["available"], "{after:#}");
+    let dead = c.vhost.queue("inventory.order-events.dlq").await;
+    assert_eq!(
+        dead["messages"], 0,
+        "the late commit was not dead-lettered: {dead:#}"
+    );
+    c.stop().await;
+}
+
 async fn publish_raw(c: &Checkout, routing_key: &str, body: &[u8], envelope: Option<&Envelope>) {
     let conn = Connection::connect(&c.vhost.amqp_url, ConnectionProperties::default())
         .await

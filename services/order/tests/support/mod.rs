@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use platform_config::Component;
 use platform_messaging::Tuning;
-use platform_testing::{RunningService, TEST_ADMIN_TOKEN, TestDatabase, TestVhost, service_settings, spawn};
+use platform_testing::{
+    RunningService, TEST_ADMIN_TOKEN, TestDatabase, TestVhost, free_port, service_settings, spawn,
+};
 use reqwest::{Client, Response};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -43,6 +45,7 @@ pub struct Knobs {
     pub alert_queue_oldest_secs: u64,
     pub checkout_max_in_flight: usize,
     pub backpressure_max_depth: u64,
+    pub reservation_ttl: Duration,
 }
 
 impl Default for Knobs {
@@ -55,6 +58,7 @@ impl Default for Knobs {
             alert_queue_oldest_secs: 300,
             checkout_max_in_flight: 256,
             backpressure_max_depth: 500,
+            reservation_ttl: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -98,9 +102,15 @@ impl Checkout {
             .await
             .expect("analytics builds"),
         );
+        // Inventory asks the order service what became of orders whose reservations ran
+        // out of time, so it is told the order service's port before either is built.
+        let order_port = free_port();
         let inventory = spawn(
             inventory_service::build(inventory_service::Settings {
                 consumer: Tuning::quick(),
+                reservation_ttl: knobs.reservation_ttl,
+                sweep_interval: Duration::from_millis(200),
+                order_url: format!("http://127.0.0.1:{order_port}"),
                 ..inventory_service::Settings::new(service_settings(
                     Component::Inventory,
                     &inventory_db,
@@ -120,8 +130,10 @@ impl Checkout {
                 .expect("payment builds"),
         );
 
+        let mut order_service_settings = service_settings(Component::Order, &order_db, &vhost);
+        order_service_settings.server.http.port = order_port;
         let mut settings = order_service::Settings::new(
-            service_settings(Component::Order, &order_db, &vhost),
+            order_service_settings,
             inventory.address.clone(),
             payment.address.clone(),
         );
