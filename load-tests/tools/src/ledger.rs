@@ -421,7 +421,14 @@ pub async fn analyse(platform: &crate::invariants::Platform, ledger: &Ledger) ->
                 lost_acked.push(format!("{key}: HTTP {} named order {id}", a.status));
             }
         }
-        let order = mine.first().and_then(|id| orders.get(*id).map(|o| (*id, o)));
+        // The order the client was told about; else (a duplicate) the confirmed one.
+        let told_id = record.last.as_ref().and_then(|f| f.order_id.as_deref());
+        let pick = mine
+            .iter()
+            .find(|id| Some(**id) == told_id)
+            .or_else(|| mine.iter().find(|id| orders[**id].status == "confirmed"))
+            .or(mine.first());
+        let order = pick.and_then(|id| orders.get(*id).map(|o| (*id, o)));
         match (outcome, order) {
             ("confirmed", None) => lost_confirmed.push(key.clone()),
             ("confirmed", Some((id, o))) if o.status != "confirmed" => {

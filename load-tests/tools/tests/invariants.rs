@@ -4,11 +4,9 @@
 //! it: once on a consistent platform (it must pass, and list the dead letter), once with one
 //! violation of each invariant (each must be reported).
 
-use std::process::{Command, Output};
+mod common;
 
-use platform_testing::{TestDatabase, TestVhost, management_url};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use sea_orm_migration::MigratorTrait;
+use common::{Platform, exec};
 use serde_json::json;
 
 const CONFIRMED: &str = "00000000-0000-0000-0000-00000000c001";
@@ -16,49 +14,13 @@ const REJECTED: &str = "00000000-0000-0000-0000-00000000f001";
 /// Added by the broken-platform test: rejected, but its reservation still holds stock.
 const REJECTED_STILL_HELD: &str = "00000000-0000-0000-0000-00000000f002";
 
-/// The five service databases, migrated (and seeded) as the services would do it, and the
-/// vhost the checker inspects.
-struct Platform {
-    order: TestDatabase,
-    inventory: TestDatabase,
-    payment: TestDatabase,
-    email: TestDatabase,
-    analytics: TestDatabase,
-    vhost: TestVhost,
+/// The invariant tests' own steps on the shared test platform.
+trait Checkouts {
+    async fn settle_two_checkouts(&self);
+    fn check(&self) -> (i32, String);
 }
 
-async fn migrated<M: MigratorTrait>(prefix: &str) -> TestDatabase {
-    let db = TestDatabase::create(prefix).await;
-    M::up(&connect(&db).await, None).await.expect("apply migrations");
-    db
-}
-
-async fn connect(db: &TestDatabase) -> DatabaseConnection {
-    Database::connect(&db.url)
-        .await
-        .expect("connect to test database")
-}
-
-async fn exec(db: &TestDatabase, sql: &str) {
-    let conn = connect(db).await;
-    conn.execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{e}: {sql}"));
-    let _ = conn.close().await;
-}
-
-impl Platform {
-    async fn create() -> Self {
-        Self {
-            order: migrated::<migrations::order::Migrator>("inv_order").await,
-            inventory: migrated::<migrations::inventory::Migrator>("inv_inventory").await,
-            payment: migrated::<migrations::payment::Migrator>("inv_payment").await,
-            email: migrated::<migrations::email::Migrator>("inv_email").await,
-            analytics: migrated::<migrations::analytics::Migrator>("inv_analytics").await,
-            vhost: TestVhost::create("inv").await,
-        }
-    }
-
+impl Checkouts for Platform {
     /// What a finished checkout leaves behind when everything went right (one confirmed
     /// order, fanned out to every service) and when it was rejected (stock released).
     async fn settle_two_checkouts(&self) {
@@ -115,24 +77,7 @@ impl Platform {
     /// Runs the real checker binary against this platform, without settle time: the state
     /// is already what it will be.
     fn check(&self) -> (i32, String) {
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = Command::new(env!("CARGO_BIN_EXE_check-invariants"))
-            .args(["--settle-secs", "0"])
-            .env("ORDER_DATABASE_URL", &self.order.url)
-            .env("INVENTORY_DATABASE_URL", &self.inventory.url)
-            .env("PAYMENT_DATABASE_URL", &self.payment.url)
-            .env("EMAIL_DATABASE_URL", &self.email.url)
-            .env("ANALYTICS_DATABASE_URL", &self.analytics.url)
-            .env("AMQP_URL", &self.vhost.amqp_url)
-            .env("RABBITMQ_MANAGEMENT_URL", management_url())
-            .output()
-            .expect("run check-invariants");
-        let stdout = String::from_utf8_lossy(&stdout).into_owned();
-        eprintln!("{stdout}{}", String::from_utf8_lossy(&stderr));
-        (status.code().expect("checker exited normally"), stdout)
+        self.run(env!("CARGO_BIN_EXE_check-invariants"), &["--settle-secs", "0"])
     }
 }
 
@@ -145,7 +90,7 @@ fn invariant_lines(report: &str) -> Vec<&str> {
 
 #[tokio::test]
 async fn a_consistent_platform_passes_and_its_dead_letters_are_listed_with_their_reasons() {
-    let platform = Platform::create().await;
+    let platform = Platform::create("inv").await;
     platform.settle_two_checkouts().await;
     // A dead letter is not a violation (it was parked on purpose, with an alert), but the
     // report must say it is there and why.
@@ -172,7 +117,7 @@ async fn a_consistent_platform_passes_and_its_dead_letters_are_listed_with_their
 
 #[tokio::test]
 async fn each_broken_invariant_is_reported_and_fails_the_run() {
-    let platform = Platform::create().await;
+    let platform = Platform::create("inv").await;
     platform.settle_two_checkouts().await;
     assert_eq!(platform.check().0, 0, "the starting point is consistent");
 
