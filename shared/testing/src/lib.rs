@@ -11,11 +11,13 @@
 
 mod database;
 mod lifecycle;
+mod process;
 mod service;
 mod vhost;
 
 pub use database::TestDatabase;
 pub use lifecycle::check_service_lifecycle;
+pub use process::{ServiceProcess, process_env};
 pub use service::{RunningService, TEST_ADMIN_TOKEN, free_port, server_settings, service_settings, spawn};
 pub use vhost::{TestVhost, management_url};
 

@@ -10,6 +10,7 @@ mod support;
 
 mod bad_input;
 mod cards;
+mod crash_points;
 mod fanout;
 mod health;
 mod idempotency;

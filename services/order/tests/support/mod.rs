@@ -63,12 +63,26 @@ impl Default for Knobs {
     }
 }
 
-impl Checkout {
-    pub async fn start() -> Self {
-        Self::start_with(Knobs::default()).await
-    }
+/// Everything but the order service: inventory, payment, email and analytics in-process, the
+/// five databases and the vhost. The order service is started on `order_port`, in-process
+/// ([`Checkout`]) or as a real process the crash-point tests can kill.
+pub struct Backends {
+    pub inventory: RunningService,
+    pub payment: RunningService,
+    pub email: RunningService,
+    pub analytics: RunningService,
+    pub order_db: TestDatabase,
+    pub inventory_db: TestDatabase,
+    pub payment_db: TestDatabase,
+    pub email_db: TestDatabase,
+    pub analytics_db: TestDatabase,
+    pub vhost: TestVhost,
+    pub order_port: u16,
+    pub mail_dir: std::path::PathBuf,
+}
 
-    pub async fn start_with(knobs: Knobs) -> Self {
+impl Backends {
+    pub async fn start(knobs: &Knobs) -> Self {
         let vhost = TestVhost::create("checkout").await;
         let (order_db, inventory_db, payment_db, email_db, analytics_db) = (
             TestDatabase::create("order").await,
@@ -130,6 +144,31 @@ impl Checkout {
                 .expect("payment builds"),
         );
 
+        for s in [&inventory, &payment, &email, &analytics] {
+            s.wait_ready(Duration::from_secs(15)).await;
+        }
+        Self {
+            inventory,
+            payment,
+            email,
+            analytics,
+            order_db,
+            inventory_db,
+            payment_db,
+            email_db,
+            analytics_db,
+            vhost,
+            order_port,
+            mail_dir,
+        }
+    }
+
+    /// The order service's settings against these backends: short intervals, so that
+    /// retries, reconciliation and compensations happen within a test's patience.
+    pub fn order_settings(&self, knobs: &Knobs) -> order_service::Settings {
+        let (order_db, vhost, order_port) = (&self.order_db, &self.vhost, self.order_port);
+        let (inventory, payment, email, analytics) =
+            (&self.inventory, &self.payment, &self.email, &self.analytics);
         let mut order_service_settings = service_settings(Component::Order, &order_db, &vhost);
         order_service_settings.server.http.port = order_port;
         let mut settings = order_service::Settings::new(
@@ -154,24 +193,83 @@ impl Checkout {
         settings.ops_interval = Duration::from_millis(300);
         settings.alert_thresholds.queue_oldest_secs = knobs.alert_queue_oldest_secs;
         settings.checkout_max_in_flight = knobs.checkout_max_in_flight;
-        let order = spawn(order_service::build(settings).await.expect("order builds"));
-        for s in [&inventory, &payment, &order, &email, &analytics] {
-            s.wait_ready(Duration::from_secs(15)).await;
-        }
+        settings
+    }
+
+    /// The same settings as environment variables, for the order service as a process
+    /// (keep the two in step).
+    pub fn order_env(&self, knobs: &Knobs) -> Vec<(String, String)> {
+        let mut env = platform_testing::process_env(&self.order_db, &self.vhost, self.order_port);
+        let ms = |d: Duration| d.as_millis().to_string();
+        env.extend(
+            [
+                ("INVENTORY_URL", self.inventory.address.clone()),
+                ("PAYMENT_URL", self.payment.address.clone()),
+                ("EMAIL_URL", self.email.address.clone()),
+                ("ANALYTICS_URL", self.analytics.address.clone()),
+                ("ORDER_DEADLINE_SECS", knobs.order_deadline.as_secs().to_string()),
+                ("PAYMENT_TIMEOUT_MS", ms(knobs.payment_timeout)),
+                ("CIRCUIT_WINDOW_SECS", "3".into()),
+                ("CHECKOUT_GRACE_MS", "1500".into()),
+                ("RECONCILER_INTERVAL_MS", "100".into()),
+                ("ORDER_RETRY_MIN_MS", "100".into()),
+                ("ORDER_RETRY_MAX_MS", "500".into()),
+                ("COMPENSATION_INTERVAL_MS", "100".into()),
+                ("COMPENSATION_BASE_DELAY_MS", "50".into()),
+                ("COMPENSATION_MAX_DELAY_MS", "300".into()),
+                (
+                    "COMPENSATION_MAX_ATTEMPTS",
+                    knobs.compensation_max_attempts.to_string(),
+                ),
+                ("HEARTBEAT_INTERVAL_MS", "500".into()),
+                ("OPS_SAMPLE_INTERVAL_MS", "300".into()),
+                (
+                    "ALERT_QUEUE_OLDEST_SECS",
+                    knobs.alert_queue_oldest_secs.to_string(),
+                ),
+                ("CHECKOUT_MAX_IN_FLIGHT", knobs.checkout_max_in_flight.to_string()),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        );
+        env
+    }
+
+    pub async fn stop(self) {
+        self.email.stop().await;
+        self.analytics.stop().await;
+        self.payment.stop().await;
+        self.inventory.stop().await;
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
+    }
+}
+
+impl Checkout {
+    pub async fn start() -> Self {
+        Self::start_with(Knobs::default()).await
+    }
+
+    pub async fn start_with(knobs: Knobs) -> Self {
+        let b = Backends::start(&knobs).await;
+        let order = spawn(
+            order_service::build(b.order_settings(&knobs))
+                .await
+                .expect("order builds"),
+        );
+        order.wait_ready(Duration::from_secs(15)).await;
         Self {
             order,
-            inventory,
-            payment,
-            email,
-            analytics,
-            order_db,
-            inventory_db,
-            payment_db,
-            email_db,
-            analytics_db,
-            vhost,
+            inventory: b.inventory,
+            payment: b.payment,
+            email: b.email,
+            analytics: b.analytics,
+            order_db: b.order_db,
+            inventory_db: b.inventory_db,
+            payment_db: b.payment_db,
+            email_db: b.email_db,
+            analytics_db: b.analytics_db,
+            vhost: b.vhost,
             http: Client::new(),
-            _mail_dir: mail_dir,
+            _mail_dir: b.mail_dir,
         }
     }
 
