@@ -38,6 +38,9 @@ pub struct Settings {
     pub mail_dir: PathBuf,
     pub from: String,
     pub send_interval: Duration,
+    /// How long a pass owns the emails it claimed: a sender that dies mid-send leaves them
+    /// to be sent again after this.
+    pub send_lease: Duration,
     pub max_attempts: i32,
 }
 
@@ -50,6 +53,7 @@ impl Settings {
             mail_dir,
             from: "Order platform <orders@platform.local>".into(),
             send_interval: Duration::from_millis(500),
+            send_lease: Duration::from_secs(60),
             max_attempts: 8,
         }
     }
@@ -62,6 +66,7 @@ impl Settings {
             smtp_url: string("SMTP_URL", ""),
             from: string("MAIL_FROM", &d.from),
             send_interval: millis("EMAIL_SEND_INTERVAL_MS", d.send_interval.as_millis() as u64)?,
+            send_lease: millis("EMAIL_SEND_LEASE_MS", d.send_lease.as_millis() as u64)?,
             max_attempts: parse("EMAIL_MAX_ATTEMPTS", d.max_attempts)?,
             ..d
         })

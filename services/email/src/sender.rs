@@ -37,6 +37,7 @@ pub struct Sender {
     from: Mailbox,
     faults: Faults,
     max_attempts: i32,
+    lease_ms: i64,
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -79,15 +80,17 @@ impl Sender {
             from: settings.from.parse()?,
             faults,
             max_attempts: settings.max_attempts,
+            lease_ms: settings.send_lease.as_millis() as i64,
         })
     }
 
     pub async fn run_pass(&self) -> anyhow::Result<bool> {
         const BATCH: i64 = 50;
+        let lease_ms = self.lease_ms;
         // Claim with a lease, like every worker here: a crash mid-send only delays.
         let due = Due::find_by_statement(raw_sql!(
             Postgres,
-            r#"UPDATE emails SET next_attempt_at = now() + interval '60 seconds'
+            r#"UPDATE emails SET next_attempt_at = now() + {lease_ms} * interval '1 millisecond'
                WHERE id IN (SELECT id FROM emails WHERE status = 'queued' AND next_attempt_at <= now()
                             ORDER BY next_attempt_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
                RETURNING id, order_id, recipient, subject, body_text, body_html, attempts, correlation_id, created_at"#

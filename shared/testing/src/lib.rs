@@ -10,6 +10,7 @@
 //! `TEST_RABBITMQ_MANAGEMENT_URL` (a broker user allowed to create vhosts).
 
 mod database;
+pub mod events;
 mod lifecycle;
 mod process;
 mod service;

@@ -116,6 +116,39 @@ impl TestVhost {
         }
     }
 
+    /// Publishes an event to the platform's exchange, as the order service's relay would,
+    /// through the management API; retried until a queue is bound to take it (a consumer
+    /// that just started may not have declared its queue yet).
+    pub async fn publish_event(&self, envelope: &platform_contracts::Envelope) {
+        let vhost = &self.name;
+        let message = json!({
+            "routing_key": envelope.event_type,
+            "payload": serde_json::to_string(envelope).expect("envelopes serialise"),
+            "payload_encoding": "string",
+            "properties": { "message_id": envelope.event_id.to_string(), "delivery_mode": 2 },
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let routed = self
+                .management
+                .call(
+                    Method::POST,
+                    &format!("api/exchanges/{vhost}/{}/publish", platform_contracts::EXCHANGE),
+                    Some(message.clone()),
+                )
+                .await;
+            if matches!(&routed, Ok(r) if r["routed"] == true) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} never routed: {routed:?}",
+                envelope.event_type
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Open AMQP connections to this vhost, as the broker sees them.
     pub async fn connection_count(&self) -> usize {
         self.management

@@ -169,7 +169,7 @@ impl Backends {
         let (order_db, vhost, order_port) = (&self.order_db, &self.vhost, self.order_port);
         let (inventory, payment, email, analytics) =
             (&self.inventory, &self.payment, &self.email, &self.analytics);
-        let mut order_service_settings = service_settings(Component::Order, &order_db, &vhost);
+        let mut order_service_settings = service_settings(Component::Order, order_db, vhost);
         order_service_settings.server.http.port = order_port;
         let mut settings = order_service::Settings::new(
             order_service_settings,

@@ -1,0 +1,22 @@
+//! Events as the order service would publish them, for tests of a consumer on its own.
+
+use platform_contracts::{Envelope, OrderConfirmed, OrderLine};
+use uuid::Uuid;
+
+/// `order.confirmed` for one line of `quantity` notebooks at 14.00.
+pub fn order_confirmed(order_id: Uuid, customer_id: &str, quantity: i32, correlation_id: &str) -> Envelope {
+    let unit_price_minor = 1400;
+    let event = OrderConfirmed {
+        order_id,
+        customer_id: customer_id.to_string(),
+        lines: vec![OrderLine {
+            sku: "notebook".into(),
+            quantity,
+            unit_price_minor,
+        }],
+        total_minor: unit_price_minor * quantity as i64,
+        currency: "EUR".into(),
+        confirmed_at: chrono::Utc::now(),
+    };
+    Envelope::new(&event, "order", correlation_id, None)
+}
