@@ -6,15 +6,6 @@ mod support;
 use futures_util::future::join_all;
 use support::*;
 
-/// The value of the first metric line named `name` whose labels contain every `label`.
-fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter(|l| labels.iter().all(|want| l.contains(want)))
-        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
-        .sum()
-}
-
 #[actix_web::test]
 async fn metrics_move_as_the_platform_works() {
     let c = Checkout::start().await;

@@ -76,11 +76,16 @@ impl Periodic {
             actor.running = false;
             let Ok(result) = result else {
                 // Logged and counted by the guard; the supervisor restarts the actor.
+                metrics::counter!("background_passes_total", "job" => name, "outcome" => "panicked").increment(1);
                 actor.panics += 1;
                 ctx.stop();
                 return;
             };
             actor.panics = 0;
+            // Passes per job and outcome: a job whose `ok` count stops moving has stopped
+            // working, whatever its process's health check says.
+            let outcome = if result.is_ok() { "ok" } else { "error" };
+            metrics::counter!("background_passes_total", "job" => name, "outcome" => outcome).increment(1);
             let more = match result {
                 Ok(more) => more,
                 Err(e) => {

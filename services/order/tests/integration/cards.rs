@@ -6,10 +6,6 @@ use std::time::Duration;
 use crate::support::*;
 use serde_json::{Value, json};
 
-fn terminal(o: &Value) -> bool {
-    matches!(o["status"].as_str(), Some("confirmed" | "rejected" | "cancelled"))
-}
-
 fn compensations_done(o: &Value) -> bool {
     terminal(o)
         && o["compensations"]

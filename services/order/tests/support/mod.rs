@@ -465,3 +465,18 @@ pub fn order_body(customer: &str, sku: &str, quantity: i64, card: &str) -> Value
 pub fn key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// The sum of the metric lines named `name` whose labels contain every `label`, in a
+/// Prometheus text exposition.
+pub fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter(|l| labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// Whether an order (as `GET /orders/{id}` shows it) has reached a terminal state.
+pub fn terminal(o: &Value) -> bool {
+    matches!(o["status"].as_str(), Some("confirmed" | "rejected" | "cancelled"))
+}
