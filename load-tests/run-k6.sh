@@ -5,7 +5,7 @@
 #   load-tests/run-k6.sh --list
 #
 # SCENARIO is a file name in load-tests/k6/ without .js (checkout, flash-sale,
-# retry-storm, mixed-failures, soak). --rate, --duration and --vus are turned into the
+# retry-storm, mixed-failures, soak, chaos). --rate, --duration and --vus are turned into the
 # RATE, DURATION and VUS variables the scripts read: given straight to k6, its own
 # --duration/--vus would replace the scripts' scenarios with a plain closed model.
 # Everything else goes to `k6 run` unchanged (e.g. -e KEY=VALUE, --summary-trend-stats).
