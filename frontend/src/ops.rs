@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use futures_util::future::join_all;
 use platform_config::Component;
+use platform_contracts::effects::{INTEGRITY_PATH, IntegrityReport};
 use platform_telemetry::CorrelationId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -181,6 +182,8 @@ struct OpsPage {
     signed_in: bool,
     flash: String,
     alerts: Vec<(String, String, String, String)>,
+    /// The live integrity check: lost, duplicated, stuck, oldest open order.
+    integrity: IntegrityReport,
     queues: Vec<QueueRow>,
     outbox_backlog: i64,
     outbox_oldest: String,
@@ -234,11 +237,12 @@ async fn ops(
     let token = session::admin_token(&req);
     let t = token.as_deref();
     let corr = &correlation;
-    let (queues, alerts, outbox, backpressure) = tokio::join!(
+    let (queues, alerts, outbox, backpressure, integrity) = tokio::join!(
         backend.get(Component::Order, "/ops/queues", corr),
         backend.get(Component::Order, "/ops/alerts", corr),
         backend.get(Component::Order, "/ops/outbox", corr),
         backend.get(Component::Analytics, "/ops/backpressure", corr),
+        backend.get(Component::Order, INTEGRITY_PATH, corr),
     );
     let (in_flight, parked, relay) = tokio::join!(
         admin_get(&backend, Component::Order, "/admin/orders/in-flight", corr, t),
@@ -289,6 +293,8 @@ async fn ops(
                 )
             })
             .collect(),
+        // Typed (platform_contracts::effects): a renamed field is a compile error here.
+        integrity: serde_json::from_value(integrity.body).unwrap_or_default(),
         queues: queues.body["queues"]
             .as_array()
             .into_iter()

@@ -99,6 +99,15 @@ test('a double submit of the checkout form creates one order', async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'double-submit.png'), fullPage: true });
 });
 
+test('the ops page shows the live integrity check: nothing lost, nothing duplicated', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/ops`);
+  assert.equal((await page.textContent('#integrity-lost')).trim(), '0');
+  assert.equal((await page.textContent('#integrity-duplicated')).trim(), '0');
+  assert.match(await page.textContent('#integrity'), /lost · \s*\d+\s* duplicated · \s*\d+\s* stuck · oldest open order/);
+  await page.screenshot({ path: join(ARTIFACTS, 'ops-integrity.png'), fullPage: true });
+});
+
 test('pages read well on a phone-sized screen', async () => {
   const page = await newPage({ width: 390, height: 844 });
   await page.goto(`${BASE}/`);

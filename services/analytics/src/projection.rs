@@ -26,6 +26,13 @@ fn slot(envelope: &Envelope) -> i16 {
 }
 
 impl Handler for Projection {
+    fn confirmed_effect(&self) -> platform_messaging::effects::ConfirmedEffect {
+        platform_messaging::effects::ConfirmedEffect {
+            description: "order counted",
+            sql: "SELECT order_id, count(*) AS count FROM counted_orders WHERE order_id = ANY($1) AND outcome = 'confirmed' GROUP BY order_id",
+        }
+    }
+
     fn handle<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,

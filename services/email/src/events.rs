@@ -108,6 +108,13 @@ fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
 }
 
 impl Handler for OrderEvents {
+    fn confirmed_effect(&self) -> platform_messaging::effects::ConfirmedEffect {
+        platform_messaging::effects::ConfirmedEffect {
+            description: "confirmation email sent",
+            sql: "SELECT order_id, count(*) AS count FROM emails WHERE order_id = ANY($1) AND kind = 'order_confirmed' AND status = 'sent' GROUP BY order_id",
+        }
+    }
+
     fn handle<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,

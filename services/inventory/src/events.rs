@@ -18,6 +18,13 @@ pub const BINDINGS: &[&str] = &[OrderConfirmed::TYPE, OrderCancelled::TYPE];
 pub struct OrderEvents;
 
 impl Handler for OrderEvents {
+    fn confirmed_effect(&self) -> platform_messaging::effects::ConfirmedEffect {
+        platform_messaging::effects::ConfirmedEffect {
+            description: "stock committed",
+            sql: "SELECT order_id, count(*) AS count FROM reservations WHERE order_id = ANY($1) AND status = 'committed' GROUP BY order_id",
+        }
+    }
+
     fn handle<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,

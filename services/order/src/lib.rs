@@ -16,6 +16,7 @@ mod demo;
 mod error;
 mod heartbeat;
 mod idempotency;
+pub mod integrity;
 mod journey;
 pub mod ops;
 mod orders;
@@ -64,6 +65,11 @@ pub struct Settings {
     pub heartbeat_interval: Duration,
     /// How often queues and the outbox are sampled and alerts evaluated.
     pub ops_interval: Duration,
+    /// The live integrity check (integrity.rs): how often, how long after its confirmation
+    /// an order must have every effect, and how far back it looks.
+    pub integrity_interval: Duration,
+    pub integrity_settle: Duration,
+    pub integrity_window: Duration,
     pub alert_thresholds: ops::Thresholds,
     /// Checkouts in progress at once; beyond it, 503 + Retry-After instead of an unbounded
     /// queue of waiting requests.
@@ -101,6 +107,9 @@ impl Settings {
             outbox_retention: Duration::from_secs(3_600),
             heartbeat_interval: Duration::from_secs(5),
             ops_interval: Duration::from_secs(2),
+            integrity_interval: Duration::from_secs(5),
+            integrity_settle: Duration::from_secs(60),
+            integrity_window: Duration::from_secs(15 * 60),
             alert_thresholds: ops::Thresholds::default(),
             checkout_max_in_flight: 256,
         }
@@ -137,6 +146,9 @@ impl Settings {
             outbox_retention: secs("OUTBOX_RETENTION_SECS", d.outbox_retention.as_secs())?,
             heartbeat_interval: ms("HEARTBEAT_INTERVAL_MS", d.heartbeat_interval)?,
             ops_interval: ms("OPS_SAMPLE_INTERVAL_MS", d.ops_interval)?,
+            integrity_interval: ms("INTEGRITY_INTERVAL_MS", d.integrity_interval)?,
+            integrity_settle: secs("INTEGRITY_SETTLE_SECS", d.integrity_settle.as_secs())?,
+            integrity_window: secs("INTEGRITY_WINDOW_SECS", d.integrity_window.as_secs())?,
             alert_thresholds: ops::Thresholds {
                 queue_oldest_secs: parse("ALERT_QUEUE_OLDEST_SECS", d.alert_thresholds.queue_oldest_secs)?,
                 dead_letters_max: parse("ALERT_DEAD_LETTERS_MAX", d.alert_thresholds.dead_letters_max)?,
@@ -234,11 +246,31 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         &settings.service.rabbitmq_management_url,
         &settings.service.amqp_url,
     );
+    // Every confirmed order's effects, checked with the services that produce them.
+    let integrity = integrity::Integrity::new(
+        background.clone(),
+        vec![
+            ("inventory", settings.inventory_url.clone()),
+            ("payment", settings.payment_url.clone()),
+            ("email", settings.email_url.clone()),
+            ("analytics", settings.analytics_url.clone()),
+        ],
+        settings.integrity_settle,
+        settings.integrity_window,
+    )?;
+    let integrity_worker = {
+        let integrity = integrity.clone();
+        periodic::start("integrity-monitor", settings.integrity_interval, move || {
+            let integrity = integrity.clone();
+            async move { integrity.run_pass().await }.boxed()
+        })
+    };
     let ops = ops::Ops::new(
         background.clone(),
         monitor,
         settings.alert_thresholds.clone(),
         settings.analytics_url.clone(),
+        integrity.clone(),
     );
     let ops_worker = {
         let ops = ops.clone();
@@ -268,14 +300,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings: settings.clone(),
     };
     let ops_routes = ops.routes();
+    let integrity_routes = integrity.routes();
     let app = infra.serve(vec![], move |cfg| {
         api::routes(cfg, state.clone());
         journey::routes(cfg, journey.clone());
         demo::routes(cfg, demo.clone());
         ops_routes(cfg);
+        integrity_routes(cfg);
     })?;
     Ok(app
         .on_shutdown(periodic::stop_hook(ops_worker))
+        .on_shutdown(periodic::stop_hook(integrity_worker))
         .on_shutdown(periodic::stop_hook(relay_worker))
         .on_shutdown(periodic::stop_hook(heartbeat))
         .on_shutdown(periodic::stop_hook(compensation_worker))

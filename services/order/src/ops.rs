@@ -61,6 +61,7 @@ pub struct Ops {
     pub monitor: QueueMonitor,
     pub thresholds: Thresholds,
     pub analytics_url: String,
+    integrity: crate::integrity::Integrity,
     http: reqwest::Client,
     active: Arc<Mutex<BTreeMap<String, Alert>>>,
     outbox: Arc<Mutex<OutboxStats>>,
@@ -72,12 +73,14 @@ impl Ops {
         monitor: QueueMonitor,
         thresholds: Thresholds,
         analytics_url: String,
+        integrity: crate::integrity::Integrity,
     ) -> Self {
         Self {
             db,
             monitor,
             thresholds,
             analytics_url,
+            integrity,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(2))
                 .build()
@@ -172,6 +175,27 @@ impl Ops {
                 "page",
                 format!(
                     "{late} orders are still not terminal past their deadline: is the reconciler running?"
+                ),
+            ));
+        }
+        let integrity = self.integrity.report();
+        if integrity.lost > 0 {
+            firing.push((
+                "orders_lost".into(),
+                "page",
+                format!(
+                    "{} confirmed orders still miss an effect {} s after their confirmation (see /ops/integrity)",
+                    integrity.lost, integrity.settle_secs
+                ),
+            ));
+        }
+        if integrity.duplicated > 0 {
+            firing.push((
+                "effects_duplicated".into(),
+                "page",
+                format!(
+                    "{} confirmed orders had an effect more than once (see /ops/integrity)",
+                    integrity.duplicated
                 ),
             ));
         }

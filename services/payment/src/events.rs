@@ -17,6 +17,15 @@ pub const BINDINGS: &[&str] = &[OrderConfirmed::TYPE, OrderCancelled::TYPE];
 pub struct OrderEvents;
 
 impl Handler for OrderEvents {
+    fn confirmed_effect(&self) -> platform_messaging::effects::ConfirmedEffect {
+        platform_messaging::effects::ConfirmedEffect {
+            // Captured once per order by construction (one row, a guarded status change);
+            // what can happen twice is the provider call behind it: a double charge.
+            description: "card charged",
+            sql: "SELECT order_id, provider_calls::bigint AS count FROM payments WHERE order_id = ANY($1) AND status IN ('captured', 'refunded')",
+        }
+    }
+
     fn handle<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,

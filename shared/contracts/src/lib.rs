@@ -15,6 +15,7 @@
 //! - Contract tests (`tests/contracts.rs`) pin the wire format with fixture files, so a
 //!   change that would break a consumer fails the build of the producer.
 
+pub mod effects;
 mod envelope;
 pub mod events;
 pub mod outcomes;

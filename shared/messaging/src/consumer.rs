@@ -77,6 +77,10 @@ pub trait Handler: Send + Sync + 'static {
     fn batchable(&self) -> bool {
         true
     }
+
+    /// How this consumer's effect of a confirmed order is counted (`POST /effects`): the
+    /// order service checks with it that every confirmed order got the effect once.
+    fn confirmed_effect(&self) -> crate::effects::ConfirmedEffect;
 }
 
 #[derive(Debug, Clone)]

@@ -7,9 +7,11 @@
 //! - [`consumer`]: an idempotent consumer actor (effects exactly once under at-least-once
 //!   delivery), with retries and dead-lettering.
 //! - [`dead_letters`]: list and replay dead letters from an admin endpoint.
+//! - [`effects`]: `POST /effects`, which confirmed orders this consumer acted on, and how often.
 
 pub mod consumer;
 pub mod dead_letters;
+pub mod effects;
 pub mod management;
 pub mod monitor;
 pub mod ops;
@@ -33,6 +35,7 @@ pub struct Subscription {
     pub handle: ConsumerHandle,
     db: DatabaseConnection,
     broker: Broker,
+    effect: effects::ConfirmedEffect,
 }
 
 pub fn subscribe(
@@ -42,17 +45,25 @@ pub fn subscribe(
     handler: Arc<dyn Handler>,
     faults: Faults,
 ) -> Subscription {
+    let effect = handler.confirmed_effect();
     let handle = consumer::start(spec, db.clone(), broker.clone(), handler, faults);
-    Subscription { handle, db, broker }
+    Subscription {
+        handle,
+        db,
+        broker,
+        effect,
+    }
 }
 
 impl Subscription {
     pub fn routes(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
         let dead_letters = dead_letters::routes(self.broker.clone(), vec![self.handle.spec.queue.clone()]);
         let ops = ops::routes(self.db.clone(), vec![self.handle.clone()]);
+        let effects = effects::routes(self.db.clone(), self.effect);
         move |cfg| {
             dead_letters(cfg);
             ops(cfg);
+            effects(cfg);
         }
     }
 }

@@ -14,6 +14,7 @@ mod crash_points;
 mod fanout;
 mod health;
 mod idempotency;
+mod integrity;
 mod openapi;
 mod oversell;
 mod queues;

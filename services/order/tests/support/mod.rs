@@ -191,6 +191,8 @@ impl Backends {
         settings.email_url = email.address.clone();
         settings.analytics_url = analytics.address.clone();
         settings.ops_interval = Duration::from_millis(300);
+        settings.integrity_interval = Duration::from_millis(300);
+        settings.integrity_settle = Duration::from_secs(2);
         settings.alert_thresholds.queue_oldest_secs = knobs.alert_queue_oldest_secs;
         settings.checkout_max_in_flight = knobs.checkout_max_in_flight;
         settings
@@ -223,6 +225,8 @@ impl Backends {
                 ),
                 ("HEARTBEAT_INTERVAL_MS", "500".into()),
                 ("OPS_SAMPLE_INTERVAL_MS", "300".into()),
+                ("INTEGRITY_INTERVAL_MS", "300".into()),
+                ("INTEGRITY_SETTLE_SECS", "2".into()),
                 (
                     "ALERT_QUEUE_OLDEST_SECS",
                     knobs.alert_queue_oldest_secs.to_string(),
