@@ -40,6 +40,31 @@ impl TestDatabase {
         }
     }
 
+    /// The address of the server, for a [`TcpProxy`](crate::TcpProxy) in front of it.
+    pub fn server_addr(&self) -> std::net::SocketAddr {
+        let authority = self
+            .url
+            .split('@')
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("host:port in the URL");
+        std::net::ToSocketAddrs::to_socket_addrs(authority)
+            .ok()
+            .and_then(|mut a| a.next())
+            .expect("a resolvable host:port")
+    }
+
+    /// This database's URL through a proxy listening on `port`.
+    pub fn url_via(&self, port: u16) -> String {
+        let authority = self
+            .url
+            .split('@')
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("host:port in the URL");
+        self.url.replace(authority, &format!("127.0.0.1:{port}"))
+    }
+
     /// Makes the database refuse connections and kills the existing ones: "the database
     /// is unreachable", as seen by the service, without touching other tests.
     pub async fn cut_off(&self) {

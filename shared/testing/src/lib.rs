@@ -13,12 +13,14 @@ mod database;
 pub mod events;
 mod lifecycle;
 mod process;
+mod proxy;
 mod service;
 mod vhost;
 
 pub use database::TestDatabase;
 pub use lifecycle::check_service_lifecycle;
 pub use process::{ServiceProcess, process_env};
+pub use proxy::TcpProxy;
 pub use service::{RunningService, TEST_ADMIN_TOKEN, free_port, server_settings, service_settings, spawn};
 pub use vhost::{TestVhost, management_url};
 

@@ -11,6 +11,7 @@ mod support;
 mod bad_input;
 mod cards;
 mod crash_points;
+mod database_outage;
 mod fanout;
 mod health;
 mod idempotency;
