@@ -5,8 +5,10 @@
 
 Reads verdict.json (written by check-ledger), faults.jsonl and command.txt from the run's
 directory and prints the verdict line and one table row per fault: how long the fault
-lasted, how many POST attempts failed, the client-visible failure window (first to last
-failed attempt) and the time to recover (fault end to the first definitive answer).
+lasted, how many POST attempts failed and how many were answered 202 (accepted, outcome
+still open), the client-visible failure window (first failed attempt to the last before
+success resumed), the time to recover (fault end to the first definitive answer) and the
+failed attempts after that (late).
 """
 
 import json
@@ -15,7 +17,7 @@ import sys
 
 
 def secs(ms):
-    return "-" if ms is None else f"{ms / 1000:.1f} s"
+    return "-" if ms is None else f"{ms / 1000:.2f} s"
 
 
 def main(run_dir):
@@ -31,12 +33,12 @@ def main(run_dir):
         f"{verdict['invariant_failures']} invariants violated."
     )
     print()
-    print("| Fault | Down for | Failed attempts | Failure window | Time to recover | Note |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| Fault | Down for | Failed attempts | 202s | Failure window | Time to recover | Late failures | Note |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for f in verdict["faults"]:
         print(
-            f"| {f['fault']} | {secs(f['duration_ms'])} | {f['failed_attempts']} | "
-            f"{secs(f['window_ms'])} | {secs(f['recover_ms'])} | {f.get('note') or ''} |"
+            f"| {f['fault']} | {secs(f['duration_ms'])} | {f['failed_attempts']} | {f.get('accepted', '-')} | "
+            f"{secs(f['window_ms'])} | {secs(f['recover_ms'])} | {f.get('stragglers', '-')} | {f.get('note') or ''} |"
         )
     findings = verdict.get("findings", [])
     if findings:

@@ -24,8 +24,9 @@
 //!
 //! Faults (one JSON line each, written by `./dev chaos`) give each fault's client-visible
 //! failure window: from the first failed attempt after the fault started to the last
-//! failed attempt before the next fault, and the time to recover, from the fault's end
-//! (the component restarted, the relay resumed) to the first definitive answer after it.
+//! failed attempt before success resumed, and the time to recover, from the fault's end
+//! (the component restarted, the relay resumed) to the first definitive answer after it;
+//! failed attempts after that (stragglers) and 202s are counted too.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -191,16 +192,25 @@ pub fn parse_faults(text: &str) -> Vec<Fault> {
     faults
 }
 
-/// What the clients saw of one fault.
+/// What the clients saw of one fault, from the attempts answered between its start and
+/// the next fault's start.
 #[derive(Debug, Clone)]
 pub struct FaultWindow {
     pub name: String,
     pub duration_ms: i64,
+    /// Attempts that failed (transport error, timeout, 5xx, 409 in flight).
     pub failed_attempts: usize,
-    /// From the first to the last failed attempt between this fault's start and the next.
+    /// Attempts answered 202: accepted with the outcome still open (the reconciler or the
+    /// saga finishes it), a definitive answer that hides a dependency's absence.
+    pub accepted: usize,
+    /// From the first failed attempt after the fault started to the last failed attempt
+    /// before success resumed (the first definitive answer after the fault's end).
     pub window_ms: Option<i64>,
     /// From the fault's end to the first definitive answer after it.
     pub recover_ms: Option<i64>,
+    /// Failed attempts after success had resumed (e.g. a key whose first request the fault
+    /// cut off, answered 409 in flight until its grace period ends).
+    pub stragglers: usize,
     pub note: Option<String>,
 }
 
@@ -212,22 +222,29 @@ pub fn fault_windows(ledger: &Ledger, faults: &[Fault]) -> Vec<FaultWindow> {
         .enumerate()
         .map(|(i, f)| {
             let until = faults.get(i + 1).map_or(i64::MAX, |next| next.start_ms);
-            let failed: Vec<i64> = attempts
+            let during: Vec<&&Attempt> = attempts
                 .iter()
-                .filter(|a| a.failed() && a.ts >= f.start_ms && a.ts < until)
-                .map(|a| a.ts)
+                .filter(|a| a.ts >= f.start_ms && a.ts < until)
                 .collect();
-            let recovered = attempts
+            let resumed = attempts
                 .iter()
                 .find(|a| a.succeeded() && a.ts >= f.end_ms)
-                .map(|a| a.ts - f.end_ms);
+                .map(|a| a.ts);
+            let failed: Vec<i64> = during.iter().filter(|a| a.failed()).map(|a| a.ts).collect();
+            let before: Vec<i64> = failed
+                .iter()
+                .copied()
+                .filter(|ts| resumed.is_none_or(|r| *ts < r))
+                .collect();
             FaultWindow {
                 name: f.name.clone(),
                 duration_ms: f.end_ms - f.start_ms,
                 failed_attempts: failed.len(),
-                window_ms: failed.first().zip(failed.last()).map(|(a, b)| b - a),
-                recover_ms: recovered,
-                note: f.note.clone(),
+                accepted: during.iter().filter(|a| a.status == 202).count(),
+                window_ms: before.first().zip(before.last()).map(|(a, b)| b - a),
+                recover_ms: resumed.map(|r| r - f.end_ms),
+                stragglers: failed.len() - before.len(),
+                note: f.note.clone().filter(|n| !n.is_empty()),
             }
         })
         .collect()
@@ -750,20 +767,25 @@ pub fn print_windows(windows: &[FaultWindow]) {
         println!("Faults: none recorded");
         return;
     }
-    let secs = |ms: Option<i64>| ms.map_or("-".to_string(), |v| format!("{:.1} s", v as f64 / 1000.0));
-    println!("Faults (window: first to last failed attempt; recover: fault end to first answer):");
+    let secs = |ms: Option<i64>| ms.map_or("-".to_string(), |v| format!("{:.2} s", v as f64 / 1000.0));
     println!(
-        "  {:<24} {:>9} {:>8} {:>10} {:>10}  note",
-        "fault", "duration", "failed", "window", "recover"
+        "Faults (window: first failed attempt to the last before success resumed; \
+         recover: fault end to the first definitive answer; late: failures after that):"
+    );
+    println!(
+        "  {:<18} {:>8} {:>7} {:>5} {:>9} {:>9} {:>5}  note",
+        "fault", "down", "failed", "202s", "window", "recover", "late"
     );
     for w in windows {
         println!(
-            "  {:<24} {:>9} {:>8} {:>10} {:>10}  {}",
+            "  {:<18} {:>8} {:>7} {:>5} {:>9} {:>9} {:>5}  {}",
             w.name,
             secs(Some(w.duration_ms)),
             w.failed_attempts,
+            w.accepted,
             secs(w.window_ms),
             secs(w.recover_ms),
+            w.stragglers,
             w.note.as_deref().unwrap_or("")
         );
     }
@@ -787,7 +809,8 @@ pub fn to_json(verdict: &Verdict, windows: &[FaultWindow], invariant_failures: u
         })).collect::<Vec<_>>(),
         "faults": windows.iter().map(|w| json!({
             "fault": w.name, "duration_ms": w.duration_ms, "failed_attempts": w.failed_attempts,
-            "window_ms": w.window_ms, "recover_ms": w.recover_ms, "note": w.note,
+            "accepted": w.accepted, "window_ms": w.window_ms, "recover_ms": w.recover_ms,
+            "stragglers": w.stragglers, "note": w.note,
         })).collect::<Vec<_>>(),
     })
 }
@@ -803,14 +826,15 @@ mod tests {
     }
 
     #[test]
-    fn a_fault_window_runs_from_the_first_to_the_last_failure_and_recovery_from_its_end() {
+    fn a_fault_window_runs_from_the_first_failure_to_the_last_before_success_resumed() {
         let text = [
             attempt(1_000, 201),
             attempt(2_000, 0),
             attempt(3_000, 503),
-            attempt(4_000, 201),
+            attempt(4_000, 201), // during the fault: does not end it
             attempt(6_000, 500),
-            attempt(9_000, 201),
+            attempt(9_000, 201),  // the first answer after the fault's end (5 s)
+            attempt(10_000, 409), // a straggler
             attempt(12_000, 0),
             "WARN[0003] Request Failed".to_string(),
         ]
@@ -821,9 +845,10 @@ mod tests {
             "{\"fault\":\"a\",\"start_ms\":1500,\"end_ms\":5000}\n{\"fault\":\"b\",\"start_ms\":11000,\"end_ms\":11500,\"ready_ms\":11600}",
         );
         let w = fault_windows(&ledger, &faults);
-        assert_eq!(w[0].failed_attempts, 3);
+        assert_eq!(w[0].failed_attempts, 4);
         assert_eq!(w[0].window_ms, Some(4_000));
         assert_eq!(w[0].recover_ms, Some(4_000));
+        assert_eq!(w[0].stragglers, 1);
         assert_eq!(w[1].failed_attempts, 1);
         assert_eq!(w[1].window_ms, Some(0));
         assert_eq!(w[1].recover_ms, None);
