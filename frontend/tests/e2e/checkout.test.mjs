@@ -104,7 +104,7 @@ test('the ops page shows the live integrity check: nothing lost, nothing duplica
   await page.goto(`${BASE}/ops`);
   assert.equal((await page.textContent('#integrity-lost')).trim(), '0');
   assert.equal((await page.textContent('#integrity-duplicated')).trim(), '0');
-  assert.match(await page.textContent('#integrity'), /lost · \s*\d+\s* duplicated · \s*\d+\s* stuck · oldest open order/);
+  assert.match(await page.textContent('#integrity'), /lost ·\s*\d+\s*duplicated ·\s*\d+\s*stuck ·\s*oldest open order/);
   await page.screenshot({ path: join(ARTIFACTS, 'ops-integrity.png'), fullPage: true });
 });
 
