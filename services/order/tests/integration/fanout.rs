@@ -65,7 +65,16 @@ async fn assert_fanned_out(c: &Checkout, id: &str, correlation: &str, quantity: 
         .await;
         assert_eq!(n, 1, "{consumer} processed order.confirmed once");
     }
-    let _ = quantity;
+    let reserved: i64 = reservation["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["quantity"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        reserved, quantity,
+        "the committed reservation holds the ordered quantity"
+    );
 }
 
 #[actix_web::test]
@@ -114,7 +123,7 @@ async fn a_confirmed_order_fans_out_to_every_service_once_with_its_correlation_i
         .await;
     assert_eq!(fresh["freshness"]["stale"], false);
 
-    // The email was really delivered (file transport in tests).
+    // Every event left the outbox (the heartbeat is published continuously).
     let outbox_left = Checkout::count(
         &c.order_db,
         "SELECT count(*) FROM outbox WHERE published_at IS NULL AND event_type <> 'order.heartbeat'",

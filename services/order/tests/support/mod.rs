@@ -1,4 +1,4 @@
-//! Starts the checkout's three services in-process, each on its own fresh database, sharing
+//! Starts the platform's five services in-process, each on its own fresh database, sharing
 //! one fresh RabbitMQ vhost: the real critical path, isolated from every other test.
 #![allow(dead_code, unused_imports)]
 
