@@ -51,16 +51,8 @@ async fn a_missing_or_doubled_effect_is_reported_while_the_platform_runs() {
     );
     c.eventually(&c.order, "/ops/alerts", |a| a.to_string().contains("orders_lost"))
         .await;
-    let metrics = c
-        .http
-        .get(c.order.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(metric(&metrics, "orders_lost", &[]), 1.0);
+    // (The `orders_lost` gauge is set from the same report; it is not read here: the
+    // metrics recorder is global to this test binary, whose other tests set it too.)
     // Resumed, the email goes out and the order is whole again.
     assert_eq!(
         c.admin_post(&c.email, "/admin/consumers/email/resume")
