@@ -7,21 +7,7 @@ use std::time::Duration;
 
 use platform_config::Component;
 use platform_testing::{ServiceProcess, TestDatabase, TestVhost, events, free_port, process_env};
-use sea_orm::{ConnectionTrait, Database};
 use uuid::Uuid;
-
-async fn scalar(db: &TestDatabase, sql: &str) -> i64 {
-    let conn = Database::connect(&db.url).await.unwrap();
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
-        .await
-        .unwrap();
-    let n = row
-        .and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten())
-        .unwrap_or(0);
-    let _ = conn.close().await;
-    n
-}
 
 #[actix_web::test]
 async fn a_crash_between_commit_and_ack_counts_the_order_once() {
@@ -46,7 +32,7 @@ async fn a_crash_between_commit_and_ack_counts_the_order_once() {
         .await;
     analytics.wait_aborted(Duration::from_secs(15)).await;
     let counted = format!("SELECT count(*) FROM counted_orders WHERE order_id = '{order_id}'");
-    assert_eq!(scalar(&db, &counted).await, 1, "committed before the crash");
+    assert_eq!(db.scalar(&counted).await, 1, "committed before the crash");
 
     analytics.restart_without(&["CRASH_POINTS"]);
     analytics.wait_ready(Duration::from_secs(30)).await;
@@ -63,17 +49,17 @@ async fn a_crash_between_commit_and_ack_counts_the_order_once() {
         "SELECT count(*)::bigint FROM redeliveries WHERE event_id IN (SELECT event_id FROM processed_events WHERE aggregate_id = '{order_id}')"
     );
     assert_eq!(
-        scalar(&db, &redelivered).await,
+        db.scalar(&redelivered).await,
         1,
         "the broker redelivered the unacknowledged message"
     );
-    assert_eq!(scalar(&db, &counted).await, 1, "counted once");
+    assert_eq!(db.scalar(&counted).await, 1, "counted once");
     let units = "SELECT coalesce(sum(units), 0)::bigint FROM product_sales WHERE sku = 'notebook'";
-    assert_eq!(scalar(&db, units).await, 2, "two notebooks sold, not four");
+    assert_eq!(db.scalar(units).await, 2, "two notebooks sold, not four");
     let revenue =
         "SELECT coalesce(sum(revenue_minor), 0)::bigint FROM orders_per_minute WHERE outcome = 'confirmed'";
-    assert_eq!(scalar(&db, revenue).await, 2800, "revenue not doubled");
+    assert_eq!(db.scalar(revenue).await, 2800, "revenue not doubled");
     let processed = format!("SELECT count(*) FROM processed_events WHERE aggregate_id = '{order_id}'");
-    assert_eq!(scalar(&db, &processed).await, 1);
+    assert_eq!(db.scalar(&processed).await, 1);
     analytics.kill();
 }

@@ -7,21 +7,7 @@ use std::time::Duration;
 
 use platform_config::Component;
 use platform_testing::{ServiceProcess, TestDatabase, TestVhost, events, free_port, process_env};
-use sea_orm::{ConnectionTrait, Database};
 use uuid::Uuid;
-
-async fn scalar(db: &TestDatabase, sql: &str) -> i64 {
-    let conn = Database::connect(&db.url).await.unwrap();
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
-        .await
-        .unwrap();
-    let n = row
-        .and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten())
-        .unwrap_or(0);
-    let _ = conn.close().await;
-    n
-}
 
 /// The messages in the mailbox directory (complete ones, not a write in progress).
 fn mailbox(dir: &std::path::Path) -> Vec<String> {
@@ -72,13 +58,13 @@ async fn a_crash_between_send_and_mark_leaves_one_email_in_the_mailbox() {
         "handed to the mailbox before the crash"
     );
     let queued = format!("SELECT count(*) FROM emails WHERE order_id = '{order_id}' AND status = 'queued'");
-    assert_eq!(scalar(&db, &queued).await, 1, "not yet marked sent");
+    assert_eq!(db.scalar(&queued).await, 1, "not yet marked sent");
 
     email.restart_without(&["CRASH_POINTS"]);
     email.wait_ready(Duration::from_secs(30)).await;
     let sent = format!("SELECT count(*) FROM emails WHERE order_id = '{order_id}' AND status = 'sent'");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while scalar(&db, &sent).await != 1 {
+    while db.scalar(&sent).await != 1 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "never marked sent\n{}",
@@ -87,29 +73,25 @@ async fn a_crash_between_send_and_mark_leaves_one_email_in_the_mailbox() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let attempts = format!("SELECT attempts::bigint FROM emails WHERE order_id = '{order_id}'");
-    assert_eq!(scalar(&db, &attempts).await, 1, "one recorded delivery");
+    assert_eq!(db.scalar(&attempts).await, 1, "one recorded delivery");
     let all = format!("SELECT count(*) FROM emails WHERE order_id = '{order_id}'");
-    assert_eq!(scalar(&db, &all).await, 1, "one email for the order");
+    assert_eq!(db.scalar(&all).await, 1, "one email for the order");
     assert_eq!(
         mailbox(&mail_dir),
-        vec![format!("{}.eml", email_id(&db, order_id).await)],
+        vec![format!("{}.eml", email_id(&email, order_id).await)],
         "one message in the mailbox"
     );
     email.kill();
     let _ = std::fs::remove_dir_all(&data_dir);
 }
 
-async fn email_id(db: &TestDatabase, order_id: Uuid) -> Uuid {
-    let conn = Database::connect(&db.url).await.unwrap();
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            format!("SELECT id FROM emails WHERE order_id = '{order_id}'"),
-        ))
+/// The email's id, as the email service lists it (its mailbox file is named by it).
+async fn email_id(email: &ServiceProcess, order_id: Uuid) -> String {
+    let emails: serde_json::Value = reqwest::get(email.url(&format!("/emails?order_id={order_id}")))
         .await
         .unwrap()
+        .json()
+        .await
         .unwrap();
-    let id = row.try_get_by_index(0).unwrap();
-    let _ = conn.close().await;
-    id
+    emails[0]["id"].as_str().expect("the email's id").to_string()
 }

@@ -87,10 +87,14 @@ impl Expiry {
                 });
             }
         };
+        let correlation: std::collections::HashMap<Uuid, &str> = due
+            .iter()
+            .map(|(id, correlation)| (*id, correlation.as_str()))
+            .collect();
         let mut swept = Swept::default();
         let (mut expire, mut extend) = (Vec::new(), Vec::new());
         for outcome in outcomes.outcomes {
-            let Some((id, correlation_id)) = due.iter().find(|(id, _)| *id == outcome.order_id) else {
+            let Some((id, correlation_id)) = correlation.get_key_value(&outcome.order_id) else {
                 continue; // not asked about
             };
             match outcome.status {

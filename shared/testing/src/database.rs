@@ -40,15 +40,18 @@ impl TestDatabase {
         }
     }
 
-    /// The address of the server, for a [`TcpProxy`](crate::TcpProxy) in front of it.
-    pub fn server_addr(&self) -> std::net::SocketAddr {
-        let authority = self
-            .url
+    /// `host:port` of the server, from the URL.
+    fn authority(&self) -> &str {
+        self.url
             .split('@')
             .nth(1)
             .and_then(|rest| rest.split('/').next())
-            .expect("host:port in the URL");
-        std::net::ToSocketAddrs::to_socket_addrs(authority)
+            .expect("host:port in the URL")
+    }
+
+    /// The address of the server, for a [`TcpProxy`](crate::TcpProxy) in front of it.
+    pub fn server_addr(&self) -> std::net::SocketAddr {
+        std::net::ToSocketAddrs::to_socket_addrs(self.authority())
             .ok()
             .and_then(|mut a| a.next())
             .expect("a resolvable host:port")
@@ -56,13 +59,23 @@ impl TestDatabase {
 
     /// This database's URL through a proxy listening on `port`.
     pub fn url_via(&self, port: u16) -> String {
-        let authority = self
-            .url
-            .split('@')
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .expect("host:port in the URL");
-        self.url.replace(authority, &format!("127.0.0.1:{port}"))
+        self.url.replace(self.authority(), &format!("127.0.0.1:{port}"))
+    }
+
+    /// Reads one number straight from the database (a test's invariant): the first column
+    /// of the first row, which must exist and be a non-null bigint.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let conn = Database::connect(&self.url)
+            .await
+            .expect("connect to the test database");
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("{sql}: no row"));
+        let n: i64 = row.try_get_by_index(0).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        let _ = conn.close().await;
+        n
     }
 
     /// Makes the database refuse connections and kills the existing ones: "the database

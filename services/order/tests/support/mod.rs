@@ -407,18 +407,7 @@ impl Checkout {
 
     /// Reads a number straight from one service's database (for invariants).
     pub async fn count(db: &TestDatabase, sql: &str) -> i64 {
-        let conn: DatabaseConnection = Database::connect(&db.url).await.unwrap();
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                sql.to_string(),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        let n: i64 = row.try_get_by_index(0).unwrap();
-        let _ = conn.close().await;
-        n
+        db.scalar(sql).await
     }
 
     pub async fn get(&self, service: &RunningService, path: &str) -> Value {
