@@ -1,0 +1,175 @@
+# shellcheck shell=bash
+#
+# load-tests/bench.sh: the benchmark harness behind `./dev load <scenario> [--rate N]
+# [--duration D] [k6 args]`: a release build of the platform, the machine's ceilings
+# (pgbench, relay-bench), the k6 scenario, CPU and memory per process (k6 included),
+# pg_stat_statements, the invariant checker and the report in
+# load-tests/results/<time>-<scenario>/ (scripts/load-report.py writes report.md).
+#
+# Not a program of its own: ./dev sources this file after its own settings and helpers, so
+# everything here runs inside ./dev with them at hand. From ./dev it uses
+#   settings  REPO_ROOT PG_BIN PG_RUN PG_PORT AMQP_PORT BROKER_USER BROKER_PASS
+#             RABBITMQ_MANAGEMENT_URL TARGET_DIR, ADMIN_TOKEN (set by ensure_admin_token),
+#             and the service table's SERVICES DB_SERVICES BINARY
+#   helpers   info warn die, running_pid, as_postgres pg_running pg_pid pg_admin_psql,
+#             infra_up, build_services start_service stop_services wait_until_ready,
+#             ensure_admin_token, service_url service_url_env, check_invariants
+# and ./dev chaos uses data_size from here. bash reads a sourced file whole before running
+# it, so editing this file during a long run cannot change the run, as for ./dev itself.
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  echo "load-tests/bench.sh is sourced by ./dev; run ./dev load <scenario> (./dev help)" >&2
+  exit 2
+fi
+
+# CPU ticks (user + system) and memory (PSS, kB) of a server and the processes it
+# runs: its process group (the Erlang VM under rabbitmq-server) and its direct children
+# (PostgreSQL backends, each in a session of its own). Backends that exited during the run
+# are not counted: the services' pools keep theirs open.
+group_usage() { # pid -> "ticks peak_kb"
+  local pgid pid ticks=0 peak=0 fields hwm
+  pgid=$(ps -o pgid= -p "$1" 2>/dev/null | tr -d ' ') || { echo "0 0"; return; }
+  for pid in $(ps -e -o pid=,ppid=,pgid= | awk -v g="$pgid" -v r="$1" '$3 == g || $2 == r { print $1 }' | sort -u); do
+    read -ra fields <"/proc/$pid/stat" 2>/dev/null || continue
+    ticks=$((ticks + fields[13] + fields[14]))
+    # PSS: shared pages (PostgreSQL's shared buffers) divided among the processes sharing them.
+    hwm=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null)
+    peak=$((peak + ${hwm:-0}))
+  done
+  echo "$ticks $peak"
+}
+
+usage_snapshot() { # -> lines "name ticks peak_kb"
+  local name pid
+  for name in "${SERVICES[@]}"; do
+    pid=$(running_pid "$name" "${BINARY[$name]}") && echo "$name $(group_usage "$pid")"
+  done
+  pg_running && echo "postgres $(group_usage "$(pg_pid)")"
+  pid=$(running_pid rabbitmq rabbitmq-server) && echo "rabbitmq $(group_usage "$pid")"
+  return 0
+}
+
+# CPU seconds used by children that finished between two `times` outputs (its second
+# line: children's user and system time, e.g. "1m2.345s 0m0.678s").
+children_cpu_seconds() { # times-before times-after
+  awk 'FNR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
+                  if (NR == FNR) before = t; else printf "%.2f\n", t - before }' "$1" "$2"
+}
+
+scrape_metrics() { # dir label
+  local name
+  for name in "${DB_SERVICES[@]}"; do
+    curl -fsS --max-time 5 "$(service_url "$name")/metrics" >"$1/metrics-$2-$name.txt" 2>/dev/null || true
+  done
+}
+
+# pg_stat_statements, zeroed before the scenario and read after it (and after the
+# checker's settle time, so the fan-out's statements are in): the statements that cost
+# the database most, with calls, so "statements per checkout" can be read off.
+statements_reset() {
+  echo "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset();" |
+    pg_admin_psql >/dev/null
+}
+
+statements_report() {
+  pg_admin_psql -P pager=off <<'SQL'
+SELECT d.datname AS database, s.calls, round(s.total_exec_time) AS total_ms,
+       round(s.mean_exec_time::numeric, 3) AS mean_ms, s.rows,
+       left(regexp_replace(s.query, '\s+', ' ', 'g'), 110) AS statement
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE d.datname NOT IN ('postgres') ORDER BY s.total_exec_time DESC LIMIT 40;
+SELECT d.datname AS database, sum(s.calls) AS calls, round(sum(s.total_exec_time)) AS total_ms
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+GROUP BY d.datname ORDER BY total_ms DESC;
+SQL
+}
+
+# How much the platform has stored before a run. Figures drift as the databases grow (every
+# run adds its orders, and the invariant checker reads them all), so a report says what it
+# started from; `./dev down` and deleting .dev/pg starts again from empty.
+data_size() {
+  local orders sizes databases psql=("$PG_BIN/psql" -h "$PG_RUN" -p "$PG_PORT" -U postgres -XAtq)
+  databases=$(printf ", '%s'" "${DB_SERVICES[@]}")   # , 'order', 'inventory', ...
+  orders=$(as_postgres "${psql[@]}" -d order -c "SELECT count(*) FROM orders")
+  sizes=$(as_postgres "${psql[@]}" -d postgres -c "SELECT string_agg(datname || ' ' ||
+    pg_size_pretty(pg_database_size(datname)), ', ' ORDER BY datname) FROM pg_database
+    WHERE datname IN (${databases#, })")
+  echo "$orders orders; databases: $sizes"
+}
+
+# What this machine can do at most, measured in the same run as the scenario: PostgreSQL's
+# single-row commit rate and the broker's publish-with-confirms and consume rates (plus the
+# platform's own relay), so that checkout throughput can be stated as a fraction of them.
+measure_ceilings() { # results-dir
+  local dir=$1 script
+  info "ceiling: PostgreSQL single-row commits (pgbench, 10 s)"
+  echo "DROP DATABASE IF EXISTS pgbench_ceiling; CREATE DATABASE pgbench_ceiling OWNER platform;" | pg_admin_psql
+  PGPASSWORD=platform "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U platform -d pgbench_ceiling \
+    -c "CREATE TABLE ceiling (id bigserial PRIMARY KEY, v int NOT NULL)"
+  script=$(mktemp)
+  echo "INSERT INTO ceiling (v) VALUES (1);" >"$script"
+  PGPASSWORD=platform "$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U platform -n -c 16 -j 2 -T 10 \
+    -f "$script" pgbench_ceiling >"$dir/pgbench.txt" 2>&1 || warn "pgbench failed (see $dir/pgbench.txt)"
+  rm -f "$script"
+  echo "DROP DATABASE IF EXISTS pgbench_ceiling;" | pg_admin_psql
+  info "ceiling: broker publish/consume and the outbox relay (relay-bench)"
+  TEST_DATABASE_URL="postgres://platform:platform@127.0.0.1:$PG_PORT/postgres" \
+    TEST_AMQP_URL="amqp://$BROKER_USER:$BROKER_PASS@127.0.0.1:$AMQP_PORT" \
+    TEST_RABBITMQ_MANAGEMENT_URL="$RABBITMQ_MANAGEMENT_URL" \
+    "$TARGET_DIR/release/relay-bench" 20000 | tee "$dir/relay-bench.txt"
+}
+
+cmd_load() { # scenario [run-k6 args...]
+  local scenario=${1:-} stamp results name k6_rc=0 check_rc=0 started_at elapsed
+  [[ -n $scenario ]] || die "usage: ./dev load <scenario> [--rate N] [--duration D] [k6 args] (scenarios: $(ls "$REPO_ROOT/load-tests/k6" | sed 's/\.js$//' | paste -sd ' ' -))"
+  shift
+  [[ -f $REPO_ROOT/load-tests/k6/$scenario.js ]] || die "no scenario $scenario in load-tests/k6"
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  results=$REPO_ROOT/load-tests/results/$stamp-$scenario
+  mkdir -p "$results"
+  echo "./dev load $scenario $*" >"$results/command.txt"
+  printf '%s; %s cores; %s RAM; %s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)" "$(nproc)" \
+    "$(free -h | awk '/^Mem:/ {print $2}')" "$(uname -sr)" >"$results/machine.txt"
+
+  infra_up
+  # Figures come from release builds: every service is restarted from one.
+  stop_services
+  build_services --release
+  ensure_admin_token
+  for name in "${SERVICES[@]}"; do start_service "$name" release; done
+  wait_until_ready
+
+  measure_ceilings "$results"
+  data_size >"$results/data-before.txt"
+  scrape_metrics "$results" before
+  usage_snapshot >"$results/usage-before.txt"
+  statements_reset
+  started_at=$(date +%s.%N)
+  # k6 shares the machine, so its CPU is part of the picture. It is our (grand)child: the
+  # shell's `times` (user and system time of finished children) before and after the run.
+  times >"$results/times-before.txt"
+  info "k6: $scenario $*"
+  service_url_env order inventory
+  env "${URL_ENV[@]}" RESULTS_DIR="$results" \
+    ADMIN_TOKEN="$ADMIN_TOKEN" "$REPO_ROOT/load-tests/run-k6.sh" "$scenario" "$@" || k6_rc=$?
+  times >"$results/times-after.txt"
+  elapsed=$(awk -v a="$started_at" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  echo "$elapsed" >"$results/elapsed.txt"
+  usage_snapshot >"$results/usage-after.txt"
+  # CPU as a percentage of one core over the scenario, and the memory at its end (k6's
+  # memory is not measured: 0).
+  {
+    awk -v secs="$elapsed" -v hz="$(getconf CLK_TCK)" 'NR == FNR { before[$1] = $2; next }
+      { printf "%s %.1f %d\n", $1, ($2 - before[$1]) / hz / secs * 100, $3 }' \
+      "$results/usage-before.txt" "$results/usage-after.txt"
+    children_cpu_seconds "$results/times-before.txt" "$results/times-after.txt" |
+      awk -v secs="$elapsed" '{ printf "k6 %.1f 0\n", $1 / secs * 100 }'
+  } >"$results/processes.txt"
+
+  CHECKER_PROFILE=release check_invariants 120 | tee "$results/invariants.txt" || check_rc=$?
+  statements_report >"$results/statements.txt"
+  scrape_metrics "$results" after
+  python3 "$REPO_ROOT/scripts/load-report.py" "$results" >/dev/null
+  info "report: $results/report.md"
+  ((k6_rc == 0 && check_rc == 0)) || die "load run failed (k6 exit $k6_rc, invariant checker exit $check_rc)"
+}
