@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use platform_config::Component;
-use platform_telemetry::{CORRELATION_HEADER, CorrelationId};
+use platform_telemetry::CorrelationId;
 use serde_json::Value;
 
 #[derive(Clone)]
@@ -82,13 +82,8 @@ impl Backend {
         admin_token: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut req = self
-            .http
-            .request(method, self.url(component, path))
-            .header(CORRELATION_HEADER.as_str(), correlation.as_str());
-        for (k, v) in platform_telemetry::otel::trace_headers() {
-            req = req.header(k, v);
-        }
+        let mut req =
+            platform_telemetry::traced(self.http.request(method, self.url(component, path)), correlation);
         if let Some(token) = admin_token {
             req = req.bearer_auth(token);
         }

@@ -61,7 +61,16 @@ impl Shedder {
         }
     }
 
-    pub async fn run_pass(&self) -> anyhow::Result<bool> {
+    pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone {
+        move |cfg| {
+            cfg.app_data(web::Data::new(self.clone()))
+                .route("/ops/backpressure", web::get().to(status));
+        }
+    }
+}
+
+impl platform_service::periodic::Pass for Shedder {
+    async fn run_pass(&self) -> anyhow::Result<bool> {
         self.monitor.sample().await?;
         let snapshot = self.monitor.snapshot();
         if snapshot.error.is_some() {
@@ -109,13 +118,6 @@ impl Shedder {
             0.0
         });
         Ok(false)
-    }
-
-    pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone {
-        move |cfg| {
-            cfg.app_data(web::Data::new(self.clone()))
-                .route("/ops/backpressure", web::get().to(status));
-        }
     }
 }
 

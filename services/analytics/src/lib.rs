@@ -14,7 +14,6 @@ mod projection;
 
 use std::{sync::Arc, time::Duration};
 
-use futures_util::FutureExt;
 use platform_config::{ConfigError, ServiceSettings, millis, parse, secs};
 use platform_http::{Application, Faults};
 use platform_messaging::{ConsumerSpec, Tuning};
@@ -92,13 +91,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         subscription.handle.clone(),
         settings.backpressure.clone(),
     );
-    let shedder_worker = {
-        let shedder = shedder.clone();
-        periodic::start("backpressure", settings.backpressure_interval, move || {
-            let shedder = shedder.clone();
-            async move { shedder.run_pass().await }.boxed()
-        })
-    };
+    let shedder_worker = periodic::start("backpressure", settings.backpressure_interval, shedder.clone());
     let shedder_routes = shedder.routes();
     let state = api::State {
         db: infra.db.clone(),

@@ -18,7 +18,6 @@ mod templates;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use futures_util::FutureExt;
 use platform_config::{ConfigError, ServiceSettings, millis, parse, string};
 use platform_http::{Application, Faults};
 use platform_messaging::{ConsumerSpec, Tuning};
@@ -90,10 +89,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         faults.clone(),
     );
     let sender = sender::Sender::new(infra.background_db.clone(), &settings, faults.clone())?;
-    let sender_worker = periodic::start("email-sender", settings.send_interval, move || {
-        let sender = sender.clone();
-        async move { sender.run_pass().await }.boxed()
-    });
+    let sender_worker = periodic::start("email-sender", settings.send_interval, sender);
     let subscription_routes = subscription.routes();
     let fault_routes = faults.routes(FAULT_OPERATIONS);
     let db = infra.db.clone();

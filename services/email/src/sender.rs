@@ -84,55 +84,6 @@ impl Sender {
         })
     }
 
-    pub async fn run_pass(&self) -> anyhow::Result<bool> {
-        const BATCH: i64 = 50;
-        let lease_ms = self.lease_ms;
-        // Claim with a lease, like every worker here: a crash mid-send only delays.
-        let due = Due::find_by_statement(raw_sql!(
-            Postgres,
-            r#"UPDATE emails SET next_attempt_at = now() + {lease_ms} * interval '1 millisecond'
-               WHERE id IN (SELECT id FROM emails WHERE status = 'queued' AND next_attempt_at <= now()
-                            ORDER BY next_attempt_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
-               RETURNING id, order_id, recipient, subject, body_text, body_html, attempts, correlation_id, created_at"#
-        ))
-        .all(&self.db)
-        .await?;
-        let full = due.len() as i64 == BATCH;
-        let sent: Vec<Due> = stream::iter(due)
-            .map(|email| async move {
-                match self.deliver(&email).await {
-                    Ok(sent) => sent.then_some(email),
-                    Err(e) => {
-                        tracing::warn!(email = %email.id, error = %e, "recording a delivery result failed");
-                        None
-                    }
-                }
-            })
-            .buffer_unordered(8)
-            .filter_map(|sent| async move { sent })
-            .collect()
-            .await;
-        // The pass's deliveries are recorded in one statement, not one per email. Should the
-        // process die before it runs, those emails are sent again once their lease expires:
-        // delivery is at least once either way (a receiving server dedupes on Message-ID).
-        let ids: Vec<Uuid> = sent.iter().map(|email| email.id).collect();
-        if !ids.is_empty() {
-            platform_runtime::crash::point("email.after_send");
-            self.db
-                .execute_raw(raw_sql!(
-                    Postgres,
-                    r#"UPDATE emails SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,
-                           last_error = NULL WHERE id = ANY({ids})"#
-                ))
-                .await?;
-        }
-        for email in sent {
-            metrics::counter!("emails_total", "outcome" => "sent").increment(1);
-            tracing::info!(email = %email.id, order_id = %email.order_id, correlation_id = %email.correlation_id, "email sent");
-        }
-        Ok(full)
-    }
-
     /// Sends one email. Returns whether it was sent; a failure is recorded here (retry
     /// later, or give up with an alert), a success by the caller, with the pass's others.
     async fn deliver(&self, email: &Due) -> Result<bool, DbErr> {
@@ -201,5 +152,56 @@ impl Sender {
                     .map_err(|e| e.to_string())
             }
         }
+    }
+}
+
+impl platform_service::periodic::Pass for Sender {
+    async fn run_pass(&self) -> anyhow::Result<bool> {
+        const BATCH: i64 = 50;
+        let lease_ms = self.lease_ms;
+        // Claim with a lease, like every worker here: a crash mid-send only delays.
+        let due = Due::find_by_statement(raw_sql!(
+            Postgres,
+            r#"UPDATE emails SET next_attempt_at = now() + {lease_ms} * interval '1 millisecond'
+               WHERE id IN (SELECT id FROM emails WHERE status = 'queued' AND next_attempt_at <= now()
+                            ORDER BY next_attempt_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
+               RETURNING id, order_id, recipient, subject, body_text, body_html, attempts, correlation_id, created_at"#
+        ))
+        .all(&self.db)
+        .await?;
+        let full = due.len() as i64 == BATCH;
+        let sent: Vec<Due> = stream::iter(due)
+            .map(|email| async move {
+                match self.deliver(&email).await {
+                    Ok(sent) => sent.then_some(email),
+                    Err(e) => {
+                        tracing::warn!(email = %email.id, error = %e, "recording a delivery result failed");
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(8)
+            .filter_map(|sent| async move { sent })
+            .collect()
+            .await;
+        // The pass's deliveries are recorded in one statement, not one per email. Should the
+        // process die before it runs, those emails are sent again once their lease expires:
+        // delivery is at least once either way (a receiving server dedupes on Message-ID).
+        let ids: Vec<Uuid> = sent.iter().map(|email| email.id).collect();
+        if !ids.is_empty() {
+            platform_runtime::crash::point("email.after_send");
+            self.db
+                .execute_raw(raw_sql!(
+                    Postgres,
+                    r#"UPDATE emails SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,
+                           last_error = NULL WHERE id = ANY({ids})"#
+                ))
+                .await?;
+        }
+        for email in sent {
+            metrics::counter!("emails_total", "outcome" => "sent").increment(1);
+            tracing::info!(email = %email.id, order_id = %email.order_id, correlation_id = %email.correlation_id, "email sent");
+        }
+        Ok(full)
     }
 }

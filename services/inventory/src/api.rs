@@ -3,14 +3,17 @@
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
+use platform_contracts::inventory::{
+    Line, Product, Reservation, ReservationStatus, ReserveRequest, ReservedLine, RestockRequest,
+    SettleResponse, Shortage,
+};
 use platform_http::{Admin, ApiError, Faults, IdempotencyKey};
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
-use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::stock::{self, Line, Product, Reservation, ReservedLine, Shortage};
+use crate::stock;
 
 #[derive(Clone)]
 pub struct State {
@@ -54,7 +57,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         Reservation,
         ReservedLine,
         Shortage,
-        SettleResponse
+        SettleResponse,
+        ReservationStatus
     ))
 )]
 struct ApiDoc;
@@ -71,12 +75,6 @@ async fn list_products(state: web::Data<State>) -> Result<HttpResponse, ApiError
 #[utoipa::path(get, path = "/products/{sku}", responses((status = 200, body = Product), (status = 404)))]
 async fn get_product(state: web::Data<State>, sku: web::Path<String>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(stock::get_product(&state.db, &sku).await?))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ReserveRequest {
-    pub order_id: Uuid,
-    pub lines: Vec<Line>,
 }
 
 /// Reserves all lines or none.
@@ -124,12 +122,6 @@ async fn get_reservation(
     Ok(HttpResponse::Ok().json(reservation))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SettleResponse {
-    pub order_id: Uuid,
-    pub status: String,
-}
-
 /// Returns held stock. Idempotent; safe before the reserve arrived (it then blocks it).
 #[utoipa::path(
     post,
@@ -168,12 +160,6 @@ async fn commit(
         order_id: *order_id,
         status,
     }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RestockRequest {
-    /// Units to add (1 to 100,000).
-    pub quantity: i32,
 }
 
 /// Operator action: add stock (e.g. before a flash-sale demo). Needs the admin token and an

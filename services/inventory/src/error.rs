@@ -2,7 +2,7 @@ use platform_http::ApiError;
 use sea_orm::DbErr;
 use serde_json::json;
 
-use crate::stock::Shortage;
+use platform_contracts::inventory::{ReservationStatus, Shortage};
 
 /// Everything that can go wrong in the inventory service, mapped to HTTP once, below.
 #[derive(Debug, thiserror::Error)]
@@ -16,7 +16,7 @@ pub enum InventoryError {
     #[error("no reservation for this order")]
     ReservationNotFound,
     #[error("the reservation is {0}")]
-    ReservationClosed(String),
+    ReservationClosed(ReservationStatus),
     #[error("the reservation was committed; it cannot be released")]
     AlreadyCommitted,
     #[error("this order id was reserved with other lines")]

@@ -23,7 +23,10 @@
 
 use std::time::Duration;
 
-use platform_contracts::outcomes::{OUTCOMES_PATH, OrderStatus, OutcomesRequest, OutcomesResponse};
+use platform_contracts::{
+    order::OrderStatus,
+    outcomes::{OUTCOMES_PATH, OutcomesRequest, OutcomesResponse},
+};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -53,28 +56,6 @@ pub struct Swept {
 }
 
 impl Expiry {
-    /// One pass of the sweeper. `Ok(true)` when a full batch was due (more may be waiting).
-    pub async fn run_pass(&self) -> anyhow::Result<bool> {
-        let due = stock::due(&self.db, BATCH).await?;
-        if due.is_empty() {
-            return Ok(false);
-        }
-        let swept = self.settle(&due).await?;
-        for (decision, n) in [
-            ("committed", swept.committed),
-            ("expired", swept.expired),
-            ("extended", swept.extended),
-            ("kept", swept.kept),
-        ] {
-            metrics::counter!("reservations_due_total", "decision" => decision).increment(n as u64);
-        }
-        tracing::info!(
-            ?swept,
-            "reservations past their time settled by their orders' outcomes"
-        );
-        Ok(due.len() as i64 == BATCH)
-    }
-
     async fn settle(&self, due: &[(Uuid, String)]) -> anyhow::Result<Swept> {
         let ids: Vec<Uuid> = due.iter().map(|(id, _)| *id).collect();
         let outcomes = match self.ask(&ids).await {
@@ -98,13 +79,14 @@ impl Expiry {
                 continue; // not asked about
             };
             match outcome.status {
-                OrderStatus::Confirmed => {
+                Some(OrderStatus::Confirmed) => {
                     stock::commit(&self.db, *id, correlation_id).await?;
                     tracing::warn!(order_id = %id, correlation_id, "reservation of a confirmed order ran out of time before its commit arrived; committed on the order service's word");
                     swept.committed += 1;
                 }
-                OrderStatus::Rejected | OrderStatus::Cancelled | OrderStatus::Unknown => expire.push(*id),
-                OrderStatus::Pending | OrderStatus::StockReserved => extend.push(*id),
+                // Never to be confirmed, or never created: the stock goes back.
+                Some(OrderStatus::Rejected | OrderStatus::Cancelled) | None => expire.push(*id),
+                Some(OrderStatus::Pending | OrderStatus::StockReserved) => extend.push(*id),
             }
         }
         if !expire.is_empty() {
@@ -130,5 +112,29 @@ impl Expiry {
             .await?
             .error_for_status()?;
         Ok(response.json().await?)
+    }
+}
+
+impl platform_service::periodic::Pass for Expiry {
+    /// One pass of the sweeper. `Ok(true)` when a full batch was due (more may be waiting).
+    async fn run_pass(&self) -> anyhow::Result<bool> {
+        let due = stock::due(&self.db, BATCH).await?;
+        if due.is_empty() {
+            return Ok(false);
+        }
+        let swept = self.settle(&due).await?;
+        for (decision, n) in [
+            ("committed", swept.committed),
+            ("expired", swept.expired),
+            ("extended", swept.extended),
+            ("kept", swept.kept),
+        ] {
+            metrics::counter!("reservations_due_total", "decision" => decision).increment(n as u64);
+        }
+        tracing::info!(
+            ?swept,
+            "reservations past their time settled by their orders' outcomes"
+        );
+        Ok(due.len() as i64 == BATCH)
     }
 }

@@ -12,7 +12,6 @@ mod stock;
 
 use std::{sync::Arc, time::Duration};
 
-use futures_util::FutureExt;
 use platform_config::{ConfigError, ServiceSettings};
 use platform_http::{Application, Faults};
 use platform_messaging::{ConsumerSpec, Tuning};
@@ -78,10 +77,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         order_url: settings.order_url.clone(),
         ttl: settings.reservation_ttl,
     };
-    let sweeper = periodic::start("reservation-sweeper", settings.sweep_interval, move || {
-        let expiry = expiry.clone();
-        async move { expiry.run_pass().await }.boxed()
-    });
+    let sweeper = periodic::start("reservation-sweeper", settings.sweep_interval, expiry);
     let faults = Faults::default();
     let state = api::State {
         db: infra.db.clone(),

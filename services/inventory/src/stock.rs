@@ -13,64 +13,18 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
+use platform_contracts::inventory::{Line, Product, Reservation, ReservationStatus, ReservedLine, Shortage};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, FromQueryResult, TransactionTrait, raw_sql,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::InventoryError;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-pub struct Line {
-    pub sku: String,
-    pub quantity: i32,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
-pub struct Product {
-    pub sku: String,
-    pub name: String,
-    pub description: String,
-    pub price_minor: i64,
-    pub currency: String,
-    pub available: i32,
-    pub reserved: i32,
-    pub sold: i32,
-    pub initial_stock: i32,
-    pub hot: bool,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Shortage {
-    pub sku: String,
-    pub requested: i32,
-    pub available: i32,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
-pub struct ReservedLine {
-    pub sku: String,
-    pub quantity: i32,
-    pub unit_price_minor: i64,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Reservation {
-    pub order_id: Uuid,
-    pub status: String,
-    pub correlation_id: String,
-    pub expires_at: DateTime<Utc>,
-    pub lines: Vec<ReservedLine>,
-    pub total_minor: i64,
-    pub currency: String,
-}
-
 #[derive(Debug, FromQueryResult)]
 struct ReservationRow {
     order_id: Uuid,
-    status: String,
+    status: ReservationStatus,
     correlation_id: String,
     expires_at: DateTime<Utc>,
 }
@@ -255,7 +209,7 @@ pub async fn reserve(
     }
     txn.commit().await?;
     // Answered from what this transaction wrote: no second read.
-    Ok((Reservation::new(claimed, reserved), true))
+    Ok((claimed.with_lines(reserved), true))
 }
 
 /// Tells unknown products apart from products without enough stock.
@@ -292,8 +246,8 @@ async fn replay(
     let existing = load(db, order_id)
         .await?
         .ok_or(InventoryError::ReservationNotFound)?;
-    match existing.status.as_str() {
-        "reserved" | "committed" => {
+    match existing.status {
+        ReservationStatus::Reserved | ReservationStatus::Committed => {
             let stored: Vec<Line> = existing
                 .lines
                 .iter()
@@ -307,7 +261,9 @@ async fn replay(
             }
             Ok(existing)
         }
-        other => Err(InventoryError::ReservationClosed(other.to_string())),
+        closed @ (ReservationStatus::Released | ReservationStatus::Expired) => {
+            Err(InventoryError::ReservationClosed(closed))
+        }
     }
 }
 
@@ -327,16 +283,16 @@ pub async fn load(db: &impl ConnectionTrait, order_id: Uuid) -> Result<Option<Re
     ))
     .all(db)
     .await?;
-    Ok(Some(Reservation::new(row, lines)))
+    Ok(Some(row.with_lines(lines)))
 }
 
-impl Reservation {
-    fn new(row: ReservationRow, lines: Vec<ReservedLine>) -> Self {
-        Self {
-            order_id: row.order_id,
-            status: row.status,
-            correlation_id: row.correlation_id,
-            expires_at: row.expires_at,
+impl ReservationRow {
+    fn with_lines(self, lines: Vec<ReservedLine>) -> Reservation {
+        Reservation {
+            order_id: self.order_id,
+            status: self.status,
+            correlation_id: self.correlation_id,
+            expires_at: self.expires_at,
             total_minor: lines.iter().map(|l| l.unit_price_minor * l.quantity as i64).sum(),
             currency: "EUR".into(),
             lines,
@@ -352,7 +308,7 @@ pub async fn release(
     db: &DatabaseConnection,
     order_id: Uuid,
     correlation_id: &str,
-) -> Result<String, InventoryError> {
+) -> Result<ReservationStatus, InventoryError> {
     let txn = db.begin().await?;
     let status = settle(&txn, order_id, Settle::Release, correlation_id).await?;
     txn.commit().await?;
@@ -364,7 +320,7 @@ pub async fn commit(
     db: &DatabaseConnection,
     order_id: Uuid,
     correlation_id: &str,
-) -> Result<String, InventoryError> {
+) -> Result<ReservationStatus, InventoryError> {
     let txn = db.begin().await?;
     let status = settle(&txn, order_id, Settle::Commit, correlation_id).await?;
     txn.commit().await?;
@@ -385,10 +341,10 @@ pub async fn settle(
     order_id: Uuid,
     how: Settle,
     correlation_id: &str,
-) -> Result<String, InventoryError> {
+) -> Result<ReservationStatus, InventoryError> {
     let target = match how {
-        Settle::Release => "released",
-        Settle::Commit => "committed",
+        Settle::Release => ReservationStatus::Released,
+        Settle::Commit => ReservationStatus::Committed,
     };
     // Close the reservation and lock its order's products, in one statement. The products
     // are locked in SKU order, the order `reserve` takes them in. Without it the UPDATE below
@@ -411,7 +367,10 @@ pub async fn settle(
         .await?
         .is_empty();
     if moved {
-        let (to_available, to_sold) = if target == "released" { (1, 0) } else { (0, 1) };
+        let (to_available, to_sold) = match how {
+            Settle::Release => (1, 0),
+            Settle::Commit => (0, 1),
+        };
         txn.execute_raw(raw_sql!(
             Postgres,
             r#"UPDATE products p
@@ -423,9 +382,9 @@ pub async fn settle(
                WHERE l.order_id = {order_id} AND p.sku = l.sku"#
         ))
         .await?;
-        return Ok(target.to_string());
+        return Ok(target);
     }
-    if target == "released" {
+    if let Settle::Release = how {
         txn.execute_raw(raw_sql!(
             Postgres,
             r#"INSERT INTO reservations (order_id, status, correlation_id, expires_at)
@@ -438,11 +397,13 @@ pub async fn settle(
     let status = current
         .map(|r| r.status)
         .ok_or(InventoryError::ReservationNotFound)?;
-    match (target, status.as_str()) {
-        (t, s) if t == s => Ok(status),
-        ("released", "expired") => Ok(status),
-        ("released", "committed") => Err(InventoryError::AlreadyCommitted),
-        _ => Err(InventoryError::ReservationClosed(status)),
+    use ReservationStatus::*;
+    match (how, status) {
+        (Settle::Release, Released | Expired) | (Settle::Commit, Committed) => Ok(status),
+        (Settle::Release, Committed) => Err(InventoryError::AlreadyCommitted),
+        (_, Reserved) | (Settle::Commit, Released | Expired) => {
+            Err(InventoryError::ReservationClosed(status))
+        }
     }
 }
 

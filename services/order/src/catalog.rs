@@ -8,6 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use platform_contracts::inventory::{PRODUCTS_PATH, Product};
 use platform_telemetry::CorrelationId;
 
 use crate::clients::{CallError, Dependency};
@@ -56,14 +57,8 @@ impl Catalog {
     }
 
     async fn refresh(&self, correlation: &CorrelationId) -> Result<Arc<HashSet<String>>, CallError> {
-        let products = self.inventory.get("/products", correlation).await?;
-        let known: HashSet<String> = products
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p["sku"].as_str().map(String::from))
-            .collect();
-        let known = Arc::new(known);
+        let products: Vec<Product> = self.inventory.get(PRODUCTS_PATH, correlation).await?;
+        let known = Arc::new(products.into_iter().map(|p| p.sku).collect::<HashSet<_>>());
         *self.cached.write().expect("catalog lock") = Some((Instant::now(), known.clone()));
         Ok(known)
     }

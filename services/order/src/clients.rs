@@ -17,24 +17,16 @@ use failsafe::{
     failure_policy::{self, SuccessRateOverTimeWindow},
     futures::CircuitBreaker,
 };
-use platform_telemetry::{CORRELATION_HEADER, CorrelationId};
-use serde_json::Value;
-
-/// The current trace context as request headers.
-fn trace_headers() -> reqwest::header::HeaderMap {
-    platform_telemetry::otel::trace_headers()
-        .into_iter()
-        .filter_map(|(k, v)| Some((k.parse().ok()?, v.parse().ok()?)))
-        .collect()
-}
+use platform_contracts::error::{ErrorBody, ErrorDetail};
+use platform_telemetry::CorrelationId;
+use serde::{Serialize, de::DeserializeOwned};
 
 #[derive(Debug, Clone)]
 pub enum CallError {
     Answered {
         status: u16,
-        code: String,
-        message: String,
-        body: Value,
+        /// The dependency's error body (`code`, `message`, `details`).
+        error: ErrorDetail,
         retry_after: Option<Duration>,
     },
     NotSent(String),
@@ -71,7 +63,7 @@ impl CallError {
 
     pub fn code(&self) -> &str {
         match self {
-            CallError::Answered { code, .. } => code,
+            CallError::Answered { error, .. } => &error.code,
             CallError::NotSent(_) => "not_sent",
             CallError::Unknown(_) => "unknown_outcome",
         }
@@ -81,12 +73,9 @@ impl CallError {
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CallError::Answered {
-                status,
-                code,
-                message,
-                ..
-            } => write!(f, "{status} {code}: {message}"),
+            CallError::Answered { status, error, .. } => {
+                write!(f, "{status} {}: {}", error.code, error.message)
+            }
             CallError::NotSent(e) => write!(f, "not sent: {e}"),
             CallError::Unknown(e) => write!(f, "outcome unknown: {e}"),
         }
@@ -141,31 +130,37 @@ impl Dependency {
         self.breaker.is_call_permitted()
     }
 
-    /// One attempt, through the circuit breaker.
-    pub async fn post(
+    /// One attempt, through the circuit breaker. `R` is the answer's contract type: an
+    /// answer that does not parse as `R` is an unknown outcome, never a default value.
+    pub async fn post<R: DeserializeOwned>(
         &self,
         path: &str,
-        body: Option<&Value>,
+        body: Option<&impl Serialize>,
         correlation: &CorrelationId,
-    ) -> Result<Value, CallError> {
+    ) -> Result<R, CallError> {
         self.send(reqwest::Method::POST, path, body, correlation).await
     }
 
-    pub async fn get(&self, path: &str, correlation: &CorrelationId) -> Result<Value, CallError> {
-        self.send(reqwest::Method::GET, path, None, correlation).await
+    pub async fn get<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        correlation: &CorrelationId,
+    ) -> Result<R, CallError> {
+        self.send(reqwest::Method::GET, path, None::<&()>, correlation)
+            .await
     }
 
     /// A few quick attempts, for the critical path: only when nothing happened on the other
     /// side (not sent, 502/503) and with short delays, so the shopper waits at most a few
     /// hundred milliseconds more. 429s and unknown outcomes are left to the reconciler,
     /// which honours Retry-After without keeping the shopper waiting.
-    pub async fn post_with_retries(
+    pub async fn post_with_retries<R: DeserializeOwned>(
         &self,
         path: &str,
-        body: Option<&Value>,
+        body: &impl Serialize,
         correlation: &CorrelationId,
-    ) -> Result<Value, CallError> {
-        (|| self.post(path, body, correlation))
+    ) -> Result<R, CallError> {
+        (|| self.post(path, Some(body), correlation))
             .retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(50))
@@ -182,20 +177,19 @@ impl Dependency {
             .await
     }
 
-    async fn send(
+    async fn send<R: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<&impl Serialize>,
         correlation: &CorrelationId,
-    ) -> Result<Value, CallError> {
-        let request = self
-            .http
-            .request(method, format!("{}{path}", self.base_url))
-            .timeout(self.timeout)
-            .header(CORRELATION_HEADER.as_str(), correlation.as_str())
-            // W3C trace context, when trace export is on (see platform_telemetry::otel).
-            .headers(trace_headers());
+    ) -> Result<R, CallError> {
+        let request = platform_telemetry::traced(
+            self.http
+                .request(method, format!("{}{path}", self.base_url))
+                .timeout(self.timeout),
+            correlation,
+        );
         let request = match body {
             Some(b) => request.json(b),
             None => request,
@@ -209,18 +203,24 @@ impl Dependency {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let body: Value = response.json().await.map_err(classify)?;
             if status.is_success() {
-                Ok(body)
-            } else {
-                Err(CallError::Answered {
-                    status: status.as_u16(),
-                    code: body["error"]["code"].as_str().unwrap_or("unknown").to_string(),
-                    message: body["error"]["message"].as_str().unwrap_or("").to_string(),
-                    body,
-                    retry_after,
-                })
+                return response.json::<R>().await.map_err(classify);
             }
+            // An error answer that is not the shared error shape (a proxy's HTML page)
+            // still has a status to decide on.
+            let error = match response.json::<ErrorBody>().await {
+                Ok(body) => body.error,
+                Err(e) => ErrorDetail {
+                    code: "unknown".into(),
+                    message: format!("unreadable error body: {e}"),
+                    details: None,
+                },
+            };
+            Err(CallError::Answered {
+                status: status.as_u16(),
+                error,
+                retry_after,
+            })
         };
         match self
             .breaker

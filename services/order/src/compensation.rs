@@ -16,50 +16,23 @@
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use actix::Addr;
-use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use platform_contracts::{
+    inventory::{self, SettleResponse},
+    order::{Compensation, CompensationKind, CompensationStatus},
+    payment::{self, Payment},
+};
 use platform_service::periodic::{Periodic, Wake};
 use platform_telemetry::CorrelationId;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, raw_sql};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, raw_sql};
 use uuid::Uuid;
 
 use crate::{
+    OrderError,
     clients::{CallError, Dependency},
     orders,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    ReleaseReservation,
-    VoidAuthorization,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::ReleaseReservation => "release_reservation",
-            Kind::VoidAuthorization => "void_authorization",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, FromQueryResult)]
-pub struct Compensation {
-    pub id: Uuid,
-    pub order_id: Uuid,
-    pub kind: String,
-    /// pending | done | parked
-    pub status: String,
-    pub attempts: i32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub correlation_id: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -87,9 +60,9 @@ impl Compensations {
         &self,
         db: &impl ConnectionTrait,
         order_id: Uuid,
-        kind: Kind,
+        kind: CompensationKind,
         correlation_id: &str,
-    ) -> Result<(), DbErr> {
+    ) -> Result<(), OrderError> {
         let (id, kind) = (Uuid::now_v7(), kind.as_str());
         db.execute_raw(raw_sql!(
             Postgres,
@@ -131,7 +104,121 @@ impl Compensator {
         }
     }
 
-    pub async fn run_pass(&self) -> anyhow::Result<bool> {
+    async fn execute(&self, c: &Compensation) -> Result<(), OrderError> {
+        self.limiter.until_ready().await;
+        let correlation = CorrelationId::parse(&c.correlation_id).unwrap_or_default();
+        // Both undo calls are idempotent per order id: a retry after a timeout (did it
+        // happen?) undoes nothing twice. The answers are read only to check their shape.
+        let result = match c.kind {
+            CompensationKind::ReleaseReservation => self
+                .inventory
+                .post::<SettleResponse>(&inventory::release_path(c.order_id), None::<&()>, &correlation)
+                .await
+                .map(drop),
+            CompensationKind::VoidAuthorization => self
+                .payment
+                .post::<Payment>(&payment::void_path(c.order_id), None::<&()>, &correlation)
+                .await
+                .map(drop),
+        };
+        let (id, kind) = (c.id, c.kind.as_str());
+        match result {
+            Ok(_) => {
+                self.db
+                    .execute_raw(raw_sql!(
+                        Postgres,
+                        r#"UPDATE compensations SET status = 'done', attempts = attempts + 1, last_error = NULL,
+                               updated_at = now() WHERE id = {id} AND status = 'pending'"#
+                    ))
+                    .await?;
+                orders::record(
+                    &self.db,
+                    c.order_id,
+                    kind,
+                    "done",
+                    None,
+                    "compensator",
+                    &c.correlation_id,
+                )
+                .await?;
+                metrics::counter!("order_compensations_total", "kind" => kind, "outcome" => "done")
+                    .increment(1);
+                tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, "compensation done");
+            }
+            Err(e) if e.is_transient() && c.attempts + 1 < self.policy.max_attempts => {
+                let delay = platform_runtime::retry_policy::delay_for(
+                    c.attempts as u32,
+                    self.policy.base_delay,
+                    self.policy.max_delay,
+                    e.retry_after(),
+                );
+                let (delay_ms, error) = (delay.as_millis() as i64, e.to_string());
+                self.db
+                    .execute_raw(raw_sql!(
+                        Postgres,
+                        r#"UPDATE compensations SET attempts = attempts + 1, last_error = {error},
+                               next_attempt_at = now() + {delay_ms} * interval '1 millisecond', updated_at = now()
+                           WHERE id = {id} AND status = 'pending'"#
+                    ))
+                    .await?;
+                let detail = format!("{e}; retry in {delay_ms} ms");
+                orders::record(
+                    &self.db,
+                    c.order_id,
+                    kind,
+                    "retry_scheduled",
+                    Some(&detail),
+                    "compensator",
+                    &c.correlation_id,
+                )
+                .await?;
+                metrics::counter!("order_compensations_total", "kind" => kind, "outcome" => "retried")
+                    .increment(1);
+                tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, error = %e, delay_ms, "compensation will be retried");
+            }
+            Err(e) => self.park(c, &e).await?,
+        }
+        Ok(())
+    }
+
+    /// Out of attempts, or refused for good: stop retrying, keep the record, raise the alarm.
+    async fn park(&self, c: &Compensation, e: &CallError) -> Result<(), OrderError> {
+        let (id, kind, error) = (c.id, c.kind.as_str(), e.to_string());
+        self.db
+            .execute_raw(raw_sql!(
+                Postgres,
+                r#"UPDATE compensations SET status = 'parked', attempts = attempts + 1, last_error = {error},
+                       updated_at = now() WHERE id = {id} AND status = 'pending'"#
+            ))
+            .await?;
+        orders::record(
+            &self.db,
+            c.order_id,
+            kind,
+            "parked",
+            Some(&error),
+            "compensator",
+            &c.correlation_id,
+        )
+        .await?;
+        metrics::counter!("order_compensations_total", "kind" => kind, "outcome" => "parked").increment(1);
+        tracing::error!(
+            alert = "compensation_parked",
+            compensation = %c.id,
+            order_id = %c.order_id,
+            correlation_id = %c.correlation_id,
+            kind = %c.kind,
+            attempts = c.attempts + 1,
+            error = %e,
+            "ALERT: compensation parked; an operator must retry it (POST /admin/compensations/{}/retry)",
+            c.id
+        );
+        Ok(())
+    }
+}
+
+impl platform_service::periodic::Pass for Compensator {
+    async fn run_pass(&self) -> anyhow::Result<bool> {
         let batch = (self.policy.max_concurrency * 2) as i64;
         // Claiming pushes next_attempt_at forward (a lease): another instance will not pick
         // the same row, and if this process dies mid-call the row comes due again by itself.
@@ -157,118 +244,14 @@ impl Compensator {
             .await;
         Ok(full)
     }
-
-    async fn execute(&self, c: &Compensation) -> Result<(), DbErr> {
-        self.limiter.until_ready().await;
-        let correlation = CorrelationId::parse(&c.correlation_id).unwrap_or_default();
-        let result = match c.kind.as_str() {
-            "release_reservation" => {
-                let path = format!("/reservations/{}/release", c.order_id);
-                self.inventory.post(&path, None, &correlation).await
-            }
-            _ => {
-                let path = format!("/payments/{}/void", c.order_id);
-                self.payment.post(&path, None, &correlation).await
-            }
-        };
-        let id = c.id;
-        match result {
-            Ok(_) => {
-                self.db
-                    .execute_raw(raw_sql!(
-                        Postgres,
-                        r#"UPDATE compensations SET status = 'done', attempts = attempts + 1, last_error = NULL,
-                               updated_at = now() WHERE id = {id} AND status = 'pending'"#
-                    ))
-                    .await?;
-                orders::record(
-                    &self.db,
-                    c.order_id,
-                    &c.kind,
-                    "done",
-                    None,
-                    "compensator",
-                    &c.correlation_id,
-                )
-                .await?;
-                metrics::counter!("order_compensations_total", "kind" => c.kind.clone(), "outcome" => "done")
-                    .increment(1);
-                tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, "compensation done");
-            }
-            Err(e) if e.is_transient() && c.attempts + 1 < self.policy.max_attempts => {
-                let delay = platform_runtime::retry_policy::delay_for(
-                    c.attempts as u32,
-                    self.policy.base_delay,
-                    self.policy.max_delay,
-                    e.retry_after(),
-                );
-                let (delay_ms, error) = (delay.as_millis() as i64, e.to_string());
-                self.db
-                    .execute_raw(raw_sql!(
-                        Postgres,
-                        r#"UPDATE compensations SET attempts = attempts + 1, last_error = {error},
-                               next_attempt_at = now() + {delay_ms} * interval '1 millisecond', updated_at = now()
-                           WHERE id = {id} AND status = 'pending'"#
-                    ))
-                    .await?;
-                let detail = format!("{e}; retry in {delay_ms} ms");
-                orders::record(
-                    &self.db,
-                    c.order_id,
-                    &c.kind,
-                    "retry_scheduled",
-                    Some(&detail),
-                    "compensator",
-                    &c.correlation_id,
-                )
-                .await?;
-                metrics::counter!("order_compensations_total", "kind" => c.kind.clone(), "outcome" => "retried").increment(1);
-                tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, error = %e, delay_ms, "compensation will be retried");
-            }
-            Err(e) => self.park(c, &e).await?,
-        }
-        Ok(())
-    }
-
-    /// Out of attempts, or refused for good: stop retrying, keep the record, raise the alarm.
-    async fn park(&self, c: &Compensation, e: &CallError) -> Result<(), DbErr> {
-        let (id, error) = (c.id, e.to_string());
-        self.db
-            .execute_raw(raw_sql!(
-                Postgres,
-                r#"UPDATE compensations SET status = 'parked', attempts = attempts + 1, last_error = {error},
-                       updated_at = now() WHERE id = {id} AND status = 'pending'"#
-            ))
-            .await?;
-        orders::record(
-            &self.db,
-            c.order_id,
-            &c.kind,
-            "parked",
-            Some(&error),
-            "compensator",
-            &c.correlation_id,
-        )
-        .await?;
-        metrics::counter!("order_compensations_total", "kind" => c.kind.clone(), "outcome" => "parked")
-            .increment(1);
-        tracing::error!(
-            alert = "compensation_parked",
-            compensation = %c.id,
-            order_id = %c.order_id,
-            correlation_id = %c.correlation_id,
-            kind = %c.kind,
-            attempts = c.attempts + 1,
-            error = %e,
-            "ALERT: compensation parked; an operator must retry it (POST /admin/compensations/{}/retry)",
-            c.id
-        );
-        Ok(())
-    }
 }
 
-pub async fn list(db: &DatabaseConnection, status: Option<&str>) -> Result<Vec<Compensation>, DbErr> {
-    Compensation::find_by_statement(raw_sql!(
+pub async fn list(
+    db: &DatabaseConnection,
+    status: Option<CompensationStatus>,
+) -> Result<Vec<Compensation>, OrderError> {
+    let status = status.map(CompensationStatus::as_str);
+    Ok(Compensation::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT id, order_id, kind, status, attempts, next_attempt_at, last_error, correlation_id, created_at, updated_at
            FROM compensations
@@ -276,12 +259,12 @@ pub async fn list(db: &DatabaseConnection, status: Option<&str>) -> Result<Vec<C
            ORDER BY created_at DESC LIMIT 200"#
     ))
     .all(db)
-    .await
+    .await?)
 }
 
 /// Operator action: put a parked compensation back in the queue, with fresh attempts.
-pub async fn retry_parked(db: &DatabaseConnection, id: Uuid) -> Result<Option<Compensation>, DbErr> {
-    Compensation::find_by_statement(raw_sql!(
+pub async fn retry_parked(db: &DatabaseConnection, id: Uuid) -> Result<Option<Compensation>, OrderError> {
+    Ok(Compensation::find_by_statement(raw_sql!(
         Postgres,
         r#"UPDATE compensations SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
            WHERE id = {id} AND status = 'parked'
@@ -289,5 +272,5 @@ pub async fn retry_parked(db: &DatabaseConnection, id: Uuid) -> Result<Option<Co
                      created_at, updated_at"#
     ))
     .one(db)
-    .await
+    .await?)
 }

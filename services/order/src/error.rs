@@ -9,6 +9,8 @@ use uuid::Uuid;
 pub enum OrderError {
     #[error("invalid request: {0}")]
     Invalid(String),
+    #[error("invalid order: {0}")]
+    InvalidJson(String),
     #[error("the Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being processed")]
@@ -24,6 +26,8 @@ pub enum OrderError {
     NotFound,
     #[error("compensation not found or not parked")]
     CompensationNotParked,
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Database(#[from] DbErr),
 }
@@ -32,6 +36,9 @@ impl From<OrderError> for ApiError {
     fn from(e: OrderError) -> Self {
         match e {
             OrderError::Invalid(msg) => ApiError::bad_request("invalid_request", msg),
+            OrderError::InvalidJson(msg) => {
+                ApiError::bad_request("invalid_json", format!("invalid order: {msg}"))
+            }
             OrderError::IdempotencyKeyReused => ApiError::unprocessable(
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used with a different request body",
@@ -63,6 +70,7 @@ impl From<OrderError> for ApiError {
             OrderError::CompensationNotParked => {
                 ApiError::not_found("compensation_not_parked", "no parked compensation with this id")
             }
+            OrderError::Internal(cause) => ApiError::internal(cause),
             OrderError::Database(e) => platform_db::api_error(e),
         }
     }

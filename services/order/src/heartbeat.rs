@@ -4,11 +4,23 @@
 //! otherwise look exactly like "nothing is working".
 
 use chrono::Utc;
-use platform_contracts::{Envelope, Heartbeat};
+use platform_contracts::Envelope;
 use sea_orm::{DatabaseConnection, DbErr};
 
+#[derive(Clone)]
+pub struct Heartbeat {
+    pub db: DatabaseConnection,
+}
+
+impl platform_service::periodic::Pass for Heartbeat {
+    async fn run_pass(&self) -> anyhow::Result<bool> {
+        publish(&self.db).await?;
+        Ok(false)
+    }
+}
+
 pub async fn publish(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let beat = Heartbeat {
+    let beat = platform_contracts::Heartbeat {
         producer: crate::saga::PRODUCER.to_string(),
         sent_at: Utc::now(),
     };

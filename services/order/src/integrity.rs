@@ -76,7 +76,33 @@ impl Integrity {
         self.latest.lock().expect("integrity lock").clone()
     }
 
-    pub async fn run_pass(&self) -> anyhow::Result<bool> {
+    async fn ask(&self, base_url: &str, order_ids: &[Uuid]) -> anyhow::Result<EffectsResponse> {
+        let url = format!("{}{EFFECTS_PATH}", base_url.trim_end_matches('/'));
+        let body = EffectsRequest {
+            order_ids: order_ids.to_vec(),
+        };
+        Ok(self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// `GET /ops/integrity`: the latest report.
+    pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone {
+        move |cfg| {
+            cfg.app_data(web::Data::new(self.clone()))
+                .route(INTEGRITY_PATH, web::get().to(report));
+        }
+    }
+}
+
+impl platform_service::periodic::Pass for Integrity {
+    async fn run_pass(&self) -> anyhow::Result<bool> {
         let open = Open::find_by_statement(Statement::from_string(
             DbBackend::Postgres,
             "SELECT count(*) FILTER (WHERE deadline_at < now()) AS stuck,
@@ -167,30 +193,6 @@ impl Integrity {
         };
         *self.latest.lock().expect("integrity lock") = report;
         Ok(false)
-    }
-
-    async fn ask(&self, base_url: &str, order_ids: &[Uuid]) -> anyhow::Result<EffectsResponse> {
-        let url = format!("{}{EFFECTS_PATH}", base_url.trim_end_matches('/'));
-        let body = EffectsRequest {
-            order_ids: order_ids.to_vec(),
-        };
-        Ok(self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
-    }
-
-    /// `GET /ops/integrity`: the latest report.
-    pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone {
-        move |cfg| {
-            cfg.app_data(web::Data::new(self.clone()))
-                .route(INTEGRITY_PATH, web::get().to(report));
-        }
     }
 }
 

@@ -16,6 +16,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use platform_contracts::{
+    inventory::{Reservation, ReservationStatus},
+    order::{CompensationStatus, OrderStatus},
+    payment::{Payment, PaymentStatus},
+};
+
 use crate::{OrderError, orders};
 
 #[derive(Clone)]
@@ -50,7 +56,7 @@ struct Pending {
 }
 
 impl Journey {
-    async fn fetch(&self, service: &str, path: String) -> Option<Value> {
+    async fn fetch<T: serde::de::DeserializeOwned>(&self, service: &str, path: String) -> Option<T> {
         let base = &self.services.iter().find(|(name, _)| *name == service)?.1;
         let res = self.http.get(format!("{base}{path}")).send().await.ok()?;
         if res.status().is_success() {
@@ -69,11 +75,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, journey: Journey) {
 async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let id = *id;
     let db = &journey.db;
-    let order = orders::load(db, id)
-        .await
-        .map_err(OrderError::from)?
-        .ok_or(OrderError::NotFound)?;
-    let (_, timeline, compensations) = orders::details(db, id).await.map_err(OrderError::from)?;
+    let order = orders::load(db, id).await?.ok_or(OrderError::NotFound)?;
+    let (_, timeline, compensations) = orders::details(db, id).await?;
     let aggregate = id.to_string();
     let published = Published::find_by_statement(raw_sql!(
         Postgres,
@@ -83,19 +86,14 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
     .await
     .map_err(OrderError::from)?;
 
-    let [
-        reservation,
-        payment,
-        emails,
-        counted,
-        inv_events,
-        pay_events,
-        mail_events,
-        ana_events,
-    ] = join_all([
+    // Inventory's and payment's answers are read with their contract types; the rest are
+    // shown as they come.
+    let (reservation, payment): (Option<Reservation>, Option<Payment>) = futures_util::join!(
         journey.fetch("inventory", format!("/reservations/{id}")),
         journey.fetch("payment", format!("/payments/{id}")),
-        journey.fetch("email", format!("/emails?order_id={id}")),
+    );
+    let [emails, counted, inv_events, pay_events, mail_events, ana_events] = join_all([
+        journey.fetch::<Value>("email", format!("/emails?order_id={id}")),
         journey.fetch("analytics", format!("/analytics/orders/{id}")),
         journey.fetch("inventory", format!("/processed-events?aggregate_id={id}")),
         journey.fetch("payment", format!("/processed-events?aggregate_id={id}")),
@@ -104,7 +102,7 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
     ])
     .await
     .try_into()
-    .expect("eight lookups");
+    .expect("six lookups");
 
     let mut steps: Vec<Step> = timeline
         .iter()
@@ -162,8 +160,8 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
             step: "reservation".into(),
             status: "done",
             at: None,
-            correlation_id: Some(r["correlation_id"].clone()),
-            detail: Some(format!("reservation is {}", r["status"].as_str().unwrap_or("?"))),
+            correlation_id: Some(json!(r.correlation_id)),
+            detail: Some(format!("reservation is {}", r.status)),
         });
     }
     if let Some(p) = &payment {
@@ -171,9 +169,9 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
             service: "payment",
             step: "payment".into(),
             status: "done",
-            at: Some(p["updated_at"].clone()),
-            correlation_id: Some(p["correlation_id"].clone()),
-            detail: Some(format!("payment is {}", p["status"].as_str().unwrap_or("?"))),
+            at: Some(json!(p.updated_at)),
+            correlation_id: Some(json!(p.correlation_id)),
+            detail: Some(format!("payment is {}", p.status)),
         });
     }
     let email = emails
@@ -216,7 +214,6 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
             });
         }
     };
-    let status = order.status.as_str();
     expect(
         order.is_terminal(),
         "reach a terminal state (the reconciler retries or compensates)",
@@ -228,40 +225,41 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
         "order",
     );
     expect(
-        compensations.iter().all(|c| c.status == "done"),
+        compensations.iter().all(|c| c.status == CompensationStatus::Done),
         "finish compensations (compensation worker)",
         "order",
     );
-    let reservation_status = reservation
-        .as_ref()
-        .and_then(|r| r["status"].as_str())
-        .unwrap_or("none");
-    let payment_status = payment
-        .as_ref()
-        .and_then(|p| p["status"].as_str())
-        .unwrap_or("none");
-    match status {
-        "confirmed" => {
+    let reservation_status = reservation.as_ref().map(|r| r.status);
+    let payment_status = payment.as_ref().map(|p| p.status);
+    match order.status {
+        OrderStatus::Confirmed => {
             expect(
-                reservation_status == "committed",
+                reservation_status == Some(ReservationStatus::Committed),
                 "commit the reserved stock",
                 "inventory",
             );
-            expect(payment_status == "captured", "capture the payment", "payment");
-        }
-        "rejected" | "cancelled" => {
             expect(
-                reservation_status != "reserved",
+                payment_status == Some(PaymentStatus::Captured),
+                "capture the payment",
+                "payment",
+            );
+        }
+        OrderStatus::Rejected | OrderStatus::Cancelled => {
+            expect(
+                reservation_status != Some(ReservationStatus::Reserved),
                 "release the reserved stock",
                 "inventory",
             );
             expect(
-                !matches!(payment_status, "authorized" | "pending"),
+                !matches!(
+                    payment_status,
+                    Some(PaymentStatus::Authorized | PaymentStatus::Pending)
+                ),
                 "void the authorization",
                 "payment",
             );
         }
-        _ => {}
+        OrderStatus::Pending | OrderStatus::StockReserved => {}
     }
     if order.is_terminal() {
         expect(

@@ -1,15 +1,23 @@
 //! The order service: takes checkouts and owns their outcome.
 //!
-//! - `api.rs`: `POST /orders` (idempotent), order reads, admin endpoints.
+//! - `api.rs`: the HTTP endpoints (HTTP only).
+//! - `checkout.rs`: `POST /orders`, read as the lesson: validate, shed, claim the key and
+//!   create the order in one transaction, run the saga, store the answer.
 //! - `saga.rs`: the checkout's critical path (reserve, authorize, confirm) and what happens
 //!   when a step fails or its outcome is unknown.
+//! - `orders.rs`: the order record, its lines and timeline; conditional transitions.
 //! - `reconciler.rs`: drives every non-terminal order to a terminal state.
 //! - `compensation.rs`: durable, rate-limited, retried undo of reservations and holds.
 //! - `idempotency.rs`: idempotency keys.
 //! - `clients.rs`: timeouts, retries and circuit breakers for calls to inventory and payment.
+//! - `alerts.rs`: queue health, the outbox backlog and the alert rules.
+//! - `integrity.rs`: every confirmed order's effects, checked with the services.
+//! - `journey.rs`: one order's path across all services.
 
+pub mod alerts;
 mod api;
 mod catalog;
+mod checkout;
 mod clients;
 pub mod compensation;
 mod demo;
@@ -18,14 +26,12 @@ mod heartbeat;
 mod idempotency;
 pub mod integrity;
 mod journey;
-pub mod ops;
 mod orders;
 mod reconciler;
 mod saga;
 
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use platform_config::{Component, ConfigError, ServiceSettings, millis, parse, secs};
 use platform_http::Application;
 use platform_service::{Infra, periodic};
@@ -70,7 +76,7 @@ pub struct Settings {
     pub integrity_interval: Duration,
     pub integrity_settle: Duration,
     pub integrity_window: Duration,
-    pub alert_thresholds: ops::Thresholds,
+    pub alert_thresholds: alerts::Thresholds,
     /// Checkouts in progress at once; beyond it, 503 + Retry-After instead of an unbounded
     /// queue of waiting requests.
     pub checkout_max_in_flight: usize,
@@ -110,7 +116,7 @@ impl Settings {
             integrity_interval: Duration::from_secs(5),
             integrity_settle: Duration::from_secs(60),
             integrity_window: Duration::from_secs(15 * 60),
-            alert_thresholds: ops::Thresholds::default(),
+            alert_thresholds: alerts::Thresholds::default(),
             checkout_max_in_flight: 256,
         }
     }
@@ -149,7 +155,7 @@ impl Settings {
             integrity_interval: ms("INTEGRITY_INTERVAL_MS", d.integrity_interval)?,
             integrity_settle: secs("INTEGRITY_SETTLE_SECS", d.integrity_settle.as_secs())?,
             integrity_window: secs("INTEGRITY_WINDOW_SECS", d.integrity_window.as_secs())?,
-            alert_thresholds: ops::Thresholds {
+            alert_thresholds: alerts::Thresholds {
                 queue_oldest_secs: parse("ALERT_QUEUE_OLDEST_SECS", d.alert_thresholds.queue_oldest_secs)?,
                 dead_letters_max: parse("ALERT_DEAD_LETTERS_MAX", d.alert_thresholds.dead_letters_max)?,
                 outbox_oldest_secs: parse("ALERT_OUTBOX_OLDEST_SECS", d.alert_thresholds.outbox_oldest_secs)?,
@@ -187,10 +193,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.compensation.clone(),
     );
     let compensation_worker =
-        periodic::start("compensation-worker", settings.compensation_interval, move || {
-            let compensator = compensator.clone();
-            async move { compensator.run_pass().await }.boxed()
-        });
+        periodic::start("compensation-worker", settings.compensation_interval, compensator);
 
     let saga = saga::Saga {
         db: db.clone(),
@@ -200,17 +203,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         retry_min: settings.retry_min,
         retry_max: settings.retry_max,
     };
-    let reconciler = {
-        let saga = saga::Saga {
+    let reconciler = reconciler::Reconciler {
+        db: background.clone(),
+        saga: saga::Saga {
             db: background.clone(),
             ..saga.clone()
-        };
-        let db = background.clone();
-        periodic::start("reconciler", settings.reconciler_interval, move || {
-            let (db, saga) = (db.clone(), saga.clone());
-            async move { reconciler::run_pass(&db, &saga).await }.boxed()
-        })
+        },
     };
+    let reconciler = periodic::start("reconciler", settings.reconciler_interval, reconciler);
 
     // The relay drains the outbox to RabbitMQ; NOTIFY wakes it, the poll is the fallback.
     let relay = platform_messaging::Relay::new(
@@ -224,22 +224,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         relay: relay.clone(),
         broker: infra.broker.clone(),
     };
-    let relay_worker = periodic::start("outbox-relay", settings.outbox_poll, move || {
-        let relay = relay.clone();
-        async move { relay.run_pass().await }.boxed()
-    });
+    let relay_worker = periodic::start("outbox-relay", settings.outbox_poll, relay);
     platform_messaging::outbox::listen(settings.service.database_url.clone(), relay_worker.clone());
-    let heartbeat = {
-        let db = background.clone();
-        periodic::start("heartbeat", settings.heartbeat_interval, move || {
-            let db = db.clone();
-            async move {
-                heartbeat::publish(&db).await?;
-                Ok(false)
-            }
-            .boxed()
-        })
+    let heartbeat = heartbeat::Heartbeat {
+        db: background.clone(),
     };
+    let heartbeat = periodic::start("heartbeat", settings.heartbeat_interval, heartbeat);
 
     // Queue health, outbox backlog and alerts: sampled and evaluated in the background.
     let monitor = platform_messaging::monitor::QueueMonitor::new(
@@ -258,27 +248,19 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.integrity_settle,
         settings.integrity_window,
     )?;
-    let integrity_worker = {
-        let integrity = integrity.clone();
-        periodic::start("integrity-monitor", settings.integrity_interval, move || {
-            let integrity = integrity.clone();
-            async move { integrity.run_pass().await }.boxed()
-        })
-    };
-    let ops = ops::Ops::new(
+    let integrity_worker = periodic::start(
+        "integrity-monitor",
+        settings.integrity_interval,
+        integrity.clone(),
+    );
+    let ops = alerts::Ops::new(
         background.clone(),
         monitor,
         settings.alert_thresholds.clone(),
         settings.analytics_url.clone(),
         integrity.clone(),
     );
-    let ops_worker = {
-        let ops = ops.clone();
-        periodic::start("ops-monitor", settings.ops_interval, move || {
-            let ops = ops.clone();
-            async move { ops.run_pass().await }.boxed()
-        })
-    };
+    let ops_worker = periodic::start("ops-monitor", settings.ops_interval, ops.clone());
     let journey = journey::Journey {
         db: db.clone(),
         services: vec![
@@ -292,7 +274,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             .build()?,
     };
 
-    let state = api::State {
+    let state = checkout::Checkout {
         db,
         saga,
         catalog: catalog::Catalog::new(inventory, Duration::from_secs(30)),

@@ -5,26 +5,28 @@
 //! one of them wins each transition. The loser sees it changed and re-reads.
 
 use chrono::{DateTime, Utc};
+pub use platform_contracts::order::OrderLine;
+use platform_contracts::{
+    inventory::ReservedLine,
+    order::{self as contract, Compensation, OrderStatus, TimelineEntry},
+};
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, raw_sql};
-use serde::{Deserialize, Serialize};
-
-use crate::compensation::Compensation;
-use utoipa::ToSchema;
+use serde::Serialize;
 use uuid::Uuid;
 
-pub const NON_TERMINAL: [&str; 2] = ["pending", "stock_reserved"];
+use crate::OrderError;
 
-#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
+/// An order as stored: what clients see ([`contract::Order`]) and the card it is paid with,
+/// which the reconciler needs to retry an authorization and no client is ever shown.
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct Order {
     pub id: Uuid,
     pub customer_id: String,
-    /// pending | stock_reserved (non-terminal); confirmed | rejected | cancelled (terminal)
-    pub status: String,
+    pub status: OrderStatus,
     pub reason_code: Option<String>,
     pub reason: Option<String>,
     pub total_minor: Option<i64>,
     pub currency: String,
-    #[serde(skip)]
     pub payment_method: String,
     pub correlation_id: String,
     pub attempts: i32,
@@ -36,32 +38,34 @@ pub struct Order {
 
 impl Order {
     pub fn is_terminal(&self) -> bool {
-        !NON_TERMINAL.contains(&self.status.as_str())
+        self.status.is_terminal()
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, FromQueryResult)]
-pub struct OrderLine {
-    pub sku: String,
-    pub quantity: i32,
-    pub unit_price_minor: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, FromQueryResult)]
-pub struct TimelineEntry {
-    pub step: String,
-    pub outcome: String,
-    pub detail: Option<String>,
-    /// who did it: checkout (the shopper's request), reconciler, compensator, operator
-    pub actor: String,
-    pub correlation_id: String,
-    pub at: DateTime<Utc>,
+impl From<Order> for contract::Order {
+    fn from(o: Order) -> Self {
+        Self {
+            id: o.id,
+            customer_id: o.customer_id,
+            status: o.status,
+            reason_code: o.reason_code,
+            reason: o.reason,
+            total_minor: o.total_minor,
+            currency: o.currency,
+            correlation_id: o.correlation_id,
+            attempts: o.attempts,
+            next_attempt_at: o.next_attempt_at,
+            deadline_at: o.deadline_at,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
 }
 
 const ORDER_COLUMNS: &str = "id, customer_id, status, reason_code, reason, total_minor, currency::text AS currency, \
      payment_method, correlation_id, attempts, next_attempt_at, deadline_at, created_at, updated_at";
 
-pub async fn load(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Order>, DbErr> {
+pub async fn load(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Order>, OrderError> {
     Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
         format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"),
@@ -69,16 +73,20 @@ pub async fn load(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Order>, 
     ))
     .one(db)
     .await
+    .map_err(Into::into)
 }
 
 /// The status of each of these orders that exists, as `(id, status)`: what a service holding
 /// something on an order's behalf asks before letting go (`contracts::outcomes`). Read from
 /// the primary: a stale "not confirmed" would release the stock of a confirmed order.
-pub async fn statuses(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, DbErr> {
+pub async fn statuses(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, OrderStatus)>, OrderError> {
     #[derive(FromQueryResult)]
     struct Row {
         id: Uuid,
-        status: String,
+        status: OrderStatus,
     }
     let rows = Row::find_by_statement(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
@@ -96,8 +104,8 @@ pub async fn list_for_customer(
     db: &impl ConnectionTrait,
     customer_id: &str,
     limit: u64,
-) -> Result<Vec<Order>, DbErr> {
-    Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
+) -> Result<Vec<Order>, OrderError> {
+    Ok(Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
         format!(
             "SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2"
@@ -105,12 +113,12 @@ pub async fn list_for_customer(
         [customer_id.into(), (limit as i64).into()],
     ))
     .all(db)
-    .await
+    .await?)
 }
 
 /// Orders that are not terminal, oldest first: the ops view of "who is working on what".
-pub async fn list_in_flight(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Order>, DbErr> {
-    Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
+pub async fn list_in_flight(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Order>, OrderError> {
+    Ok(Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
         format!(
             "SELECT {ORDER_COLUMNS} FROM orders WHERE status IN ('pending', 'stock_reserved') \
@@ -119,16 +127,16 @@ pub async fn list_in_flight(db: &impl ConnectionTrait, limit: u64) -> Result<Vec
         [(limit as i64).into()],
     ))
     .all(db)
-    .await
+    .await?)
 }
 
-pub async fn lines(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<OrderLine>, DbErr> {
-    OrderLine::find_by_statement(raw_sql!(
+pub async fn lines(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<OrderLine>, OrderError> {
+    Ok(OrderLine::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT sku, quantity, unit_price_minor FROM order_lines WHERE order_id = {id} ORDER BY sku"#
     ))
     .all(db)
-    .await
+    .await?)
 }
 
 /// Appends to the order's timeline; called in the same transaction as the change it records.
@@ -140,7 +148,7 @@ pub async fn record(
     detail: Option<&str>,
     actor: &str,
     correlation_id: &str,
-) -> Result<(), DbErr> {
+) -> Result<(), OrderError> {
     db.execute_raw(raw_sql!(
         Postgres,
         r#"INSERT INTO order_timeline (order_id, step, outcome, detail, actor, correlation_id)
@@ -171,13 +179,18 @@ pub struct Entry<'a> {
 pub async fn transition(
     db: &impl ConnectionTrait,
     id: Uuid,
-    from: &str,
-    to: &str,
+    from: OrderStatus,
+    to: OrderStatus,
     change: Change<'_>,
     entries: &[Entry<'_>],
-) -> Result<Option<Order>, DbErr> {
+) -> Result<Option<Order>, OrderError> {
     let entries = serde_json::to_value(entries).map_err(|e| DbErr::Json(e.to_string()))?;
-    Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
+    let prices = change
+        .prices
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| DbErr::Json(e.to_string()))?;
+    Ok(Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
         format!(
             "WITH moved AS ( \
@@ -203,12 +216,12 @@ pub async fn transition(
             change.total_minor.into(),
             id.into(),
             from.into(),
-            change.prices.cloned().into(),
+            prices.into(),
             entries.into(),
         ],
     ))
     .one(db)
-    .await
+    .await?)
 }
 
 /// What a transition changes besides the status.
@@ -217,14 +230,13 @@ pub struct Change<'a> {
     pub reason_code: Option<&'a str>,
     pub reason: Option<&'a str>,
     pub total_minor: Option<i64>,
-    /// Unit prices to write to the order's lines: a JSON array of `{sku, unit_price_minor}`
-    /// (inventory's reservation answer, as it came).
-    pub prices: Option<&'a serde_json::Value>,
+    /// Unit prices to write to the order's lines: the lines of inventory's reservation.
+    pub prices: Option<&'a [ReservedLine]>,
 }
 
 /// Inserts a new `pending` order with its lines and its first timeline entry, in one
 /// statement (see [`transition`] for why), and returns it.
-pub async fn create(db: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Order, DbErr> {
+pub async fn create(db: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Order, OrderError> {
     let lines: serde_json::Value = new
         .lines
         .iter()
@@ -259,7 +271,7 @@ pub async fn create(db: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Ord
     ))
     .one(db)
     .await?
-    .ok_or_else(|| DbErr::RecordNotInserted)
+    .ok_or(OrderError::Database(DbErr::RecordNotInserted))
 }
 
 /// An order about to be created.
@@ -279,7 +291,7 @@ pub struct NewOrder<'a> {
 pub async fn details(
     db: &impl ConnectionTrait,
     id: Uuid,
-) -> Result<(Vec<OrderLine>, Vec<TimelineEntry>, Vec<Compensation>), DbErr> {
+) -> Result<(Vec<OrderLine>, Vec<TimelineEntry>, Vec<Compensation>), OrderError> {
     #[derive(FromQueryResult)]
     struct Row {
         lines: serde_json::Value,
@@ -300,7 +312,7 @@ pub async fn details(
     ))
     .one(db)
     .await?
-    .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")))?;
+    .ok_or(OrderError::NotFound)?;
     let parse = |e: serde_json::Error| DbErr::Json(e.to_string());
     Ok((
         serde_json::from_value(row.lines).map_err(parse)?,

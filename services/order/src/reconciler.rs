@@ -18,37 +18,47 @@ struct Due {
     id: Uuid,
 }
 
-pub async fn run_pass(db: &DatabaseConnection, saga: &Saga) -> anyhow::Result<bool> {
-    // Claim with a lease (next_attempt_at pushed forward) and SKIP LOCKED, so several
-    // instances reconcile different orders, and an instance that dies mid-way only delays
-    // its orders by the lease.
-    let due = Due::find_by_statement(raw_sql!(
-        Postgres,
-        r#"UPDATE orders SET next_attempt_at = now() + interval '30 seconds'
+/// The reconciler's pass, on the background pool.
+#[derive(Clone)]
+pub struct Reconciler {
+    pub db: DatabaseConnection,
+    pub saga: Saga,
+}
+
+impl platform_service::periodic::Pass for Reconciler {
+    async fn run_pass(&self) -> anyhow::Result<bool> {
+        let (db, saga) = (&self.db, &self.saga);
+        // Claim with a lease (next_attempt_at pushed forward) and SKIP LOCKED, so several
+        // instances reconcile different orders, and an instance that dies mid-way only delays
+        // its orders by the lease.
+        let due = Due::find_by_statement(raw_sql!(
+            Postgres,
+            r#"UPDATE orders SET next_attempt_at = now() + interval '30 seconds'
            WHERE id IN (SELECT id FROM orders
                         WHERE status IN ('pending', 'stock_reserved')
                           AND (next_attempt_at <= now() OR deadline_at <= now())
                         ORDER BY next_attempt_at LIMIT {BATCH}
                         FOR UPDATE SKIP LOCKED)
            RETURNING id"#
-    ))
-    .all(db)
-    .await?;
-    let full = due.len() as i64 == BATCH;
-    stream::iter(due)
+        ))
+        .all(db)
+        .await?;
+        let full = due.len() as i64 == BATCH;
+        stream::iter(due)
         .for_each_concurrent(CONCURRENCY, |order| async move {
             match saga.advance(order.id, "reconciler").await {
                 Ok(o) => {
-                    metrics::counter!("order_reconciler_advanced_total", "status" => o.status.clone()).increment(1);
+                    metrics::counter!("order_reconciler_advanced_total", "status" => o.status.as_str()).increment(1);
                     tracing::info!(order_id = %o.id, correlation_id = %o.correlation_id, status = %o.status, "reconciled");
                 }
                 Err(e) => tracing::warn!(order_id = %order.id, error = %e, "reconciling failed; will retry"),
             }
         })
         .await;
-    let purged = idempotency::purge_expired(db).await?;
-    if purged > 0 {
-        tracing::debug!(purged, "expired idempotency keys deleted");
+        let purged = idempotency::purge_expired(db).await?;
+        if purged > 0 {
+            tracing::debug!(purged, "expired idempotency keys deleted");
+        }
+        Ok(full)
     }
-    Ok(full)
 }

@@ -27,19 +27,26 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use platform_contracts::{Envelope, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected};
+use platform_contracts::{
+    Envelope, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected,
+    inventory::{self, RESERVATIONS_PATH, Reservation, ReserveRequest},
+    order::{CompensationKind, OrderStatus},
+    payment::{AUTHORIZE_PATH, AuthorizeRequest, Declined, Payment},
+};
 use platform_messaging::outbox;
 use platform_runtime::crash;
 use platform_telemetry::CorrelationId;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, raw_sql};
-use serde_json::json;
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait, raw_sql};
 use uuid::Uuid;
 
 use crate::{
+    OrderError,
     clients::{CallError, Dependency},
-    compensation::{Compensations, Kind},
+    compensation::Compensations,
     orders::{self, Order},
 };
+
+use CompensationKind::{ReleaseReservation, VoidAuthorization};
 
 #[derive(Clone)]
 pub struct Saga {
@@ -62,7 +69,7 @@ enum Step {
 
 impl Saga {
     /// Drives the order as far as it can go now. Returns the order as it stands.
-    pub async fn advance(&self, id: Uuid, actor: &str) -> Result<Order, DbErr> {
+    pub async fn advance(&self, id: Uuid, actor: &str) -> Result<Order, OrderError> {
         let order = self.load(id).await?;
         self.drive(order, None, actor).await
     }
@@ -78,7 +85,7 @@ impl Saga {
         mut order: Order,
         mut read_lines: Option<Vec<orders::OrderLine>>,
         actor: &str,
-    ) -> Result<Order, DbErr> {
+    ) -> Result<Order, OrderError> {
         let id = order.id;
         loop {
             if order.is_terminal() {
@@ -90,10 +97,15 @@ impl Saga {
             };
             let step = if Utc::now() >= order.deadline_at {
                 self.give_up(&order, lines, actor).await?
-            } else if order.status == "pending" {
-                self.reserve(&order, lines, actor).await?
             } else {
-                self.authorize(&order, lines, actor).await?
+                match order.status {
+                    OrderStatus::Pending => self.reserve(&order, lines, actor).await?,
+                    OrderStatus::StockReserved => self.authorize(&order, lines, actor).await?,
+                    // Checked above: a terminal order never gets here.
+                    OrderStatus::Confirmed | OrderStatus::Rejected | OrderStatus::Cancelled => {
+                        return Ok(order);
+                    }
+                }
             };
             order = match step {
                 Step::Moved(next) => *next,
@@ -108,10 +120,8 @@ impl Saga {
         }
     }
 
-    async fn load(&self, id: Uuid) -> Result<Order, DbErr> {
-        orders::load(&self.db, id)
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound(format!("order {id}")))
+    async fn load(&self, id: Uuid) -> Result<Order, OrderError> {
+        orders::load(&self.db, id).await?.ok_or(OrderError::NotFound)
     }
 
     /// Reserves the stock. On success the prices inventory charged are written to the
@@ -121,24 +131,29 @@ impl Saga {
         order: &Order,
         lines: &mut [orders::OrderLine],
         actor: &str,
-    ) -> Result<Step, DbErr> {
-        let body = json!({
-            "order_id": order.id,
-            "lines": lines.iter().map(|l| json!({ "sku": l.sku, "quantity": l.quantity })).collect::<Vec<_>>(),
-        });
-        match self
+    ) -> Result<Step, OrderError> {
+        let request = ReserveRequest {
+            order_id: order.id,
+            lines: lines
+                .iter()
+                .map(|l| inventory::Line {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                })
+                .collect(),
+        };
+        let answer = self
             .inventory
-            .post_with_retries("/reservations", Some(&body), &correlation(order))
-            .await
-        {
+            .post_with_retries::<Reservation>(RESERVATIONS_PATH, &request, &correlation(order))
+            .await;
+        match answer {
             Ok(reservation) => {
-                let total = reservation["total_minor"].as_i64().unwrap_or_default();
-                let detail = format!("total {total} minor units");
-                // Inventory's answer is already a JSON array of priced lines: the status,
-                // the total, every line's price and the timeline entry go in one statement.
+                let detail = format!("total {} minor units", reservation.total_minor);
+                // The status, the total, every line's price and the timeline entry go in one
+                // statement.
                 let change = orders::Change {
-                    total_minor: Some(total),
-                    prices: Some(&reservation["lines"]),
+                    total_minor: Some(reservation.total_minor),
+                    prices: Some(&reservation.lines),
                     ..Default::default()
                 };
                 let entry = orders::Entry {
@@ -147,31 +162,26 @@ impl Saga {
                     detail: Some(&detail),
                     actor,
                 };
-                let Some(moved) =
-                    orders::transition(&self.db, order.id, "pending", "stock_reserved", change, &[entry])
-                        .await?
+                let (from, to) = (OrderStatus::Pending, OrderStatus::StockReserved);
+                let Some(moved) = orders::transition(&self.db, order.id, from, to, change, &[entry]).await?
                 else {
                     return Ok(Step::Raced);
                 };
                 for line in lines.iter_mut() {
-                    line.unit_price_minor = reservation["lines"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|r| r["sku"] == line.sku.as_str())
-                        .and_then(|r| r["unit_price_minor"].as_i64());
+                    line.unit_price_minor = reservation
+                        .lines
+                        .iter()
+                        .find(|r| r.sku == line.sku)
+                        .map(|r| r.unit_price_minor);
                 }
                 Ok(Step::Moved(Box::new(moved)))
             }
             Err(CallError::Answered {
-                status: 409,
-                code,
-                message,
-                ..
-            }) if code == "insufficient_stock" => {
+                status: 409, error, ..
+            }) if error.code == "insufficient_stock" => {
                 // Reserve is all-or-nothing: nothing is held, nothing to undo.
-                self.finish(order, lines, "rejected", "out_of_stock", &message, &[], actor)
-                    .await
+                let ending = Ending::rejected("out_of_stock", &error.message, &[]);
+                self.finish(order, lines, ending, actor).await
             }
             Err(
                 e @ CallError::Answered {
@@ -180,16 +190,8 @@ impl Saga {
             ) if e.code() != "rate_limited" => {
                 // e.g. reservation_closed: an earlier give-up released (and fenced) this order.
                 let message = e.to_string();
-                self.finish(
-                    order,
-                    lines,
-                    "cancelled",
-                    e.code(),
-                    &message,
-                    &[Kind::ReleaseReservation],
-                    actor,
-                )
-                .await
+                let ending = Ending::cancelled(e.code(), &message, &[ReleaseReservation]);
+                self.finish(order, lines, ending, actor).await
             }
             Err(e) => self.defer(order, "reserve", &e, actor).await,
         }
@@ -200,23 +202,23 @@ impl Saga {
         order: &Order,
         lines: &[orders::OrderLine],
         actor: &str,
-    ) -> Result<Step, DbErr> {
-        let body = json!({
-            "order_id": order.id,
-            "customer_id": order.customer_id,
-            "amount_minor": order.total_minor,
-            "currency": order.currency,
-            "card_number": order.payment_method,
-        });
-        match self
+    ) -> Result<Step, OrderError> {
+        let request = AuthorizeRequest {
+            order_id: order.id,
+            customer_id: order.customer_id.clone(),
+            amount_minor: order.total_minor.unwrap_or_default(),
+            currency: order.currency.clone(),
+            card_number: order.payment_method.clone(),
+        };
+        let answer = self
             .payment
-            .post_with_retries("/payments/authorize", Some(&body), &correlation(order))
-            .await
-        {
+            .post_with_retries::<Payment>(AUTHORIZE_PATH, &request, &correlation(order))
+            .await;
+        match answer {
             Ok(payment) => {
                 // Authorized, not yet confirmed: the reconciler must finish this order.
                 crash::point("order.after_authorize");
-                let reference = payment["provider_ref"].as_str().unwrap_or_default();
+                let reference = payment.provider_ref.as_deref().unwrap_or_default();
                 let entries = [
                     orders::Entry {
                         step: "authorize",
@@ -232,10 +234,9 @@ impl Saga {
                     },
                 ];
                 let txn = self.db.begin().await?;
+                let (from, to) = (OrderStatus::StockReserved, OrderStatus::Confirmed);
                 let change = orders::Change::default();
-                let Some(confirmed) =
-                    orders::transition(&txn, order.id, "stock_reserved", "confirmed", change, &entries)
-                        .await?
+                let Some(confirmed) = orders::transition(&txn, order.id, from, to, change, &entries).await?
                 else {
                     // Cancelled at the deadline while we were authorizing: its compensations
                     // include a void, so this authorization is undone.
@@ -262,22 +263,14 @@ impl Saga {
                 Ok(Step::Moved(Box::new(confirmed)))
             }
             Err(CallError::Answered {
-                status: 402, body, ..
+                status: 402, error, ..
             }) => {
-                let code = body["error"]["details"]["decline_code"]
-                    .as_str()
-                    .unwrap_or("declined");
+                let code = error
+                    .details_as::<Declined>()
+                    .map_or_else(|| "declined".to_string(), |d| d.decline_code);
                 let message = format!("the card was declined ({code})");
-                self.finish(
-                    order,
-                    lines,
-                    "rejected",
-                    "payment_declined",
-                    &message,
-                    &[Kind::ReleaseReservation],
-                    actor,
-                )
-                .await
+                let ending = Ending::rejected("payment_declined", &message, &[ReleaseReservation]);
+                self.finish(order, lines, ending, actor).await
             }
             Err(
                 e @ CallError::Answered {
@@ -286,16 +279,9 @@ impl Saga {
             ) if !matches!(e.code(), "rate_limited" | "authorization_in_progress") => {
                 // The payment refuses this order for good (e.g. voided by an earlier give-up).
                 let message = e.to_string();
-                self.finish(
-                    order,
-                    lines,
-                    "cancelled",
-                    e.code(),
-                    &message,
-                    &[Kind::VoidAuthorization, Kind::ReleaseReservation],
-                    actor,
-                )
-                .await
+                let undo = &[VoidAuthorization, ReleaseReservation];
+                self.finish(order, lines, Ending::cancelled(e.code(), &message, undo), actor)
+                    .await
             }
             Err(e) => self.defer(order, "authorize", &e, actor).await,
         }
@@ -303,19 +289,21 @@ impl Saga {
 
     /// The deadline passed without a definite outcome: cancel and undo whatever may have
     /// happened. Void and release are both safe on something that never happened.
-    async fn give_up(&self, order: &Order, lines: &[orders::OrderLine], actor: &str) -> Result<Step, DbErr> {
-        let undo: &[Kind] = if order.status == "stock_reserved" {
-            &[Kind::VoidAuthorization, Kind::ReleaseReservation]
-        } else {
-            &[Kind::ReleaseReservation]
+    async fn give_up(
+        &self,
+        order: &Order,
+        lines: &[orders::OrderLine],
+        actor: &str,
+    ) -> Result<Step, OrderError> {
+        let undo: &[CompensationKind] = match order.status {
+            OrderStatus::StockReserved => &[VoidAuthorization, ReleaseReservation],
+            _ => &[ReleaseReservation],
         };
+        let message = "no definite outcome before the order's deadline; everything that may have happened is being undone";
         self.finish(
             order,
             lines,
-            "cancelled",
-            "deadline_exceeded",
-            "no definite outcome before the order's deadline; everything that may have happened is being undone",
-            undo,
+            Ending::cancelled("deadline_exceeded", message, undo),
             actor,
         )
         .await
@@ -323,17 +311,19 @@ impl Saga {
 
     /// Ends the order and records its compensations in the same transaction: the outcome
     /// and the duty to undo are never separated by a crash.
-    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         order: &Order,
         lines: &[orders::OrderLine],
-        to: &str,
-        code: &str,
-        message: &str,
-        undo: &[Kind],
+        ending: Ending<'_>,
         actor: &str,
-    ) -> Result<Step, DbErr> {
+    ) -> Result<Step, OrderError> {
+        let Ending {
+            to,
+            code,
+            message,
+            undo,
+        } = ending;
         let txn = self.db.begin().await?;
         let change = orders::Change {
             reason_code: Some(code),
@@ -341,12 +331,12 @@ impl Saga {
             ..Default::default()
         };
         let entry = orders::Entry {
-            step: to,
+            step: to.as_str(),
             outcome: code,
             detail: Some(message),
             actor,
         };
-        let Some(ended) = orders::transition(&txn, order.id, &order.status, to, change, &[entry]).await?
+        let Some(ended) = orders::transition(&txn, order.id, order.status, to, change, &[entry]).await?
         else {
             return Ok(Step::Raced);
         };
@@ -357,7 +347,7 @@ impl Saga {
         }
         let (customer_id, reason_code, reason) =
             (order.customer_id.clone(), code.to_string(), message.to_string());
-        let envelope = if to == "rejected" {
+        let envelope = if to == OrderStatus::Rejected {
             let lines = event_lines(lines);
             let event = OrderRejected {
                 order_id: order.id,
@@ -378,7 +368,7 @@ impl Saga {
         };
         outbox::enqueue(&txn, &envelope).await?;
         txn.commit().await?;
-        tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, status = to, reason = code, "order ended");
+        tracing::info!(order_id = %order.id, correlation_id = %order.correlation_id, status = %to, reason = code, "order ended");
         if !undo.is_empty() {
             self.compensations.wake();
         }
@@ -387,7 +377,13 @@ impl Saga {
 
     /// The step's outcome is unknown or the dependency is busy: try again later, no sooner
     /// than it asked (Retry-After) and no later than the deadline.
-    async fn defer(&self, order: &Order, step: &str, error: &CallError, actor: &str) -> Result<Step, DbErr> {
+    async fn defer(
+        &self,
+        order: &Order,
+        step: &str,
+        error: &CallError,
+        actor: &str,
+    ) -> Result<Step, OrderError> {
         let mut delay = platform_runtime::retry_policy::delay_for(
             order.attempts as u32,
             self.retry_min,
@@ -397,7 +393,7 @@ impl Saga {
         let until_deadline = (order.deadline_at - Utc::now()).to_std().unwrap_or_default();
         delay = delay.min(until_deadline + Duration::from_millis(50));
         let delay_ms = delay.as_millis() as i64;
-        let (id, status) = (order.id, &order.status);
+        let (id, status) = (order.id, order.status);
         let txn = self.db.begin().await?;
         let moved = txn
             .execute_raw(raw_sql!(
@@ -429,6 +425,36 @@ impl Saga {
 }
 
 pub const PRODUCER: &str = "order";
+
+/// How an order ends when it does not end confirmed, and what must be undone.
+struct Ending<'a> {
+    to: OrderStatus,
+    code: &'a str,
+    message: &'a str,
+    undo: &'a [CompensationKind],
+}
+
+impl<'a> Ending<'a> {
+    /// Refused for a business reason the shopper can act on.
+    fn rejected(code: &'a str, message: &'a str, undo: &'a [CompensationKind]) -> Self {
+        Self {
+            to: OrderStatus::Rejected,
+            code,
+            message,
+            undo,
+        }
+    }
+
+    /// Given up: no definite outcome, or refused downstream for good.
+    fn cancelled(code: &'a str, message: &'a str, undo: &'a [CompensationKind]) -> Self {
+        Self {
+            to: OrderStatus::Cancelled,
+            code,
+            message,
+            undo,
+        }
+    }
+}
 
 fn event_lines(lines: &[orders::OrderLine]) -> Vec<OrderLine> {
     lines

@@ -1,15 +1,15 @@
 //! The payment HTTP API.
 
 use actix_web::{HttpResponse, web};
+use platform_contracts::payment::{Account, AuthorizeRequest, Payment, PaymentStatus, TestCard};
 use platform_http::{ApiError, Faults};
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 use uuid::Uuid;
 
 use crate::{
-    ledger::{self, Account, AuthorizeRequest, Payment},
+    ledger,
     provider::{Provider, TEST_CARDS},
 };
 
@@ -40,7 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         description = "Accounts and payments against a simulated card provider. Every operation is idempotent per order id."
     ),
     paths(test_cards, get_account, authorize, get_payment, capture, void, refund),
-    components(schemas(AuthorizeRequest, Payment, Account, TestCard))
+    components(schemas(AuthorizeRequest, Payment, PaymentStatus, Account, TestCard))
 )]
 struct ApiDoc;
 
@@ -48,18 +48,15 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
 
-#[derive(Serialize, ToSchema)]
-struct TestCard {
-    number: &'static str,
-    behaviour: &'static str,
-}
-
 /// The simulated provider's test cards.
 #[utoipa::path(get, path = "/test-cards", responses((status = 200, body = [TestCard])))]
 async fn test_cards() -> HttpResponse {
     let cards: Vec<TestCard> = TEST_CARDS
         .iter()
-        .map(|(number, behaviour)| TestCard { number, behaviour })
+        .map(|(number, behaviour)| TestCard {
+            number: number.to_string(),
+            behaviour: behaviour.to_string(),
+        })
         .collect();
     HttpResponse::Ok().json(cards)
 }

@@ -1,4 +1,5 @@
 use actix_web::http::StatusCode;
+use platform_contracts::payment::{Declined, PaymentStatus};
 use platform_http::ApiError;
 use sea_orm::DbErr;
 use serde_json::json;
@@ -19,7 +20,7 @@ pub enum PaymentError {
     #[error("this order id was authorized with another amount or customer")]
     Mismatch,
     #[error("the payment is {0}")]
-    WrongState(String),
+    WrongState(PaymentStatus),
     #[error("no payment for this order")]
     NotFound,
     #[error("no such account")]
@@ -37,7 +38,7 @@ impl From<PaymentError> for ApiError {
                 "payment_declined",
                 format!("the payment was declined: {code}"),
             )
-            .details(json!({ "decline_code": code })),
+            .details(json!(Declined { decline_code: code })),
             PaymentError::RateLimited { retry_after_secs } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

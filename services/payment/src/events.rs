@@ -3,7 +3,7 @@
 //! inside the idempotent consumer's transaction, so a redelivered event never captures twice.
 
 use futures_util::future::BoxFuture;
-use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed};
+use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed, payment::PaymentStatus};
 use platform_messaging::{Handler, HandlerError};
 use sea_orm::DatabaseTransaction;
 
@@ -45,7 +45,9 @@ impl Handler for OrderEvents {
                 Ok(_) => Ok(()),
                 // Voiding a payment that never reached us: the compensation path fences it.
                 Err(PaymentError::NotFound) if matches!(movement, Movement::Void) => Ok(()),
-                Err(PaymentError::WrongState(s)) if matches!(movement, Movement::Void) && s == "declined" => {
+                Err(PaymentError::WrongState(PaymentStatus::Declined))
+                    if matches!(movement, Movement::Void) =>
+                {
                     Ok(())
                 }
                 Err(PaymentError::Database(e)) => Err(HandlerError::Transient(e.to_string())),

@@ -7,53 +7,19 @@
 //! guarded by the status it expects, so a repeated or concurrent call moves money at most
 //! once.
 
-use chrono::{DateTime, Utc};
+use platform_contracts::payment::{
+    Account, AuthorizeRequest, CARD_NUMBER_RULE, Payment, PaymentStatus, is_card_number,
+};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult, Statement,
     TransactionTrait, raw_sql,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
     PaymentError,
     provider::{Outcome, Provider},
 };
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct AuthorizeRequest {
-    pub order_id: Uuid,
-    pub customer_id: String,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub card_number: String,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
-pub struct Payment {
-    pub order_id: Uuid,
-    pub customer_id: String,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub card_last4: String,
-    pub status: String,
-    pub decline_code: Option<String>,
-    pub provider_ref: Option<String>,
-    pub correlation_id: String,
-    pub provider_calls: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema, FromQueryResult)]
-pub struct Account {
-    pub customer_id: String,
-    pub balance_minor: i64,
-    pub held_minor: i64,
-    pub captured_minor: i64,
-    pub currency: String,
-}
 
 const MAX_AMOUNT_MINOR: i64 = 10_000_000_000;
 
@@ -68,8 +34,8 @@ fn validate(req: &AuthorizeRequest) -> Result<(), PaymentError> {
     if req.currency.len() != 3 || !req.currency.bytes().all(|b| b.is_ascii_uppercase()) {
         return invalid("currency must be a 3-letter ISO code");
     }
-    if !(12..=19).contains(&req.card_number.len()) || !req.card_number.bytes().all(|b| b.is_ascii_digit()) {
-        return invalid("card_number must be 12 to 19 digits");
+    if !is_card_number(&req.card_number) {
+        return invalid(CARD_NUMBER_RULE);
     }
     Ok(())
 }
@@ -155,7 +121,7 @@ pub async fn authorize(
             // voided while the provider was thinking (the order service gave up): the money
             // never moved.
             let current = load(db, order_id).await?.ok_or(PaymentError::NotFound)?;
-            if current.status == "pending" {
+            if current.status == PaymentStatus::Pending {
                 return decline(db, order_id, "insufficient_funds").await;
             }
             Err(PaymentError::WrongState(current.status))
@@ -193,16 +159,16 @@ async fn decline(
 /// Answers a repeated authorize from what the first one stored; never calls the provider.
 async fn replay(db: &DatabaseConnection, req: &AuthorizeRequest) -> Result<Payment, PaymentError> {
     let existing = load(db, req.order_id).await?.ok_or(PaymentError::NotFound)?;
-    if existing.status != "voided"
+    if existing.status != PaymentStatus::Voided
         && (existing.customer_id != req.customer_id || existing.amount_minor != req.amount_minor)
     {
         return Err(PaymentError::Mismatch);
     }
-    match existing.status.as_str() {
-        "authorized" | "captured" => Ok(existing),
-        "pending" => Err(PaymentError::InProgress),
-        "declined" => Err(PaymentError::Declined(existing.decline_code.unwrap_or_default())),
-        other => Err(PaymentError::WrongState(other.to_string())),
+    match existing.status {
+        PaymentStatus::Authorized | PaymentStatus::Captured => Ok(existing),
+        PaymentStatus::Pending => Err(PaymentError::InProgress),
+        PaymentStatus::Declined => Err(PaymentError::Declined(existing.decline_code.unwrap_or_default())),
+        closed @ (PaymentStatus::Voided | PaymentStatus::Refunded) => Err(PaymentError::WrongState(closed)),
     }
 }
 
@@ -242,16 +208,21 @@ pub enum Movement {
 }
 
 impl Movement {
-    fn spec(self) -> (&'static [&'static str], &'static str, &'static str, &'static str) {
+    /// The states it moves from, the state it moves to, and the account columns the
+    /// amount goes from and to.
+    fn spec(
+        self,
+    ) -> (
+        &'static [PaymentStatus],
+        PaymentStatus,
+        &'static str,
+        &'static str,
+    ) {
+        use PaymentStatus::*;
         match self {
-            Movement::Capture => (&["authorized"], "captured", "held_minor", "captured_minor"),
-            Movement::Void => (
-                &["authorized", "pending"],
-                "voided",
-                "held_minor",
-                "balance_minor",
-            ),
-            Movement::Refund => (&["captured"], "refunded", "captured_minor", "balance_minor"),
+            Movement::Capture => (&[Authorized], Captured, "held_minor", "captured_minor"),
+            Movement::Void => (&[Authorized, Pending], Voided, "held_minor", "balance_minor"),
+            Movement::Refund => (&[Captured], Refunded, "captured_minor", "balance_minor"),
         }
     }
 }
@@ -297,7 +268,7 @@ pub async fn void(
             Box::pin(void(db, order_id, correlation_id)).await
         }
         // Nothing was ever held for a declined payment: voiding it is already done.
-        Err(PaymentError::WrongState(s)) if s == "declined" => {
+        Err(PaymentError::WrongState(PaymentStatus::Declined)) => {
             load(db, order_id).await?.ok_or(PaymentError::NotFound)
         }
         other => other,

@@ -15,10 +15,22 @@
 //! - Contract tests (`tests/contracts.rs`) pin the wire format with fixture files, so a
 //!   change that would break a consumer fails the build of the producer.
 
+//!
+//! The HTTP APIs on the synchronous path have their request and response types here too
+//! ([`inventory`], [`payment`], [`order`]), used by the server and by every caller, so a
+//! renamed field is a compile error on both sides. States are enums ([`state`]), written as
+//! text once.
+
 pub mod effects;
 mod envelope;
+pub mod error;
 pub mod events;
+pub mod inventory;
+pub mod order;
 pub mod outcomes;
+pub mod payment;
+mod state;
 
 pub use envelope::{EXCHANGE, Envelope, EnvelopeError};
 pub use events::{Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected};
+pub use state::UnknownState;

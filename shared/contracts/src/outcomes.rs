@@ -11,6 +11,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::order::OrderStatus;
+
 /// `POST` on the order service.
 pub const OUTCOMES_PATH: &str = "/orders/outcomes";
 
@@ -31,32 +33,7 @@ pub struct OutcomesResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OrderOutcome {
     pub order_id: Uuid,
-    pub status: OrderStatus,
-}
-
-/// Where an order stands, as its owner says.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    Pending,
-    StockReserved,
-    Confirmed,
-    Rejected,
-    Cancelled,
-    /// The order service has no such order (it was never created).
-    Unknown,
-}
-
-impl OrderStatus {
-    /// The order service's `orders.status` column; anything else is `Unknown`.
-    pub fn from_column(status: &str) -> Self {
-        match status {
-            "pending" => Self::Pending,
-            "stock_reserved" => Self::StockReserved,
-            "confirmed" => Self::Confirmed,
-            "rejected" => Self::Rejected,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Unknown,
-        }
-    }
+    /// Where the order stands, as its owner says; `None` when the order service has no such
+    /// order (it was never created).
+    pub status: Option<OrderStatus>,
 }

@@ -100,39 +100,6 @@ impl Relay {
         self.paused.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// One pass: publish a batch of unpublished rows. `Ok(true)` when there may be more.
-    pub async fn run_pass(&self) -> anyhow::Result<bool> {
-        if self.is_paused() {
-            return Ok(false);
-        }
-        if let Some(t) = self.backoff.lock().expect("backoff lock").not_before
-            && Instant::now() < t
-        {
-            return Ok(false);
-        }
-        match self.publish_batch().await {
-            Ok(n) => {
-                *self.backoff.lock().expect("backoff lock") = Backoff::default();
-                if n == 0 {
-                    self.delete_published().await?;
-                }
-                Ok(n as i64 == self.batch)
-            }
-            Err(e) => {
-                // The broker is down or refused: drop the channel, wait longer each time
-                // (capped), and retry. The rows stay in the outbox; nothing is lost.
-                *self.channel.lock().await = None;
-                let mut b = self.backoff.lock().expect("backoff lock");
-                b.failures += 1;
-                let wait =
-                    Duration::from_millis(200 * 2u64.pow(b.failures.min(6))).min(Duration::from_secs(10));
-                b.not_before = Some(Instant::now() + wait);
-                metrics::counter!("outbox_publish_failures_total").increment(1);
-                Err(e.context(format!("outbox relay; retrying in {} ms", wait.as_millis())))
-            }
-        }
-    }
-
     async fn publish_batch(&self) -> anyhow::Result<usize> {
         let batch = self.batch;
         let txn = self.db.begin().await?;
@@ -209,6 +176,41 @@ impl Relay {
             ))
             .await?;
         Ok(())
+    }
+}
+
+impl platform_service::periodic::Pass for Relay {
+    /// One pass: publish a batch of unpublished rows. `Ok(true)` when there may be more.
+    async fn run_pass(&self) -> anyhow::Result<bool> {
+        if self.is_paused() {
+            return Ok(false);
+        }
+        if let Some(t) = self.backoff.lock().expect("backoff lock").not_before
+            && Instant::now() < t
+        {
+            return Ok(false);
+        }
+        match self.publish_batch().await {
+            Ok(n) => {
+                *self.backoff.lock().expect("backoff lock") = Backoff::default();
+                if n == 0 {
+                    self.delete_published().await?;
+                }
+                Ok(n as i64 == self.batch)
+            }
+            Err(e) => {
+                // The broker is down or refused: drop the channel, wait longer each time
+                // (capped), and retry. The rows stay in the outbox; nothing is lost.
+                *self.channel.lock().await = None;
+                let mut b = self.backoff.lock().expect("backoff lock");
+                b.failures += 1;
+                let wait =
+                    Duration::from_millis(200 * 2u64.pow(b.failures.min(6))).min(Duration::from_secs(10));
+                b.not_before = Some(Instant::now() + wait);
+                metrics::counter!("outbox_publish_failures_total").increment(1);
+                Err(e.context(format!("outbox relay; retrying in {} ms", wait.as_millis())))
+            }
+        }
     }
 }
 

@@ -41,12 +41,21 @@ pub struct Periodic {
     not_before: Option<Instant>,
 }
 
-/// Starts the job under a supervisor.
-pub fn start<F>(name: &'static str, interval: Duration, job: F) -> Addr<Periodic>
-where
-    F: Fn() -> BoxFuture<'static, anyhow::Result<bool>> + Send + Sync + 'static,
-{
-    let job: Job = Arc::new(job);
+/// Background work done in passes: the relay, the reconciler, the compensation worker, the
+/// monitors. A value cheap to clone (its pools and clients are shared handles); each pass
+/// runs on a clone, so a pass owns what it uses and a panic in it loses nothing shared.
+pub trait Pass: Clone + Send + Sync + 'static {
+    /// One pass. `Ok(true)`: there may be more to do right now (a full batch).
+    fn run_pass(&self) -> impl Future<Output = anyhow::Result<bool>> + Send;
+}
+
+/// Starts `pass` every `interval` (and at once when a pass says there is more, or on
+/// [`Wake`]), under a supervisor.
+pub fn start(name: &'static str, interval: Duration, pass: impl Pass) -> Addr<Periodic> {
+    let job: Job = Arc::new(move || {
+        let pass = pass.clone();
+        Box::pin(async move { pass.run_pass().await })
+    });
     Supervisor::start(move |_| Periodic {
         name,
         interval,

@@ -8,6 +8,8 @@
 mod correlation;
 mod logging;
 pub mod otel;
+mod outgoing;
 
 pub use correlation::{CORRELATION_HEADER, CorrelationId, CorrelationRootSpan, correlation_id};
 pub use logging::{init, init_for_tests};
+pub use outgoing::traced;

@@ -26,6 +26,7 @@ use lapin::{
 use platform_broker::Broker;
 use platform_contracts::{EXCHANGE, Envelope, Heartbeat};
 use platform_messaging::management::Management;
+use platform_service::periodic::Pass;
 use sea_orm::{ConnectionTrait, Database};
 use sea_orm_migration::MigratorTrait;
 

@@ -99,19 +99,6 @@ impl Ops {
             .collect()
     }
 
-    /// One pass: sample, export, evaluate.
-    pub async fn run_pass(&self) -> anyhow::Result<bool> {
-        self.monitor.sample().await?;
-        let outbox = outbox_stats(&self.db).await?;
-        metrics::gauge!("outbox_backlog").set(outbox.backlog as f64);
-        metrics::gauge!("outbox_oldest_unpublished_seconds")
-            .set(outbox.oldest_unpublished_secs.unwrap_or(0.0));
-        *self.outbox.lock().expect("outbox lock") = outbox.clone();
-        let firing = self.evaluate(&outbox).await?;
-        self.update(firing);
-        Ok(false)
-    }
-
     async fn evaluate(&self, outbox: &OutboxStats) -> Result<Vec<(String, &'static str, String)>, DbErr> {
         let t = &self.thresholds;
         let mut firing = Vec::new();
@@ -273,6 +260,21 @@ impl Ops {
                 .route("/ops/outbox", web::get().to(outbox));
             self.monitor.clone().routes()(cfg);
         }
+    }
+}
+
+impl platform_service::periodic::Pass for Ops {
+    /// One pass: sample, export, evaluate.
+    async fn run_pass(&self) -> anyhow::Result<bool> {
+        self.monitor.sample().await?;
+        let outbox = outbox_stats(&self.db).await?;
+        metrics::gauge!("outbox_backlog").set(outbox.backlog as f64);
+        metrics::gauge!("outbox_oldest_unpublished_seconds")
+            .set(outbox.oldest_unpublished_secs.unwrap_or(0.0));
+        *self.outbox.lock().expect("outbox lock") = outbox.clone();
+        let firing = self.evaluate(&outbox).await?;
+        self.update(firing);
+        Ok(false)
     }
 }
 
