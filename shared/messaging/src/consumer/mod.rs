@@ -35,12 +35,13 @@ use lapin::{
 };
 use platform_contracts::{Envelope, EnvelopeError};
 use platform_runtime::supervisor;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, TransactionTrait, raw_sql};
+use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
 use tracing::Instrument;
 
 use crate::{publish, topology};
 
 mod actor;
+mod dedup;
 mod routing;
 mod settings;
 
@@ -283,31 +284,6 @@ impl Inner {
             .await;
     }
 
-    /// The effect and its deduplication record, in one transaction.
-    async fn apply(&self, envelope: &Envelope) -> Outcome {
-        if let Err(e) = self.faults.inject("consume").await {
-            return Outcome::Retry(e.message);
-        }
-        match self.apply_once(envelope).await {
-            Ok(true) => Outcome::Applied,
-            Ok(false) => Outcome::Duplicate,
-            Err(HandlerError::Transient(reason)) => Outcome::Retry(reason),
-            Err(HandlerError::Permanent(reason)) => Outcome::DeadLetter(reason),
-        }
-    }
-
-    async fn apply_once(&self, envelope: &Envelope) -> Result<bool, HandlerError> {
-        let txn = self.db.begin().await?;
-        let first = !self.record_processed(&txn, &[envelope]).await?.is_empty();
-        if !first {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        self.handler.handle(&txn, envelope).await?;
-        txn.commit().await?;
-        Ok(true)
-    }
-
     /// The batch's effects and deduplication records in one transaction. Returns, for each
     /// event, whether it was applied (`false`: processed before, or earlier in this batch).
     async fn apply_batch(
@@ -332,42 +308,5 @@ impl Inner {
         }
         txn.commit().await?;
         Ok(applied)
-    }
-
-    /// Inserts the events' deduplication records, all in one statement, and returns the ids
-    /// of those that were not there yet: the events to apply.
-    async fn record_processed(
-        &self,
-        txn: &DatabaseTransaction,
-        envelopes: &[&Envelope],
-    ) -> Result<std::collections::HashSet<uuid::Uuid>, DbErr> {
-        let consumer = self.spec.name;
-        let rows: serde_json::Value = envelopes
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "event_id": e.event_id,
-                    "event_type": e.event_type,
-                    "aggregate_id": e.aggregate_id,
-                    "correlation_id": e.correlation_id.as_str(),
-                    "occurred_at": e.occurred_at,
-                })
-            })
-            .collect();
-        let inserted = txn
-            .query_all_raw(raw_sql!(
-                Postgres,
-                r#"INSERT INTO processed_events (consumer, event_id, event_type, aggregate_id, correlation_id, occurred_at)
-                   SELECT {consumer}, event_id, event_type, aggregate_id, correlation_id, occurred_at
-                   FROM jsonb_to_recordset({rows})
-                        AS e(event_id uuid, event_type text, aggregate_id text, correlation_id text, occurred_at timestamptz)
-                   ON CONFLICT (consumer, event_id) DO NOTHING
-                   RETURNING event_id"#
-            ))
-            .await?;
-        inserted
-            .iter()
-            .map(|row| row.try_get::<uuid::Uuid>("", "event_id"))
-            .collect()
     }
 }
