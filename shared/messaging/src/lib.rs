@@ -10,11 +10,11 @@
 //! - [`effects`]: `POST /effects`, which confirmed orders this consumer acted on, and how often.
 
 pub mod consumer;
+pub mod consumer_admin;
 pub mod dead_letters;
 pub mod effects;
 pub mod management;
 pub mod monitor;
-pub mod ops;
 pub mod outbox;
 pub mod publish;
 pub mod topology;
@@ -58,11 +58,11 @@ pub fn subscribe(
 impl Subscription {
     pub fn routes(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
         let dead_letters = dead_letters::routes(self.broker.clone(), vec![self.handle.spec.queue.clone()]);
-        let ops = ops::routes(self.db.clone(), vec![self.handle.clone()]);
+        let consumer_admin = consumer_admin::routes(self.db.clone(), vec![self.handle.clone()]);
         let effects = effects::routes(self.db.clone(), self.effect);
         move |cfg| {
             dead_letters(cfg);
-            ops(cfg);
+            consumer_admin(cfg);
             effects(cfg);
         }
     }
