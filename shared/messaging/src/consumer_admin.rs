@@ -1,36 +1,22 @@
-//! Operator and journey endpoints every consuming service shares:
+//! Operator endpoints every consuming service shares:
 //! - `GET  /admin/consumers`: each consumer, its queue and whether it is paused;
 //! - `POST /admin/consumers/{name}/pause` and `/resume`: the ops page's switch (and a way
-//!   to watch a queue fill up and its oldest-message age grow, on purpose);
-//! - `GET  /processed-events?aggregate_id=`: which events this service applied for an
-//!   entity, and when (the order journey reads it).
+//!   to watch a queue fill up and its oldest-message age grow, on purpose).
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
 use platform_http::{Admin, ApiError};
-use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::ConsumerHandle;
 
 #[derive(Clone)]
 struct Consumers(Vec<ConsumerHandle>);
 
-#[derive(Clone)]
-struct Db(DatabaseConnection);
-
-pub fn routes(
-    db: DatabaseConnection,
-    consumers: Vec<ConsumerHandle>,
-) -> impl Fn(&mut web::ServiceConfig) + Clone {
+pub fn routes(consumers: Vec<ConsumerHandle>) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |cfg| {
         cfg.app_data(web::Data::new(Consumers(consumers.clone())))
-            .app_data(web::Data::new(Db(db.clone())))
             .route("/admin/consumers", web::get().to(list))
             .route("/admin/consumers/{name}/pause", web::post().to(pause))
-            .route("/admin/consumers/{name}/resume", web::post().to(resume))
-            .route("/processed-events", web::get().to(processed));
+            .route("/admin/consumers/{name}/resume", web::post().to(resume));
     }
 }
 
@@ -75,32 +61,4 @@ async fn resume(
     find(&consumers, &name)?.resume();
     tracing::warn!(consumer = %name, "consumer resumed by an operator");
     Ok(HttpResponse::Ok().json(describe(&consumers.0)))
-}
-
-#[derive(Debug, Deserialize)]
-struct Query {
-    aggregate_id: String,
-}
-
-#[derive(Debug, Serialize, FromQueryResult)]
-struct Processed {
-    consumer: String,
-    event_id: Uuid,
-    event_type: String,
-    correlation_id: String,
-    occurred_at: DateTime<Utc>,
-    processed_at: DateTime<Utc>,
-}
-
-async fn processed(db: web::Data<Db>, query: web::Query<Query>) -> Result<HttpResponse, ApiError> {
-    let aggregate = query.aggregate_id.as_str();
-    let rows = Processed::find_by_statement(raw_sql!(
-        Postgres,
-        r#"SELECT consumer, event_id, event_type, correlation_id, occurred_at, processed_at
-           FROM processed_events WHERE aggregate_id = {aggregate} ORDER BY processed_at"#
-    ))
-    .all(&db.0)
-    .await
-    .map_err(platform_db::api_error)?;
-    Ok(HttpResponse::Ok().json(rows))
 }
