@@ -15,8 +15,14 @@ pub fn routes(consumers: Vec<ConsumerHandle>) -> impl Fn(&mut web::ServiceConfig
     move |cfg| {
         cfg.app_data(web::Data::new(Consumers(consumers.clone())))
             .route("/admin/consumers", web::get().to(list))
-            .route("/admin/consumers/{name}/pause", web::post().to(pause))
-            .route("/admin/consumers/{name}/resume", web::post().to(resume));
+            .route(
+                "/admin/consumers/{name}/pause",
+                web::post().to(set_paused::<true>),
+            )
+            .route(
+                "/admin/consumers/{name}/resume",
+                web::post().to(set_paused::<false>),
+            );
     }
 }
 
@@ -43,22 +49,19 @@ fn find<'a>(consumers: &'a Consumers, name: &str) -> Result<&'a ConsumerHandle, 
         .ok_or_else(|| ApiError::not_found("unknown_consumer", format!("no consumer named {name:?}")))
 }
 
-async fn pause(
+/// `pause` and `resume`: the same switch, thrown one way or the other.
+async fn set_paused<const PAUSED: bool>(
     _: Admin,
     consumers: web::Data<Consumers>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    find(&consumers, &name)?.pause();
-    tracing::warn!(consumer = %name, "consumer paused by an operator");
-    Ok(HttpResponse::Ok().json(describe(&consumers.0)))
-}
-
-async fn resume(
-    _: Admin,
-    consumers: web::Data<Consumers>,
-    name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    find(&consumers, &name)?.resume();
-    tracing::warn!(consumer = %name, "consumer resumed by an operator");
+    let handle = find(&consumers, &name)?;
+    if PAUSED {
+        handle.pause();
+        tracing::warn!(consumer = %name, "consumer paused by an operator");
+    } else {
+        handle.resume();
+        tracing::warn!(consumer = %name, "consumer resumed by an operator");
+    }
     Ok(HttpResponse::Ok().json(describe(&consumers.0)))
 }
