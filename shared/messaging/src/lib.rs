@@ -6,16 +6,20 @@
 //!   per consumer purpose, delayed retry queues with growing delays, a dead-letter queue.
 //! - [`consumer`]: an idempotent consumer actor (effects exactly once under at-least-once
 //!   delivery), with retries and dead-lettering.
+//! - [`consumer_admin`]: list, pause and resume the consumers from admin endpoints.
+//! - [`processed_events`]: `GET /processed-events`, which events this service applied for an
+//!   entity (the order journey).
 //! - [`dead_letters`]: list and replay dead letters from an admin endpoint.
 //! - [`effects`]: `POST /effects`, which confirmed orders this consumer acted on, and how often.
 
 pub mod consumer;
+pub mod consumer_admin;
 pub mod dead_letters;
 pub mod effects;
 pub mod management;
 pub mod monitor;
-pub mod ops;
 pub mod outbox;
+pub mod processed_events;
 pub mod publish;
 pub mod topology;
 
@@ -58,11 +62,13 @@ pub fn subscribe(
 impl Subscription {
     pub fn routes(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
         let dead_letters = dead_letters::routes(self.broker.clone(), vec![self.handle.spec.queue.clone()]);
-        let ops = ops::routes(self.db.clone(), vec![self.handle.clone()]);
+        let consumer_admin = consumer_admin::routes(vec![self.handle.clone()]);
+        let processed_events = processed_events::routes(self.db.clone());
         let effects = effects::routes(self.db.clone(), self.effect);
         move |cfg| {
             dead_letters(cfg);
-            ops(cfg);
+            consumer_admin(cfg);
+            processed_events(cfg);
             effects(cfg);
         }
     }

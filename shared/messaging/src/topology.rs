@@ -13,7 +13,7 @@
 //! at their head, which is how the queue monitor knows the *oldest message's age* even while
 //! the consumers are stopped (quorum queues do not report it). A message that crashes its
 //! consumer before it can be acknowledged is still bounded: the consumer counts
-//! redeliveries (see `consumer.rs`) and dead-letters it after [`DELIVERY_LIMIT`].
+//! redeliveries (see `consumer/routing.rs`) and dead-letters it after [`DELIVERY_LIMIT`].
 
 use std::time::Duration;
 

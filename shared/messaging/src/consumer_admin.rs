@@ -1,0 +1,67 @@
+//! Operator endpoints every consuming service shares:
+//! - `GET  /admin/consumers`: each consumer, its queue and whether it is paused;
+//! - `POST /admin/consumers/{name}/pause` and `/resume`: the ops page's switch (and a way
+//!   to watch a queue fill up and its oldest-message age grow, on purpose).
+
+use actix_web::{HttpResponse, web};
+use platform_http::{Admin, ApiError};
+
+use crate::ConsumerHandle;
+
+#[derive(Clone)]
+struct Consumers(Vec<ConsumerHandle>);
+
+pub fn routes(consumers: Vec<ConsumerHandle>) -> impl Fn(&mut web::ServiceConfig) + Clone {
+    move |cfg| {
+        cfg.app_data(web::Data::new(Consumers(consumers.clone())))
+            .route("/admin/consumers", web::get().to(list))
+            .route(
+                "/admin/consumers/{name}/pause",
+                web::post().to(set_paused::<true>),
+            )
+            .route(
+                "/admin/consumers/{name}/resume",
+                web::post().to(set_paused::<false>),
+            );
+    }
+}
+
+fn describe(handles: &[ConsumerHandle]) -> serde_json::Value {
+    serde_json::json!(
+        handles
+            .iter()
+            .map(
+                |h| serde_json::json!({ "name": h.spec.name, "queue": h.spec.queue, "paused": h.is_paused() })
+            )
+            .collect::<Vec<_>>()
+    )
+}
+
+async fn list(_: Admin, consumers: web::Data<Consumers>) -> HttpResponse {
+    HttpResponse::Ok().json(describe(&consumers.0))
+}
+
+fn find<'a>(consumers: &'a Consumers, name: &str) -> Result<&'a ConsumerHandle, ApiError> {
+    consumers
+        .0
+        .iter()
+        .find(|h| h.spec.name == name)
+        .ok_or_else(|| ApiError::not_found("unknown_consumer", format!("no consumer named {name:?}")))
+}
+
+/// `pause` and `resume`: the same switch, thrown one way or the other.
+async fn set_paused<const PAUSED: bool>(
+    _: Admin,
+    consumers: web::Data<Consumers>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let handle = find(&consumers, &name)?;
+    if PAUSED {
+        handle.pause();
+        tracing::warn!(consumer = %name, "consumer paused by an operator");
+    } else {
+        handle.resume();
+        tracing::warn!(consumer = %name, "consumer resumed by an operator");
+    }
+    Ok(HttpResponse::Ok().json(describe(&consumers.0)))
+}
