@@ -1,14 +1,11 @@
-use platform_config::{Component, ServiceSettings};
+use platform_config::Component;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    platform_telemetry::init("inventory-service");
-    // Off unless CRASH_POINTS is set (the chaos tests): see shared/runtime/src/crash.rs.
-    platform_runtime::crash::init_from_env().map_err(anyhow::Error::msg)?;
-    let settings = inventory_service::Settings::from_env(ServiceSettings::from_env(Component::Inventory)?)?;
-    inventory_service::build(settings)
-        .await?
-        .run_until_stopped()
-        .await?;
-    Ok(())
+    platform_service::main(
+        Component::Inventory,
+        inventory_service::Settings::from_env,
+        inventory_service::build,
+    )
+    .await
 }

@@ -10,7 +10,7 @@ pub mod periodic;
 use actix_web::web;
 use futures_util::FutureExt;
 use platform_broker::Broker;
-use platform_config::ServiceSettings;
+use platform_config::{Component, ConfigError, ServiceSettings};
 use platform_http::{AdminToken, Application, Probe, ShutdownHook};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
@@ -88,4 +88,23 @@ impl Infra {
         });
         Ok(app.on_shutdown(close_db).on_shutdown(close_broker))
     }
+}
+
+/// What every service's `main` does, in this order: logging, crash points (off unless
+/// `CRASH_POINTS` is set: the chaos tests, see shared/runtime/src/crash.rs), its settings
+/// from the environment, build (connect, migrate, start the actors, bind), and serve until
+/// stopped (SIGTERM: graceful shutdown).
+pub async fn main<S, Fut>(
+    component: Component,
+    settings: impl FnOnce(ServiceSettings) -> Result<S, ConfigError>,
+    build: impl FnOnce(S) -> Fut,
+) -> anyhow::Result<()>
+where
+    Fut: Future<Output = anyhow::Result<Application>>,
+{
+    platform_telemetry::init(&format!("{}-service", component.name()));
+    platform_runtime::crash::init_from_env().map_err(anyhow::Error::msg)?;
+    let settings = settings(ServiceSettings::from_env(component)?)?;
+    build(settings).await?.run_until_stopped().await?;
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! The order service's integration tests, against real PostgreSQL and RabbitMQ.
+//! The platform's end-to-end tests: all five services, against real PostgreSQL and RabbitMQ.
 //!
 //! One test binary with a module per concern rather than one binary per file: every
 //! integration test binary links the whole platform (actix, sea-orm, lapin, the five
@@ -13,7 +13,6 @@ mod cards;
 mod crash_points;
 mod database_outage;
 mod fanout;
-mod health;
 mod idempotency;
 mod integrity;
 mod openapi;

@@ -30,7 +30,7 @@ async fn start(point: &str, extra: &[(&str, &str)]) -> Crashing {
     let mut env = b.order_env(&knobs);
     env.push(("CRASH_POINTS".into(), point.into()));
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let mut order = ServiceProcess::start(Component::Order, env!("CARGO_BIN_EXE_order-service"), env);
+    let mut order = ServiceProcess::start(Component::Order, env!("CARGO_BIN_EXE_order-under-test"), env);
     order.wait_ready(Duration::from_secs(30)).await;
     Crashing {
         b,
