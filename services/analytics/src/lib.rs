@@ -12,11 +12,11 @@ mod api;
 pub mod backpressure;
 mod projection;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use platform_config::{ConfigError, ServiceSettings, millis, parse, secs};
-use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, Tuning};
+use platform_http::Application;
+use platform_messaging::{Subscriber, Tuning};
 use platform_service::{Infra, periodic};
 
 /// Operations that fault switches can target (see `/admin/faults`).
@@ -67,28 +67,20 @@ impl Settings {
 /// Builds the service (connects, migrates, starts its consumer, binds) without running it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::analytics::Migrator>(settings.service.clone()).await?;
-    let faults = Faults::default();
-    let subscription = platform_messaging::subscribe(
-        ConsumerSpec::new(
-            "analytics",
-            "order-events",
-            projection::BINDINGS.to_vec(),
-            &settings.consumer,
-        ),
-        infra.background_db.clone(),
-        infra.broker.clone(),
-        Arc::new(projection::Projection),
-        faults.clone(),
+    let subscriber = Subscriber::start(
+        &infra,
+        "analytics",
+        projection::BINDINGS,
+        &settings.consumer,
+        projection::Projection,
     );
-    let subscription_routes = subscription.routes();
-    let fault_routes = faults.routes(FAULT_OPERATIONS);
     let monitor = platform_messaging::monitor::QueueMonitor::new(
         &settings.service.rabbitmq_management_url,
         &settings.service.amqp_url,
     );
     let shedder = backpressure::Shedder::new(
         monitor,
-        subscription.handle.clone(),
+        subscriber.subscription.handle.clone(),
         settings.backpressure.clone(),
     );
     let shedder_worker = periodic::start("backpressure", settings.backpressure_interval, shedder.clone());
@@ -97,13 +89,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         db: infra.db.clone(),
         stale_after: settings.stale_after,
     };
-    let app = infra.serve(vec![], move |cfg| {
+    let app = subscriber.serve(&infra, FAULT_OPERATIONS, move |cfg| {
         api::routes(cfg, state.clone());
-        fault_routes(cfg);
-        subscription_routes(cfg);
         shedder_routes(cfg);
     })?;
-    Ok(app
-        .on_shutdown(periodic::stop_hook(shedder_worker))
-        .on_shutdown(subscription.handle.stop_hook()))
+    Ok(app.on_shutdown(periodic::stop_hook(shedder_worker)))
 }

@@ -1,7 +1,9 @@
 //! Applies order events to the read model, inside the idempotent consumer's transaction.
 
 use futures_util::future::BoxFuture;
-use platform_contracts::{Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderRejected};
+use platform_contracts::{
+    Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected,
+};
 use platform_messaging::{Handler, HandlerError};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, raw_sql};
 use uuid::Uuid;
@@ -40,9 +42,8 @@ impl Handler for Projection {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let (at, slot) = (envelope.occurred_at, slot(envelope));
-            match envelope.event_type.as_str() {
-                OrderConfirmed::TYPE => {
-                    let e: OrderConfirmed = envelope.decode()?;
+            match OrderEvent::decode(envelope)? {
+                OrderEvent::Confirmed(e) => {
                     if count(txn, e.order_id, "confirmed", e.total_minor, envelope).await? {
                         // Every line in one statement (a JSON array the database unpacks).
                         let lines = serde_json::to_value(&e.lines)
@@ -58,20 +59,17 @@ impl Handler for Projection {
                         .await?;
                     }
                 }
-                OrderRejected::TYPE => {
-                    let e: OrderRejected = envelope.decode()?;
+                OrderEvent::Rejected(e) => {
                     if count(txn, e.order_id, "rejected", 0, envelope).await? {
                         reason(txn, &e.reason_code, slot).await?;
                     }
                 }
-                OrderCancelled::TYPE => {
-                    let e: OrderCancelled = envelope.decode()?;
+                OrderEvent::Cancelled(e) => {
                     if count(txn, e.order_id, "cancelled", 0, envelope).await? {
                         reason(txn, &e.reason_code, slot).await?;
                     }
                 }
-                Heartbeat::TYPE => {
-                    let e: Heartbeat = envelope.decode()?;
+                OrderEvent::Heartbeat(e) => {
                     let (producer, sent_at) = (e.producer, e.sent_at);
                     txn.execute_raw(raw_sql!(
                         Postgres,
@@ -80,11 +78,6 @@ impl Handler for Projection {
                            SET sent_at = GREATEST(heartbeats.sent_at, EXCLUDED.sent_at), received_at = now()"#
                     ))
                     .await?;
-                }
-                other => {
-                    return Err(HandlerError::Permanent(format!(
-                        "analytics does not handle {other}"
-                    )));
                 }
             }
             txn.execute_raw(raw_sql!(

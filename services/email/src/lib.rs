@@ -16,11 +16,11 @@ mod events;
 mod sender;
 mod templates;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use platform_config::{ConfigError, ServiceSettings, millis, parse, string};
-use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, Tuning};
+use platform_http::Application;
+use platform_messaging::{Subscriber, Tuning};
 use platform_service::{Infra, periodic};
 
 /// Operations that fault switches can target (see `/admin/faults`).
@@ -75,30 +75,16 @@ impl Settings {
 /// Builds the service (connects, migrates, starts its actors, binds) without running it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::email::Migrator>(settings.service.clone()).await?;
-    let faults = Faults::default();
-    let subscription = platform_messaging::subscribe(
-        ConsumerSpec::new(
-            "email",
-            "order-events",
-            events::BINDINGS.to_vec(),
-            &settings.consumer,
-        ),
-        infra.background_db.clone(),
-        infra.broker.clone(),
-        Arc::new(events::OrderEvents),
-        faults.clone(),
+    let subscriber = Subscriber::start(
+        &infra,
+        "email",
+        events::BINDINGS,
+        &settings.consumer,
+        events::OrderEvents,
     );
-    let sender = sender::Sender::new(infra.background_db.clone(), &settings, faults.clone())?;
+    let sender = sender::Sender::new(infra.background_db.clone(), &settings, subscriber.faults.clone())?;
     let sender_worker = periodic::start("email-sender", settings.send_interval, sender);
-    let subscription_routes = subscription.routes();
-    let fault_routes = faults.routes(FAULT_OPERATIONS);
     let db = infra.db.clone();
-    let app = infra.serve(vec![], move |cfg| {
-        api::routes(cfg, db.clone());
-        fault_routes(cfg);
-        subscription_routes(cfg);
-    })?;
-    Ok(app
-        .on_shutdown(periodic::stop_hook(sender_worker))
-        .on_shutdown(subscription.handle.stop_hook()))
+    let app = subscriber.serve(&infra, FAULT_OPERATIONS, move |cfg| api::routes(cfg, db.clone()))?;
+    Ok(app.on_shutdown(periodic::stop_hook(sender_worker)))
 }

@@ -4,7 +4,7 @@
 //! second effect.
 
 use futures_util::future::BoxFuture;
-use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed};
+use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed, OrderEvent};
 use platform_messaging::{Handler, HandlerError};
 use sea_orm::DatabaseTransaction;
 
@@ -31,13 +31,12 @@ impl Handler for OrderEvents {
         envelope: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let (order_id, how) = match envelope.event_type.as_str() {
-                OrderConfirmed::TYPE => (envelope.decode::<OrderConfirmed>()?.order_id, Settle::Commit),
-                OrderCancelled::TYPE => (envelope.decode::<OrderCancelled>()?.order_id, Settle::Release),
-                other => {
-                    return Err(HandlerError::Permanent(format!(
-                        "inventory does not handle {other}"
-                    )));
+            let (order_id, how) = match OrderEvent::decode(envelope)? {
+                OrderEvent::Confirmed(e) => (e.order_id, Settle::Commit),
+                OrderEvent::Cancelled(e) => (e.order_id, Settle::Release),
+                // A rejected order never held stock.
+                e @ (OrderEvent::Rejected(_) | OrderEvent::Heartbeat(_)) => {
+                    return Err(HandlerError::not_bound(e.event_type()));
                 }
             };
             stock::settle(txn, order_id, how, &envelope.correlation_id)

@@ -10,11 +10,11 @@ mod events;
 mod expiry;
 mod stock;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use platform_config::{ConfigError, ServiceSettings};
-use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, Tuning};
+use platform_http::Application;
+use platform_messaging::{Subscriber, Tuning};
 use platform_service::{Infra, periodic};
 
 pub use error::InventoryError;
@@ -78,33 +78,21 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         ttl: settings.reservation_ttl,
     };
     let sweeper = periodic::start("reservation-sweeper", settings.sweep_interval, expiry);
-    let faults = Faults::default();
+    // The secondary path: order outcomes arrive as events (see events.rs).
+    let subscriber = Subscriber::start(
+        &infra,
+        "inventory",
+        events::BINDINGS,
+        &settings.consumer,
+        events::OrderEvents,
+    );
     let state = api::State {
         db: infra.db.clone(),
         reservation_ttl: settings.reservation_ttl,
-        faults: faults.clone(),
+        faults: subscriber.faults.clone(),
     };
-    // The secondary path: order outcomes arrive as events (see events.rs).
-    let subscription = platform_messaging::subscribe(
-        ConsumerSpec::new(
-            "inventory",
-            "order-events",
-            events::BINDINGS.to_vec(),
-            &settings.consumer,
-        ),
-        infra.background_db.clone(),
-        infra.broker.clone(),
-        Arc::new(events::OrderEvents),
-        faults.clone(),
-    );
-    let subscription_routes = subscription.routes();
-    let fault_routes = faults.routes(FAULT_OPERATIONS);
-    let app = infra.serve(vec![], move |cfg| {
-        api::routes(cfg, state.clone());
-        fault_routes(cfg);
-        subscription_routes(cfg);
+    let app = subscriber.serve(&infra, FAULT_OPERATIONS, move |cfg| {
+        api::routes(cfg, state.clone())
     })?;
-    Ok(app
-        .on_shutdown(periodic::stop_hook(sweeper))
-        .on_shutdown(subscription.handle.stop_hook()))
+    Ok(app.on_shutdown(periodic::stop_hook(sweeper)))
 }

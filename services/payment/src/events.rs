@@ -3,7 +3,9 @@
 //! inside the idempotent consumer's transaction, so a redelivered event never captures twice.
 
 use futures_util::future::BoxFuture;
-use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed, payment::PaymentStatus};
+use platform_contracts::{
+    Envelope, Event, OrderCancelled, OrderConfirmed, OrderEvent, payment::PaymentStatus,
+};
 use platform_messaging::{Handler, HandlerError};
 use sea_orm::DatabaseTransaction;
 
@@ -32,13 +34,12 @@ impl Handler for OrderEvents {
         envelope: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let (order_id, movement) = match envelope.event_type.as_str() {
-                OrderConfirmed::TYPE => (envelope.decode::<OrderConfirmed>()?.order_id, Movement::Capture),
-                OrderCancelled::TYPE => (envelope.decode::<OrderCancelled>()?.order_id, Movement::Void),
-                other => {
-                    return Err(HandlerError::Permanent(format!(
-                        "payment does not handle {other}"
-                    )));
+            let (order_id, movement) = match OrderEvent::decode(envelope)? {
+                OrderEvent::Confirmed(e) => (e.order_id, Movement::Capture),
+                OrderEvent::Cancelled(e) => (e.order_id, Movement::Void),
+                // A rejected order was never authorized, or its compensation voids it.
+                e @ (OrderEvent::Rejected(_) | OrderEvent::Heartbeat(_)) => {
+                    return Err(HandlerError::not_bound(e.event_type()));
                 }
             };
             match ledger::transition(txn, order_id, movement).await {

@@ -11,11 +11,11 @@ mod events;
 mod ledger;
 pub mod provider;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use platform_config::{ConfigError, ServiceSettings};
-use platform_http::{Application, Faults};
-use platform_messaging::{ConsumerSpec, Tuning};
+use platform_http::Application;
+use platform_messaging::{Subscriber, Tuning};
 use platform_service::Infra;
 
 pub use error::PaymentError;
@@ -61,32 +61,21 @@ impl Settings {
 /// Builds the service (connects, migrates, binds) without running it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let infra = Infra::start::<migrations::payment::Migrator>(settings.service.clone()).await?;
-    let faults = Faults::default();
+    // The secondary path: order outcomes arrive as events (see events.rs).
+    let subscriber = Subscriber::start(
+        &infra,
+        "payment",
+        events::BINDINGS,
+        &settings.consumer,
+        events::OrderEvents,
+    );
     let state = api::State {
         db: infra.db.clone(),
         provider: provider::Provider::new(settings.provider_slow),
         opening_balance_minor: settings.opening_balance_minor,
-        faults: faults.clone(),
+        faults: subscriber.faults.clone(),
     };
-    // The secondary path: order outcomes arrive as events (see events.rs).
-    let subscription = platform_messaging::subscribe(
-        ConsumerSpec::new(
-            "payment",
-            "order-events",
-            events::BINDINGS.to_vec(),
-            &settings.consumer,
-        ),
-        infra.background_db.clone(),
-        infra.broker.clone(),
-        Arc::new(events::OrderEvents),
-        faults.clone(),
-    );
-    let subscription_routes = subscription.routes();
-    let fault_routes = faults.routes(FAULT_OPERATIONS);
-    let app = infra.serve(vec![], move |cfg| {
-        api::routes(cfg, state.clone());
-        fault_routes(cfg);
-        subscription_routes(cfg);
-    })?;
-    Ok(app.on_shutdown(subscription.handle.stop_hook()))
+    Ok(subscriber.serve(&infra, FAULT_OPERATIONS, move |cfg| {
+        api::routes(cfg, state.clone())
+    })?)
 }

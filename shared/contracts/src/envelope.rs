@@ -46,6 +46,8 @@ pub enum EnvelopeError {
         version: u32,
         reason: String,
     },
+    #[error("{0} is not an event type this consumer knows")]
+    UnknownType(String),
 }
 
 impl Envelope {

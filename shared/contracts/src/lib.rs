@@ -32,5 +32,5 @@ pub mod payment;
 mod state;
 
 pub use envelope::{EXCHANGE, Envelope, EnvelopeError};
-pub use events::{Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected};
+pub use events::{Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderLine, OrderRejected};
 pub use state::UnknownState;

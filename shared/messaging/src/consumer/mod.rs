@@ -57,6 +57,14 @@ impl From<DbErr> for HandlerError {
     }
 }
 
+impl HandlerError {
+    /// An event this consumer is not bound to (its bindings and its handler disagree):
+    /// retrying cannot help, the dead letter says which.
+    pub fn not_bound(event_type: &str) -> Self {
+        HandlerError::Permanent(format!("this consumer is not bound to {event_type}"))
+    }
+}
+
 impl From<EnvelopeError> for HandlerError {
     fn from(e: EnvelopeError) -> Self {
         HandlerError::Permanent(e.to_string())
