@@ -1,10 +1,9 @@
 //! Applies order events to the read model, inside the idempotent consumer's transaction.
 
-use futures_util::future::BoxFuture;
 use platform_contracts::{
     Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected,
 };
-use platform_messaging::{Handler, HandlerError};
+use platform_messaging::{Handler, HandlerError, effects::ConfirmedEffect};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, raw_sql};
 use uuid::Uuid;
 
@@ -28,68 +27,60 @@ fn slot(envelope: &Envelope) -> i16 {
 }
 
 impl Handler for Projection {
-    fn confirmed_effect(&self) -> platform_messaging::effects::ConfirmedEffect {
-        platform_messaging::effects::ConfirmedEffect {
-            description: "order counted",
-            sql: "SELECT order_id, count(*) AS count FROM counted_orders WHERE order_id = ANY($1) AND outcome = 'confirmed' GROUP BY order_id",
-        }
-    }
+    const CONFIRMED_EFFECT: ConfirmedEffect = ConfirmedEffect {
+        description: "order counted",
+        sql: "SELECT order_id, count(*) AS count FROM counted_orders WHERE order_id = ANY($1) AND outcome = 'confirmed' GROUP BY order_id",
+    };
 
-    fn handle<'a>(
-        &'a self,
-        txn: &'a DatabaseTransaction,
-        envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let (at, slot) = (envelope.occurred_at, slot(envelope));
-            match OrderEvent::decode(envelope)? {
-                OrderEvent::Confirmed(e) => {
-                    if count(txn, e.order_id, "confirmed", e.total_minor, envelope).await? {
-                        // Every line in one statement (a JSON array the database unpacks).
-                        let lines = serde_json::to_value(&e.lines)
-                            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-                        txn.execute_raw(raw_sql!(
-                            Postgres,
-                            r#"INSERT INTO product_sales (sku, slot, units, revenue_minor)
-                               SELECT l.sku, {slot}, l.quantity, l.unit_price_minor * l.quantity
-                               FROM jsonb_to_recordset({lines}) AS l(sku text, quantity bigint, unit_price_minor bigint)
-                               ON CONFLICT (sku, slot) DO UPDATE SET units = product_sales.units + EXCLUDED.units,
-                                   revenue_minor = product_sales.revenue_minor + EXCLUDED.revenue_minor"#
-                        ))
-                        .await?;
-                    }
-                }
-                OrderEvent::Rejected(e) => {
-                    if count(txn, e.order_id, "rejected", 0, envelope).await? {
-                        reason(txn, &e.reason_code, slot).await?;
-                    }
-                }
-                OrderEvent::Cancelled(e) => {
-                    if count(txn, e.order_id, "cancelled", 0, envelope).await? {
-                        reason(txn, &e.reason_code, slot).await?;
-                    }
-                }
-                OrderEvent::Heartbeat(e) => {
-                    let (producer, sent_at) = (e.producer, e.sent_at);
+    async fn handle(&self, txn: &DatabaseTransaction, envelope: &Envelope) -> Result<(), HandlerError> {
+        let (at, slot) = (envelope.occurred_at, slot(envelope));
+        match OrderEvent::decode(envelope)? {
+            OrderEvent::Confirmed(e) => {
+                if count(txn, e.order_id, "confirmed", e.total_minor, envelope).await? {
+                    // Every line in one statement (a JSON array the database unpacks).
+                    let lines =
+                        serde_json::to_value(&e.lines).map_err(|e| HandlerError::Permanent(e.to_string()))?;
                     txn.execute_raw(raw_sql!(
                         Postgres,
-                        r#"INSERT INTO heartbeats (producer, sent_at, received_at) VALUES ({producer}, {sent_at}, now())
-                           ON CONFLICT (producer) DO UPDATE
-                           SET sent_at = GREATEST(heartbeats.sent_at, EXCLUDED.sent_at), received_at = now()"#
+                        r#"INSERT INTO product_sales (sku, slot, units, revenue_minor)
+                           SELECT l.sku, {slot}, l.quantity, l.unit_price_minor * l.quantity
+                           FROM jsonb_to_recordset({lines}) AS l(sku text, quantity bigint, unit_price_minor bigint)
+                           ON CONFLICT (sku, slot) DO UPDATE SET units = product_sales.units + EXCLUDED.units,
+                               revenue_minor = product_sales.revenue_minor + EXCLUDED.revenue_minor"#
                     ))
                     .await?;
                 }
             }
-            txn.execute_raw(raw_sql!(
-                Postgres,
-                r#"INSERT INTO projection_status (name, slot, last_event_at, last_processed_at) VALUES ('orders', {slot}, {at}, now())
-                   ON CONFLICT (name, slot) DO UPDATE
-                   SET last_event_at = GREATEST(projection_status.last_event_at, EXCLUDED.last_event_at),
-                       last_processed_at = now()"#
-            ))
-            .await?;
-            Ok(())
-        })
+            OrderEvent::Rejected(e) => {
+                if count(txn, e.order_id, "rejected", 0, envelope).await? {
+                    reason(txn, &e.reason_code, slot).await?;
+                }
+            }
+            OrderEvent::Cancelled(e) => {
+                if count(txn, e.order_id, "cancelled", 0, envelope).await? {
+                    reason(txn, &e.reason_code, slot).await?;
+                }
+            }
+            OrderEvent::Heartbeat(e) => {
+                let (producer, sent_at) = (e.producer, e.sent_at);
+                txn.execute_raw(raw_sql!(
+                    Postgres,
+                    r#"INSERT INTO heartbeats (producer, sent_at, received_at) VALUES ({producer}, {sent_at}, now())
+                       ON CONFLICT (producer) DO UPDATE
+                       SET sent_at = GREATEST(heartbeats.sent_at, EXCLUDED.sent_at), received_at = now()"#
+                ))
+                .await?;
+            }
+        }
+        txn.execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO projection_status (name, slot, last_event_at, last_processed_at) VALUES ('orders', {slot}, {at}, now())
+               ON CONFLICT (name, slot) DO UPDATE
+               SET last_event_at = GREATEST(projection_status.last_event_at, EXCLUDED.last_event_at),
+                   last_processed_at = now()"#
+        ))
+        .await?;
+        Ok(())
     }
 }
 

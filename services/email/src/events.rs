@@ -1,9 +1,10 @@
 //! Order outcomes become recorded emails, inside the consumer's transaction.
 
 use askama::Template;
-use futures_util::future::BoxFuture;
-use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed, OrderRejected};
-use platform_messaging::{Handler, HandlerError};
+use platform_contracts::{
+    Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected,
+};
+use platform_messaging::{Handler, HandlerError, effects::ConfirmedEffect};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, raw_sql};
 use uuid::Uuid;
 
@@ -32,116 +33,118 @@ fn recipient(customer_id: &str) -> String {
 }
 
 fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
-    let correlation = envelope.correlation_id.as_str();
-    let failed = |e: askama::Error| HandlerError::Permanent(format!("template: {e}"));
-    match envelope.event_type.as_str() {
-        OrderConfirmed::TYPE => {
-            let e: OrderConfirmed = envelope.decode()?;
-            let (id, lines, total) = (
-                e.order_id.to_string(),
-                templates::lines(&e.lines, &e.currency),
-                templates::money(e.total_minor, &e.currency),
-            );
-            let subject = format!("Your order {} is confirmed", &id[..8]);
-            Ok(Email {
-                order_id: e.order_id,
-                kind: "order_confirmed",
-                recipient: recipient(&e.customer_id),
-                html: ConfirmedHtml {
-                    subject: &subject,
-                    customer: &e.customer_id,
-                    order_id: &id,
-                    correlation_id: correlation,
-                    lines: &lines,
-                    total: &total,
-                }
-                .render()
-                .map_err(failed)?,
-                text: ConfirmedText {
-                    customer: &e.customer_id,
-                    order_id: &id,
-                    correlation_id: correlation,
-                    lines: &lines,
-                    total: &total,
-                }
-                .render()
-                .map_err(failed)?,
-                subject,
-            })
+    match OrderEvent::decode(envelope)? {
+        OrderEvent::Confirmed(e) => confirmed(&e, &envelope.correlation_id),
+        OrderEvent::Rejected(e) => {
+            not_completed(e.order_id, &e.customer_id, &e.reason, "order_rejected", envelope)
         }
-        kind @ (OrderRejected::TYPE | OrderCancelled::TYPE) => {
-            let (order_id, customer, reason, email_kind) = if kind == OrderRejected::TYPE {
-                let e: OrderRejected = envelope.decode()?;
-                (e.order_id, e.customer_id, e.reason, "order_rejected")
-            } else {
-                let e: OrderCancelled = envelope.decode()?;
-                (e.order_id, e.customer_id, e.reason, "order_cancelled")
-            };
-            let id = order_id.to_string();
-            let subject = format!("We could not complete your order {}", &id[..8]);
-            Ok(Email {
-                order_id,
-                kind: email_kind,
-                recipient: recipient(&customer),
-                html: NotCompletedHtml {
-                    subject: &subject,
-                    customer: &customer,
-                    order_id: &id,
-                    correlation_id: correlation,
-                    reason: &reason,
-                }
-                .render()
-                .map_err(failed)?,
-                text: NotCompletedText {
-                    customer: &customer,
-                    order_id: &id,
-                    correlation_id: correlation,
-                    reason: &reason,
-                }
-                .render()
-                .map_err(failed)?,
-                subject,
-            })
+        OrderEvent::Cancelled(e) => {
+            not_completed(e.order_id, &e.customer_id, &e.reason, "order_cancelled", envelope)
         }
-        other => Err(HandlerError::Permanent(format!("email does not handle {other}"))),
+        OrderEvent::Heartbeat(_) => Err(HandlerError::not_bound(Heartbeat::TYPE)),
     }
 }
 
-impl Handler for OrderEvents {
-    fn confirmed_effect(&self) -> platform_messaging::effects::ConfirmedEffect {
-        platform_messaging::effects::ConfirmedEffect {
-            description: "confirmation email sent",
-            sql: "SELECT order_id, count(*) AS count FROM emails WHERE order_id = ANY($1) AND kind = 'order_confirmed' AND status = 'sent' GROUP BY order_id",
-        }
-    }
+fn template_failed(e: askama::Error) -> HandlerError {
+    HandlerError::Permanent(format!("template: {e}"))
+}
 
-    fn handle<'a>(
-        &'a self,
-        txn: &'a DatabaseTransaction,
-        envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let email = render(envelope)?;
-            let (id, order_id, kind, to, subject, text, html, correlation) = (
-                Uuid::now_v7(),
-                email.order_id,
-                email.kind,
-                email.recipient,
-                email.subject,
-                email.text,
-                email.html,
-                envelope.correlation_id.as_str(),
-            );
-            // ON CONFLICT: even two different events about the same order (a replayed dead
-            // letter with a new event id, say) never produce a second email of a kind.
-            txn.execute_raw(raw_sql!(
-                Postgres,
-                r#"INSERT INTO emails (id, order_id, kind, recipient, subject, body_text, body_html, status, correlation_id)
-                   VALUES ({id}, {order_id}, {kind}, {to}, {subject}, {text}, {html}, 'queued', {correlation})
-                   ON CONFLICT (order_id, kind) DO NOTHING"#
-            ))
-            .await?;
-            Ok(())
-        })
+fn confirmed(e: &OrderConfirmed, correlation: &str) -> Result<Email, HandlerError> {
+    let (id, lines, total) = (
+        e.order_id.to_string(),
+        templates::lines(&e.lines, &e.currency),
+        templates::money(e.total_minor, &e.currency),
+    );
+    let subject = format!("Your order {} is confirmed", &id[..8]);
+    Ok(Email {
+        order_id: e.order_id,
+        kind: "order_confirmed",
+        recipient: recipient(&e.customer_id),
+        html: ConfirmedHtml {
+            subject: &subject,
+            customer: &e.customer_id,
+            order_id: &id,
+            correlation_id: correlation,
+            lines: &lines,
+            total: &total,
+        }
+        .render()
+        .map_err(template_failed)?,
+        text: ConfirmedText {
+            customer: &e.customer_id,
+            order_id: &id,
+            correlation_id: correlation,
+            lines: &lines,
+            total: &total,
+        }
+        .render()
+        .map_err(template_failed)?,
+        subject,
+    })
+}
+
+/// The email for an order that was rejected or cancelled: what happened, in the shopper's terms.
+fn not_completed(
+    order_id: Uuid,
+    customer: &str,
+    reason: &str,
+    kind: &'static str,
+    envelope: &Envelope,
+) -> Result<Email, HandlerError> {
+    let (id, correlation) = (order_id.to_string(), envelope.correlation_id.as_str());
+    let subject = format!("We could not complete your order {}", &id[..8]);
+    Ok(Email {
+        order_id,
+        kind,
+        recipient: recipient(customer),
+        html: NotCompletedHtml {
+            subject: &subject,
+            customer,
+            order_id: &id,
+            correlation_id: correlation,
+            reason,
+        }
+        .render()
+        .map_err(template_failed)?,
+        text: NotCompletedText {
+            customer,
+            order_id: &id,
+            correlation_id: correlation,
+            reason,
+        }
+        .render()
+        .map_err(template_failed)?,
+        subject,
+    })
+}
+
+impl Handler for OrderEvents {
+    const CONFIRMED_EFFECT: ConfirmedEffect = ConfirmedEffect {
+        description: "confirmation email sent",
+        sql: "SELECT order_id, count(*) AS count FROM emails WHERE order_id = ANY($1) AND kind = 'order_confirmed' AND status = 'sent' GROUP BY order_id",
+    };
+
+    async fn handle(&self, txn: &DatabaseTransaction, envelope: &Envelope) -> Result<(), HandlerError> {
+        let email = render(envelope)?;
+        let (id, order_id, kind, to, subject, text, html, correlation) = (
+            Uuid::now_v7(),
+            email.order_id,
+            email.kind,
+            email.recipient,
+            email.subject,
+            email.text,
+            email.html,
+            envelope.correlation_id.as_str(),
+        );
+        // ON CONFLICT: even two different events about the same order (a replayed dead
+        // letter with a new event id, say) never produce a second email of a kind.
+        txn.execute_raw(raw_sql!(
+            Postgres,
+            r#"INSERT INTO emails (id, order_id, kind, recipient, subject, body_text, body_html, status, correlation_id)
+               VALUES ({id}, {order_id}, {kind}, {to}, {subject}, {text}, {html}, 'queued', {correlation})
+               ON CONFLICT (order_id, kind) DO NOTHING"#
+        ))
+        .await?;
+        Ok(())
     }
 }

@@ -3,9 +3,8 @@
 //! Both run inside the idempotent consumer's transaction, so a redelivered event has no
 //! second effect.
 
-use futures_util::future::BoxFuture;
 use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed, OrderEvent};
-use platform_messaging::{Handler, HandlerError};
+use platform_messaging::{Handler, HandlerError, effects::ConfirmedEffect};
 use sea_orm::DatabaseTransaction;
 
 use crate::{
@@ -18,37 +17,29 @@ pub const BINDINGS: &[&str] = &[OrderConfirmed::TYPE, OrderCancelled::TYPE];
 pub struct OrderEvents;
 
 impl Handler for OrderEvents {
-    fn confirmed_effect(&self) -> platform_messaging::effects::ConfirmedEffect {
-        platform_messaging::effects::ConfirmedEffect {
-            description: "stock committed",
-            sql: "SELECT order_id, count(*) AS count FROM reservations WHERE order_id = ANY($1) AND status = 'committed' GROUP BY order_id",
-        }
-    }
+    const CONFIRMED_EFFECT: ConfirmedEffect = ConfirmedEffect {
+        description: "stock committed",
+        sql: "SELECT order_id, count(*) AS count FROM reservations WHERE order_id = ANY($1) AND status = 'committed' GROUP BY order_id",
+    };
 
-    fn handle<'a>(
-        &'a self,
-        txn: &'a DatabaseTransaction,
-        envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let (order_id, how) = match OrderEvent::decode(envelope)? {
-                OrderEvent::Confirmed(e) => (e.order_id, Settle::Commit),
-                OrderEvent::Cancelled(e) => (e.order_id, Settle::Release),
-                // A rejected order never held stock.
-                e @ (OrderEvent::Rejected(_) | OrderEvent::Heartbeat(_)) => {
-                    return Err(HandlerError::not_bound(e.event_type()));
-                }
-            };
-            stock::settle(txn, order_id, how, &envelope.correlation_id)
-                .await
-                .map_err(|e| match e {
-                    InventoryError::Database(e) => HandlerError::Transient(e.to_string()),
-                    // e.g. committing a reservation that already expired: retrying cannot
-                    // help, a person must look (the dead letter says why).
-                    other => HandlerError::Permanent(other.to_string()),
-                })?;
-            Ok(())
-        })
+    async fn handle(&self, txn: &DatabaseTransaction, envelope: &Envelope) -> Result<(), HandlerError> {
+        let (order_id, how) = match OrderEvent::decode(envelope)? {
+            OrderEvent::Confirmed(e) => (e.order_id, Settle::Commit),
+            OrderEvent::Cancelled(e) => (e.order_id, Settle::Release),
+            // A rejected order never held stock.
+            e @ (OrderEvent::Rejected(_) | OrderEvent::Heartbeat(_)) => {
+                return Err(HandlerError::not_bound(e.event_type()));
+            }
+        };
+        stock::settle(txn, order_id, how, &envelope.correlation_id)
+            .await
+            .map_err(|e| match e {
+                InventoryError::Database(e) => HandlerError::Transient(e.to_string()),
+                // e.g. committing a reservation that already expired: retrying cannot
+                // help, a person must look (the dead letter says why).
+                other => HandlerError::Permanent(other.to_string()),
+            })?;
+        Ok(())
     }
 
     /// One event per transaction. Settling an order locks its products, the hottest rows

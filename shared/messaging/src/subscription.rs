@@ -1,8 +1,6 @@
 //! A consuming service's subscription: its consumer and the operator endpoints that come with
 //! it, set up the same way by every service that consumes order events.
 
-use std::sync::Arc;
-
 use actix_web::web;
 use platform_broker::Broker;
 use platform_http::{Application, Faults};
@@ -23,14 +21,14 @@ pub struct Subscription {
     effect: effects::ConfirmedEffect,
 }
 
-pub fn subscribe(
+pub fn subscribe<H: Handler>(
     spec: ConsumerSpec,
     db: DatabaseConnection,
     broker: Broker,
-    handler: Arc<dyn Handler>,
+    handler: H,
     faults: Faults,
 ) -> Subscription {
-    let effect = handler.confirmed_effect();
+    let effect = H::CONFIRMED_EFFECT;
     let handle = consumer::start(spec, db.clone(), broker.clone(), handler, faults);
     Subscription {
         handle,
@@ -79,7 +77,7 @@ impl Subscriber {
             spec,
             infra.background_db.clone(),
             infra.broker.clone(),
-            Arc::new(handler),
+            handler,
             faults.clone(),
         );
         Self { subscription, faults }

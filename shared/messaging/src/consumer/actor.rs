@@ -12,14 +12,14 @@ use platform_http::Faults;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
-use super::{ConsumerSpec, Handler};
+use super::{ConsumerSpec, DynHandler, Handler};
 
 /// What the delivery loop works with: one per consumer, kept across the actor's restarts.
 pub(super) struct Inner {
     pub(super) spec: ConsumerSpec,
     pub(super) db: DatabaseConnection,
     pub(super) broker: Broker,
-    pub(super) handler: Arc<dyn Handler>,
+    pub(super) handler: Arc<dyn DynHandler>,
     pub(super) faults: Faults,
     pub(super) paused: watch::Receiver<bool>,
 }
@@ -60,9 +60,10 @@ pub fn start(
     spec: ConsumerSpec,
     db: DatabaseConnection,
     broker: Broker,
-    handler: Arc<dyn Handler>,
+    handler: impl Handler,
     faults: Faults,
 ) -> ConsumerHandle {
+    let handler: Arc<dyn DynHandler> = Arc::new(handler);
     let (paused_tx, paused) = watch::channel(false);
     let inner = Arc::new(Inner {
         spec: spec.clone(),

@@ -73,11 +73,17 @@ impl From<EnvelopeError> for HandlerError {
 
 /// What a service does with an event, inside the consumer's transaction.
 pub trait Handler: Send + Sync + 'static {
-    fn handle<'a>(
-        &'a self,
-        txn: &'a DatabaseTransaction,
-        envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+    /// How this consumer's effect of a confirmed order is counted (`POST /effects`): the
+    /// order service checks with it that every confirmed order got the effect once.
+    const CONFIRMED_EFFECT: crate::effects::ConfirmedEffect;
+
+    /// Applies the event's effect in `txn`, the transaction that also records the event as
+    /// processed: both commit or neither.
+    fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        envelope: &Envelope,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 
     /// Whether several events may share one transaction. Say no when handling one event
     /// locks several rows that other transactions lock too (inventory's products): one
@@ -86,8 +92,29 @@ pub trait Handler: Send + Sync + 'static {
     fn batchable(&self) -> bool {
         true
     }
+}
 
-    /// How this consumer's effect of a confirmed order is counted (`POST /effects`): the
-    /// order service checks with it that every confirmed order got the effect once.
-    fn confirmed_effect(&self) -> crate::effects::ConfirmedEffect;
+/// A [`Handler`] as the consumer holds it: one consumer type serves every handler.
+pub(crate) trait DynHandler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    fn batchable(&self) -> bool;
+}
+
+impl<H: Handler> DynHandler for H {
+    fn handle<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(Handler::handle(self, txn, envelope))
+    }
+
+    fn batchable(&self) -> bool {
+        Handler::batchable(self)
+    }
 }
