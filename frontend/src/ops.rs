@@ -11,6 +11,7 @@ use askama::Template;
 use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::effects::{INTEGRITY_PATH, IntegrityReport};
+use platform_contracts::money::format_minor;
 use platform_telemetry::CorrelationId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use crate::{
     backend::{Backend, Reply},
     session,
-    views::{self, money, redirect, render, s},
+    views::{self, redirect, render, s},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -105,7 +106,7 @@ async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> H
         confirmed: n(&a["totals"]["confirmed"]),
         rejected: n(&a["totals"]["rejected"]),
         cancelled: n(&a["totals"]["cancelled"]),
-        revenue: money(n(&a["totals"]["revenue_minor"]), "EUR"),
+        revenue: format_minor(n(&a["totals"]["revenue_minor"]), "EUR"),
         minutes: a["per_minute"]
             .as_array()
             .into_iter()
@@ -117,7 +118,7 @@ async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> H
                     s(&m["minute"]).chars().skip(11).take(5).collect(),
                     s(&m["outcome"]),
                     n(&m["orders"]),
-                    money(n(&m["revenue_minor"]), "EUR"),
+                    format_minor(n(&m["revenue_minor"]), "EUR"),
                 )
             })
             .collect(),
@@ -125,7 +126,13 @@ async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> H
             .as_array()
             .into_iter()
             .flatten()
-            .map(|p| (s(&p["sku"]), n(&p["units"]), money(n(&p["revenue_minor"]), "EUR")))
+            .map(|p| {
+                (
+                    s(&p["sku"]),
+                    n(&p["units"]),
+                    format_minor(n(&p["revenue_minor"]), "EUR"),
+                )
+            })
             .collect(),
         reasons: a["rejection_reasons"]
             .as_array()

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use futures_util::future::join_all;
 use platform_config::Component;
+use platform_contracts::money::format_minor;
 use platform_telemetry::CorrelationId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 use crate::{
     backend::Backend,
     session::{self, Cart},
-    views::{self, money, redirect, render, s},
+    views::{self, redirect, render, s},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig, backend: Backend) {
@@ -48,7 +49,7 @@ fn products(body: &Value) -> Vec<ProductView> {
             sku: s(&p["sku"]),
             name: s(&p["name"]),
             description: s(&p["description"]),
-            price: money(
+            price: format_minor(
                 p["price_minor"].as_i64().unwrap_or(0),
                 p["currency"].as_str().unwrap_or("EUR"),
             ),
@@ -168,7 +169,7 @@ async fn cart(req: HttpRequest, backend: web::Data<Backend>, correlation: Correl
                 sku: sku.clone(),
                 name,
                 quantity: *qty,
-                subtotal: money(unit * qty, "EUR"),
+                subtotal: format_minor(unit * qty, "EUR"),
             }
         })
         .collect();
@@ -183,7 +184,7 @@ async fn cart(req: HttpRequest, backend: web::Data<Backend>, correlation: Correl
     let (csrf, new_cookie) = session::csrf_token(&req);
     let page = CartPage {
         lines,
-        total: money(total, "EUR"),
+        total: format_minor(total, "EUR"),
         csrf,
         customer: session::customer(&req).unwrap_or_default(),
         cards,
@@ -368,7 +369,7 @@ async fn order_page(
         correlation_id: s(&o["correlation_id"]),
         total: o["total_minor"]
             .as_i64()
-            .map(|t| money(t, &currency))
+            .map(|t| format_minor(t, &currency))
             .unwrap_or_default(),
         lines: o["lines"]
             .as_array()
@@ -379,7 +380,7 @@ async fn order_page(
                 quantity: l["quantity"].as_i64().unwrap_or(0),
                 subtotal: l["unit_price_minor"]
                     .as_i64()
-                    .map(|p| money(p * l["quantity"].as_i64().unwrap_or(0), &currency))
+                    .map(|p| format_minor(p * l["quantity"].as_i64().unwrap_or(0), &currency))
                     .unwrap_or_default(),
             })
             .collect(),
@@ -507,7 +508,7 @@ async fn my_orders(
                 status: s(&o["status"]),
                 total: o["total_minor"]
                     .as_i64()
-                    .map(|t| money(t, "EUR"))
+                    .map(|t| format_minor(t, "EUR"))
                     .unwrap_or_default(),
                 created_at: s(&o["created_at"]).chars().take(19).collect(),
             })

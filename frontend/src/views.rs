@@ -5,11 +5,6 @@ use actix_web::{HttpResponse, http::StatusCode};
 use askama::Template;
 use serde_json::Value;
 
-/// 12900, "EUR" → "129.00 EUR"
-pub fn money(minor: i64, currency: &str) -> String {
-    format!("{}.{:02} {currency}", minor / 100, (minor % 100).abs())
-}
-
 /// Renders a template into a response (a template error is our bug: a plain 500 page).
 pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {

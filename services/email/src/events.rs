@@ -2,7 +2,9 @@
 
 use askama::Template;
 use futures_util::future::BoxFuture;
-use platform_contracts::{Envelope, Event, OrderCancelled, OrderConfirmed, OrderRejected};
+use platform_contracts::{
+    Envelope, Event, OrderCancelled, OrderConfirmed, OrderRejected, money::format_minor,
+};
 use platform_messaging::{Handler, HandlerError};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, raw_sql};
 use uuid::Uuid;
@@ -40,7 +42,7 @@ fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
             let (id, lines, total) = (
                 e.order_id.to_string(),
                 templates::lines(&e.lines, &e.currency),
-                templates::money(e.total_minor, &e.currency),
+                format_minor(e.total_minor, &e.currency),
             );
             let subject = format!("Your order {} is confirmed", &id[..8]);
             Ok(Email {

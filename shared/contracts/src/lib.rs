@@ -26,6 +26,7 @@ mod envelope;
 pub mod error;
 pub mod events;
 pub mod inventory;
+pub mod money;
 pub mod order;
 pub mod outcomes;
 pub mod payment;
