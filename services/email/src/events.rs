@@ -3,7 +3,7 @@
 use askama::Template;
 use futures_util::future::BoxFuture;
 use platform_contracts::{
-    Envelope, Event, OrderCancelled, OrderConfirmed, OrderRejected, money::format_minor,
+    Envelope, Event, OrderCancelled, OrderConfirmed, OrderRejected, email::EmailKind, money::format_minor,
 };
 use platform_messaging::{Handler, HandlerError};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, raw_sql};
@@ -17,7 +17,7 @@ pub struct OrderEvents;
 
 struct Email {
     order_id: Uuid,
-    kind: &'static str,
+    kind: EmailKind,
     recipient: String,
     subject: String,
     text: String,
@@ -47,7 +47,7 @@ fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
             let subject = format!("Your order {} is confirmed", &id[..8]);
             Ok(Email {
                 order_id: e.order_id,
-                kind: "order_confirmed",
+                kind: EmailKind::OrderConfirmed,
                 recipient: recipient(&e.customer_id),
                 html: ConfirmedHtml {
                     subject: &subject,
@@ -74,10 +74,10 @@ fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
         kind @ (OrderRejected::TYPE | OrderCancelled::TYPE) => {
             let (order_id, customer, reason, email_kind) = if kind == OrderRejected::TYPE {
                 let e: OrderRejected = envelope.decode()?;
-                (e.order_id, e.customer_id, e.reason, "order_rejected")
+                (e.order_id, e.customer_id, e.reason, EmailKind::OrderRejected)
             } else {
                 let e: OrderCancelled = envelope.decode()?;
-                (e.order_id, e.customer_id, e.reason, "order_cancelled")
+                (e.order_id, e.customer_id, e.reason, EmailKind::OrderCancelled)
             };
             let id = order_id.to_string();
             let subject = format!("We could not complete your order {}", &id[..8]);
@@ -127,7 +127,7 @@ impl Handler for OrderEvents {
             let (id, order_id, kind, to, subject, text, html, correlation) = (
                 Uuid::now_v7(),
                 email.order_id,
-                email.kind,
+                email.kind.as_str(),
                 email.recipient,
                 email.subject,
                 email.text,

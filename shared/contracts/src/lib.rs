@@ -22,6 +22,7 @@
 //! text once.
 
 pub mod effects;
+pub mod email;
 mod envelope;
 pub mod error;
 pub mod events;
