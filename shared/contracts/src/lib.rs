@@ -21,6 +21,7 @@
 //! renamed field is a compile error on both sides. States are enums ([`state`]), written as
 //! text once.
 
+pub mod analytics;
 pub mod effects;
 pub mod email;
 mod envelope;
