@@ -28,6 +28,7 @@ mod envelope;
 pub mod error;
 pub mod events;
 pub mod inventory;
+pub mod journey;
 pub mod money;
 pub mod order;
 pub mod outcomes;
