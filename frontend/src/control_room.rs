@@ -1,17 +1,16 @@
-//! The demo's other pages: the mailbox, analytics, the ops control room and the scenarios.
+//! The ops control room: alerts, the live integrity check, queues, the outbox, parked
+//! compensations, dead letters, consumers and fault switches, with the operator's sign-in
+//! and actions.
 //!
 //! Operator actions (replay a dead letter, retry a compensation, flip a fault switch) are
 //! performed by the services, which check the admin token; the storefront only forwards the
 //! token the operator entered (kept in an HttpOnly cookie) and never holds one of its own.
-
-use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::effects::{INTEGRITY_PATH, IntegrityReport};
-use platform_contracts::money::format_minor;
 use platform_telemetry::CorrelationId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,129 +22,10 @@ use crate::{
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/mailbox", web::get().to(mailbox))
-        .route("/analytics", web::get().to(analytics))
-        .route("/ops", web::get().to(ops))
+    cfg.route("/ops", web::get().to(ops))
         .route("/ops/login", web::post().to(login))
         .route("/ops/logout", web::post().to(logout))
-        .route("/ops/action", web::post().to(action))
-        .route("/scenarios", web::get().to(scenarios))
-        .route("/scenarios/{name}", web::post().to(run_scenario));
-}
-
-pub struct EmailView {
-    pub subject: String,
-    pub recipient: String,
-    pub status: String,
-    pub order_id: String,
-    pub correlation_id: String,
-    pub sent_at: String,
-    pub body_text: String,
-    pub body_html: String,
-}
-
-#[derive(Template)]
-#[template(path = "mailbox.html")]
-struct MailboxPage {
-    emails: Vec<EmailView>,
-    problem: Option<String>,
-}
-
-async fn mailbox(backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
-    let reply = backend
-        .get(Component::Email, "/emails?limit=50", &correlation)
-        .await;
-    let emails = reply
-        .body
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| EmailView {
-            subject: s(&e["subject"]),
-            recipient: s(&e["recipient"]),
-            status: s(&e["status"]),
-            order_id: s(&e["order_id"]),
-            correlation_id: s(&e["correlation_id"]),
-            sent_at: s(&e["sent_at"]).chars().take(19).collect(),
-            body_text: s(&e["body_text"]),
-            body_html: s(&e["body_html"]),
-        })
-        .collect();
-    render(
-        StatusCode::OK,
-        &MailboxPage {
-            emails,
-            problem: (!reply.ok()).then(|| reply.message()),
-        },
-    )
-}
-
-#[derive(Template)]
-#[template(path = "analytics.html")]
-struct AnalyticsPage {
-    confirmed: i64,
-    rejected: i64,
-    cancelled: i64,
-    revenue: String,
-    minutes: Vec<(String, String, i64, String)>,
-    products: Vec<(String, i64, String)>,
-    reasons: Vec<(String, i64)>,
-    lag_ms: String,
-    heartbeat_age_ms: String,
-    stale: bool,
-    problem: Option<String>,
-}
-
-async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
-    let reply = backend
-        .get(Component::Analytics, "/analytics/summary", &correlation)
-        .await;
-    let a = &reply.body;
-    let n = |v: &Value| v.as_i64().unwrap_or(0);
-    let page = AnalyticsPage {
-        confirmed: n(&a["totals"]["confirmed"]),
-        rejected: n(&a["totals"]["rejected"]),
-        cancelled: n(&a["totals"]["cancelled"]),
-        revenue: format_minor(n(&a["totals"]["revenue_minor"]), "EUR"),
-        minutes: a["per_minute"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .rev()
-            .take(30)
-            .map(|m| {
-                (
-                    s(&m["minute"]).chars().skip(11).take(5).collect(),
-                    s(&m["outcome"]),
-                    n(&m["orders"]),
-                    format_minor(n(&m["revenue_minor"]), "EUR"),
-                )
-            })
-            .collect(),
-        products: a["top_products"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| {
-                (
-                    s(&p["sku"]),
-                    n(&p["units"]),
-                    format_minor(n(&p["revenue_minor"]), "EUR"),
-                )
-            })
-            .collect(),
-        reasons: a["rejection_reasons"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| (s(&r["reason_code"]), n(&r["orders"])))
-            .collect(),
-        lag_ms: s(&a["freshness"]["lag_ms"]),
-        heartbeat_age_ms: s(&a["freshness"]["heartbeat_age_ms"]),
-        stale: a["freshness"]["stale"] != false,
-        problem: (!reply.ok()).then(|| reply.message()),
-    };
-    render(StatusCode::OK, &page)
+        .route("/ops/action", web::post().to(action));
 }
 
 pub struct QueueRow {
@@ -438,9 +318,9 @@ async fn login(req: HttpRequest, form: web::Form<LoginForm>) -> HttpResponse {
 }
 
 #[derive(Deserialize)]
-struct CsrfOnly {
+pub(crate) struct CsrfOnly {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 async fn logout(req: HttpRequest, form: web::Form<CsrfOnly>) -> HttpResponse {
@@ -452,7 +332,7 @@ async fn logout(req: HttpRequest, form: web::Form<CsrfOnly>) -> HttpResponse {
     res
 }
 
-fn forbidden() -> HttpResponse {
+pub(crate) fn forbidden() -> HttpResponse {
     views::error(
         StatusCode::FORBIDDEN,
         "Form expired",
@@ -584,224 +464,4 @@ async fn action(
         return views::error(StatusCode::BAD_GATEWAY, "The action failed", reply.message());
     }
     redirect(&format!("/ops?done={}", crate::shop::urlencode(&form.action)))
-}
-
-#[derive(Template)]
-#[template(path = "scenarios.html")]
-struct ScenariosPage {
-    csrf: String,
-    signed_in: bool,
-}
-
-async fn scenarios(req: HttpRequest) -> HttpResponse {
-    let (csrf, new_cookie) = session::csrf_token(&req);
-    let mut res = render(
-        StatusCode::OK,
-        &ScenariosPage {
-            csrf,
-            signed_in: session::admin_token(&req).is_some(),
-        },
-    );
-    if let Some(c) = new_cookie {
-        let _ = res.add_cookie(&c);
-    }
-    res
-}
-
-#[derive(Template)]
-#[template(path = "flash_sale.html")]
-struct FlashSalePage {
-    attempted: usize,
-    confirmed: usize,
-    out_of_stock: usize,
-    other: usize,
-    available_after: i64,
-}
-
-async fn place(
-    backend: &Backend,
-    correlation: &CorrelationId,
-    customer: &str,
-    sku: &str,
-    card: &str,
-) -> Reply {
-    let body =
-        json!({ "customer_id": customer, "lines": [{ "sku": sku, "quantity": 1 }], "card_number": card });
-    let key = uuid::Uuid::new_v4().to_string();
-    backend
-        .send(
-            reqwest::Method::POST,
-            Component::Order,
-            "/orders",
-            Some(&body),
-            correlation,
-            None,
-            &[("Idempotency-Key", key.as_str())],
-        )
-        .await
-}
-
-/// The one-click demonstrations. Each does the real thing, then shows where to look.
-async fn run_scenario(
-    req: HttpRequest,
-    backend: web::Data<Backend>,
-    correlation: CorrelationId,
-    name: web::Path<String>,
-    form: web::Form<CsrfOnly>,
-) -> HttpResponse {
-    if !session::csrf_ok(&req, &form.csrf) {
-        return forbidden();
-    }
-    let token = session::admin_token(&req);
-    let admin = |c: Component, method: reqwest::Method, path: String, body: Option<Value>| {
-        let (backend, correlation, token) = (backend.clone(), correlation.clone(), token.clone());
-        async move {
-            backend
-                .send(
-                    method,
-                    c,
-                    &path,
-                    body.as_ref(),
-                    &correlation,
-                    token.as_deref(),
-                    &[],
-                )
-                .await
-        }
-    };
-    let needs_admin = name.as_str() != "flash-sale";
-    if needs_admin && token.is_none() {
-        return views::error(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first",
-            "This scenario flips operator switches: sign in on the ops page with the admin token printed by ./dev up.",
-        );
-    }
-    match name.as_str() {
-        "broker-down" => {
-            // The relay stops publishing, as when the broker is unreachable; the checkout does
-            // not notice. The order page shows the event waiting in the outbox.
-            let paused = admin(
-                Component::Order,
-                reqwest::Method::POST,
-                "/admin/relay/pause".into(),
-                None,
-            )
-            .await;
-            if !paused.ok() {
-                return views::error(
-                    StatusCode::BAD_GATEWAY,
-                    "Could not pause the relay",
-                    paused.message(),
-                );
-            }
-            let placed = place(
-                &backend,
-                &correlation,
-                "scenario-broker",
-                "coffee-beans",
-                "4242424242424242",
-            )
-            .await;
-            match placed.body["id"].as_str() {
-                Some(id) => redirect(&format!("/orders/{id}")),
-                None => views::error(StatusCode::BAD_GATEWAY, "The checkout failed", placed.message()),
-            }
-        }
-        "duplicate-delivery" => {
-            let placed = place(
-                &backend,
-                &correlation,
-                "scenario-duplicate",
-                "mug",
-                "4242424242424242",
-            )
-            .await;
-            let Some(id) = placed.body["id"].as_str().map(String::from) else {
-                return views::error(StatusCode::BAD_GATEWAY, "The checkout failed", placed.message());
-            };
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let _ = admin(
-                Component::Order,
-                reqwest::Method::POST,
-                "/admin/outbox/republish-latest".into(),
-                None,
-            )
-            .await;
-            redirect(&format!("/orders/{id}"))
-        }
-        "poison-message" => {
-            let _ = admin(
-                Component::Order,
-                reqwest::Method::POST,
-                "/admin/poison".into(),
-                None,
-            )
-            .await;
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            redirect("/ops?done=poison_message_published")
-        }
-        "compensation-storm" => {
-            // Inventory answers 429 to the next 30 releases; 10 declined orders each need one.
-            let fault = json!({ "mode": "rate_limit", "remaining": 30, "retry_after_secs": 1 });
-            let _ = admin(
-                Component::Inventory,
-                reqwest::Method::PUT,
-                "/admin/faults/release".into(),
-                Some(fault),
-            )
-            .await;
-            join_all((0..10).map(|i| {
-                let (backend, correlation) = (backend.clone(), correlation.clone());
-                async move {
-                    place(
-                        &backend,
-                        &correlation,
-                        &format!("storm-{i}"),
-                        "plant",
-                        "4000000000000002",
-                    )
-                    .await
-                }
-            }))
-            .await;
-            redirect("/ops?done=compensation_storm_started")
-        }
-        "flash-sale" => {
-            let shoppers = 50;
-            let replies = join_all((0..shoppers).map(|i| {
-                let (backend, correlation) = (backend.clone(), correlation.clone());
-                async move {
-                    place(
-                        &backend,
-                        &correlation,
-                        &format!("flash-{i}"),
-                        "hot-sneaker",
-                        "4242424242424242",
-                    )
-                    .await
-                }
-            }))
-            .await;
-            let confirmed = replies.iter().filter(|r| r.status == 201).count();
-            let out_of_stock = replies
-                .iter()
-                .filter(|r| r.body["reason_code"] == "out_of_stock")
-                .count();
-            let after = backend
-                .get(Component::Inventory, "/products/hot-sneaker", &correlation)
-                .await;
-            render(
-                StatusCode::OK,
-                &FlashSalePage {
-                    attempted: shoppers,
-                    confirmed,
-                    out_of_stock,
-                    other: shoppers - confirmed - out_of_stock,
-                    available_after: after.body["available"].as_i64().unwrap_or(0),
-                },
-            )
-        }
-        _ => views::not_found().await,
-    }
 }

@@ -1,0 +1,245 @@
+//! The scenarios page: one-click demonstrations of real failures (the broker down, a
+//! duplicate delivery, a poison message, a compensation storm, a flash sale), each doing the
+//! real thing and then showing where to look. All but the flash sale flip operator switches,
+//! with the admin token the operator signed in with on the ops page.
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use askama::Template;
+use futures_util::future::join_all;
+use platform_config::Component;
+use platform_telemetry::CorrelationId;
+use serde_json::{Value, json};
+
+use crate::{
+    backend::{Backend, Reply},
+    control_room::{CsrfOnly, forbidden},
+    session,
+    views::{self, redirect, render},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/scenarios", web::get().to(scenarios))
+        .route("/scenarios/{name}", web::post().to(run_scenario));
+}
+
+#[derive(Template)]
+#[template(path = "scenarios.html")]
+struct ScenariosPage {
+    csrf: String,
+    signed_in: bool,
+}
+
+async fn scenarios(req: HttpRequest) -> HttpResponse {
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let mut res = render(
+        StatusCode::OK,
+        &ScenariosPage {
+            csrf,
+            signed_in: session::admin_token(&req).is_some(),
+        },
+    );
+    if let Some(c) = new_cookie {
+        let _ = res.add_cookie(&c);
+    }
+    res
+}
+
+#[derive(Template)]
+#[template(path = "flash_sale.html")]
+struct FlashSalePage {
+    attempted: usize,
+    confirmed: usize,
+    out_of_stock: usize,
+    other: usize,
+    available_after: i64,
+}
+
+async fn place(
+    backend: &Backend,
+    correlation: &CorrelationId,
+    customer: &str,
+    sku: &str,
+    card: &str,
+) -> Reply {
+    let body =
+        json!({ "customer_id": customer, "lines": [{ "sku": sku, "quantity": 1 }], "card_number": card });
+    let key = uuid::Uuid::new_v4().to_string();
+    backend
+        .send(
+            reqwest::Method::POST,
+            Component::Order,
+            "/orders",
+            Some(&body),
+            correlation,
+            None,
+            &[("Idempotency-Key", key.as_str())],
+        )
+        .await
+}
+
+/// The one-click demonstrations. Each does the real thing, then shows where to look.
+async fn run_scenario(
+    req: HttpRequest,
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+    name: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return forbidden();
+    }
+    let token = session::admin_token(&req);
+    let admin = |c: Component, method: reqwest::Method, path: String, body: Option<Value>| {
+        let (backend, correlation, token) = (backend.clone(), correlation.clone(), token.clone());
+        async move {
+            backend
+                .send(
+                    method,
+                    c,
+                    &path,
+                    body.as_ref(),
+                    &correlation,
+                    token.as_deref(),
+                    &[],
+                )
+                .await
+        }
+    };
+    let needs_admin = name.as_str() != "flash-sale";
+    if needs_admin && token.is_none() {
+        return views::error(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "This scenario flips operator switches: sign in on the ops page with the admin token printed by ./dev up.",
+        );
+    }
+    match name.as_str() {
+        "broker-down" => {
+            // The relay stops publishing, as when the broker is unreachable; the checkout does
+            // not notice. The order page shows the event waiting in the outbox.
+            let paused = admin(
+                Component::Order,
+                reqwest::Method::POST,
+                "/admin/relay/pause".into(),
+                None,
+            )
+            .await;
+            if !paused.ok() {
+                return views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not pause the relay",
+                    paused.message(),
+                );
+            }
+            let placed = place(
+                &backend,
+                &correlation,
+                "scenario-broker",
+                "coffee-beans",
+                "4242424242424242",
+            )
+            .await;
+            match placed.body["id"].as_str() {
+                Some(id) => redirect(&format!("/orders/{id}")),
+                None => views::error(StatusCode::BAD_GATEWAY, "The checkout failed", placed.message()),
+            }
+        }
+        "duplicate-delivery" => {
+            let placed = place(
+                &backend,
+                &correlation,
+                "scenario-duplicate",
+                "mug",
+                "4242424242424242",
+            )
+            .await;
+            let Some(id) = placed.body["id"].as_str().map(String::from) else {
+                return views::error(StatusCode::BAD_GATEWAY, "The checkout failed", placed.message());
+            };
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = admin(
+                Component::Order,
+                reqwest::Method::POST,
+                "/admin/outbox/republish-latest".into(),
+                None,
+            )
+            .await;
+            redirect(&format!("/orders/{id}"))
+        }
+        "poison-message" => {
+            let _ = admin(
+                Component::Order,
+                reqwest::Method::POST,
+                "/admin/poison".into(),
+                None,
+            )
+            .await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            redirect("/ops?done=poison_message_published")
+        }
+        "compensation-storm" => {
+            // Inventory answers 429 to the next 30 releases; 10 declined orders each need one.
+            let fault = json!({ "mode": "rate_limit", "remaining": 30, "retry_after_secs": 1 });
+            let _ = admin(
+                Component::Inventory,
+                reqwest::Method::PUT,
+                "/admin/faults/release".into(),
+                Some(fault),
+            )
+            .await;
+            join_all((0..10).map(|i| {
+                let (backend, correlation) = (backend.clone(), correlation.clone());
+                async move {
+                    place(
+                        &backend,
+                        &correlation,
+                        &format!("storm-{i}"),
+                        "plant",
+                        "4000000000000002",
+                    )
+                    .await
+                }
+            }))
+            .await;
+            redirect("/ops?done=compensation_storm_started")
+        }
+        "flash-sale" => {
+            let shoppers = 50;
+            let replies = join_all((0..shoppers).map(|i| {
+                let (backend, correlation) = (backend.clone(), correlation.clone());
+                async move {
+                    place(
+                        &backend,
+                        &correlation,
+                        &format!("flash-{i}"),
+                        "hot-sneaker",
+                        "4242424242424242",
+                    )
+                    .await
+                }
+            }))
+            .await;
+            let confirmed = replies.iter().filter(|r| r.status == 201).count();
+            let out_of_stock = replies
+                .iter()
+                .filter(|r| r.body["reason_code"] == "out_of_stock")
+                .count();
+            let after = backend
+                .get(Component::Inventory, "/products/hot-sneaker", &correlation)
+                .await;
+            render(
+                StatusCode::OK,
+                &FlashSalePage {
+                    attempted: shoppers,
+                    confirmed,
+                    out_of_stock,
+                    other: shoppers - confirmed - out_of_stock,
+                    available_after: after.body["available"].as_i64().unwrap_or(0),
+                },
+            )
+        }
+        _ => views::not_found().await,
+    }
+}
