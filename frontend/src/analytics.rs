@@ -3,13 +3,15 @@
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use platform_config::Component;
-use platform_contracts::money::format_minor;
+use platform_contracts::{
+    analytics::{SUMMARY_PATH, Summary},
+    money::format_minor,
+};
 use platform_telemetry::CorrelationId;
-use serde_json::Value;
 
 use crate::{
-    backend::Backend,
-    views::{render, s},
+    backend::{Backend, BadAnswer},
+    views::render,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -32,54 +34,59 @@ struct AnalyticsPage {
     problem: Option<String>,
 }
 
-async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
+async fn analytics(
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+) -> Result<HttpResponse, BadAnswer> {
     let reply = backend
-        .get(Component::Analytics, "/analytics/summary", &correlation)
+        .get(Component::Analytics, SUMMARY_PATH, &correlation)
         .await;
-    let a = &reply.body;
-    let n = |v: &Value| v.as_i64().unwrap_or(0);
-    let page = AnalyticsPage {
-        confirmed: n(&a["totals"]["confirmed"]),
-        rejected: n(&a["totals"]["rejected"]),
-        cancelled: n(&a["totals"]["cancelled"]),
-        revenue: format_minor(n(&a["totals"]["revenue_minor"]), "EUR"),
-        minutes: a["per_minute"]
-            .as_array()
+    let problem = (!reply.ok()).then(|| reply.message());
+    let page = match reply.json_if_ok::<Summary>()? {
+        Some(summary) => page(summary, problem),
+        // Nothing to show: no figures, and no sign that they are fresh.
+        None => AnalyticsPage {
+            stale: true,
+            ..page(Summary::default(), problem)
+        },
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+fn page(a: Summary, problem: Option<String>) -> AnalyticsPage {
+    let ms = |v: Option<i64>| v.map(|ms| ms.to_string()).unwrap_or_default();
+    AnalyticsPage {
+        confirmed: a.totals.confirmed,
+        rejected: a.totals.rejected,
+        cancelled: a.totals.cancelled,
+        revenue: format_minor(a.totals.revenue_minor, "EUR"),
+        minutes: a
+            .per_minute
             .into_iter()
-            .flatten()
             .rev()
             .take(30)
             .map(|m| {
                 (
-                    s(&m["minute"]).chars().skip(11).take(5).collect(),
-                    s(&m["outcome"]),
-                    n(&m["orders"]),
-                    format_minor(n(&m["revenue_minor"]), "EUR"),
+                    m.minute.format("%H:%M").to_string(),
+                    m.outcome.to_string(),
+                    m.orders,
+                    format_minor(m.revenue_minor, "EUR"),
                 )
             })
             .collect(),
-        products: a["top_products"]
-            .as_array()
+        products: a
+            .top_products
             .into_iter()
-            .flatten()
-            .map(|p| {
-                (
-                    s(&p["sku"]),
-                    n(&p["units"]),
-                    format_minor(n(&p["revenue_minor"]), "EUR"),
-                )
-            })
+            .map(|p| (p.sku, p.units, format_minor(p.revenue_minor, "EUR")))
             .collect(),
-        reasons: a["rejection_reasons"]
-            .as_array()
+        reasons: a
+            .rejection_reasons
             .into_iter()
-            .flatten()
-            .map(|r| (s(&r["reason_code"]), n(&r["orders"])))
+            .map(|r| (r.reason_code, r.orders))
             .collect(),
-        lag_ms: s(&a["freshness"]["lag_ms"]),
-        heartbeat_age_ms: s(&a["freshness"]["heartbeat_age_ms"]),
-        stale: a["freshness"]["stale"] != false,
-        problem: (!reply.ok()).then(|| reply.message()),
-    };
-    render(StatusCode::OK, &page)
+        lag_ms: ms(a.freshness.lag_ms),
+        heartbeat_age_ms: ms(a.freshness.heartbeat_age_ms),
+        stale: a.freshness.stale,
+        problem,
+    }
 }

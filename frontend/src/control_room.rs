@@ -6,19 +6,27 @@
 //! performed by the services, which check the admin token; the storefront only forwards the
 //! token the operator entered (kept in an HttpOnly cookie) and never holds one of its own.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use futures_util::future::join_all;
 use platform_config::Component;
-use platform_contracts::effects::{INTEGRITY_PATH, IntegrityReport};
+use platform_contracts::{
+    analytics::{BACKPRESSURE_PATH, Backpressure},
+    effects::{INTEGRITY_PATH, IntegrityReport},
+    inventory::RestockRequest,
+    order::{Compensation, Order},
+};
+use platform_http::faults::{Fault, FaultMode};
 use platform_telemetry::CorrelationId;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::{
-    backend::{Backend, Reply},
+    backend::{Backend, BadAnswer, NO_BODY, Reply},
     session,
-    views::{self, redirect, render, s},
+    views::{self, redirect, render, time},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -111,8 +119,48 @@ async fn admin_get(
     token: Option<&str>,
 ) -> Reply {
     backend
-        .send(reqwest::Method::GET, c, path, None, corr, token, &[])
+        .send(reqwest::Method::GET, c, path, NO_BODY, corr, token, &[])
         .await
+}
+
+/// `GET /admin/faults` (shared/http answers it with `json!`; the switches are its own
+/// `Fault` type).
+#[derive(Deserialize)]
+struct FaultSwitches {
+    faults: BTreeMap<String, Fault>,
+}
+
+/// A fault switch in this mode, with nothing else set.
+pub(crate) fn switch(mode: FaultMode) -> Fault {
+    Fault {
+        mode,
+        remaining: None,
+        delay_ms: None,
+        retry_after_secs: None,
+    }
+}
+
+/// A fault switch's mode as the services write it ("rate_limit").
+fn mode_name(mode: &FaultMode) -> String {
+    match serde_json::to_value(mode) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{mode:?}"),
+    }
+}
+
+/// An answer read without a contract type (the queues, dead letters and consumers come from
+/// shared/messaging; the alerts, outbox and relay state from the order service's own
+/// structs): `null` when the service answered an error, which shows as an empty panel.
+fn untyped(reply: &Reply) -> Result<Value, BadAnswer> {
+    Ok(reply.json_if_ok()?.unwrap_or_default())
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 async fn ops(
@@ -120,7 +168,7 @@ async fn ops(
     backend: web::Data<Backend>,
     correlation: CorrelationId,
     flash: web::Query<Flash>,
-) -> HttpResponse {
+) -> Result<HttpResponse, BadAnswer> {
     let token = session::admin_token(&req);
     let t = token.as_deref();
     let corr = &correlation;
@@ -128,7 +176,7 @@ async fn ops(
         backend.get(Component::Order, "/ops/queues", corr),
         backend.get(Component::Order, "/ops/alerts", corr),
         backend.get(Component::Order, "/ops/outbox", corr),
-        backend.get(Component::Analytics, "/ops/backpressure", corr),
+        backend.get(Component::Analytics, BACKPRESSURE_PATH, corr),
         backend.get(Component::Order, INTEGRITY_PATH, corr),
     );
     let (in_flight, parked, relay) = tokio::join!(
@@ -161,13 +209,28 @@ async fn ops(
     )
     .await;
     let signed_in = t.is_some() && relay.ok();
+    let (queues, alerts, outbox, relay) = (
+        untyped(&queues)?,
+        untyped(&alerts)?,
+        untyped(&outbox)?,
+        untyped(&relay)?,
+    );
+    let backpressure: Option<Backpressure> = backpressure.json_if_ok()?;
+    let in_flight: Vec<Order> = in_flight.json_if_ok()?.unwrap_or_default();
+    let parked: Vec<Compensation> = parked.json_if_ok()?.unwrap_or_default();
+    let dead = dead.iter().map(untyped).collect::<Result<Vec<_>, _>>()?;
+    let consumers = consumers.iter().map(untyped).collect::<Result<Vec<_>, _>>()?;
+    let faults = faults
+        .iter()
+        .map(|reply| reply.json_if_ok::<FaultSwitches>())
+        .collect::<Result<Vec<_>, _>>()?;
     let n = |v: &Value| v.as_i64().unwrap_or(0);
     let (csrf, new_cookie) = session::csrf_token(&req);
     let page = OpsPage {
         csrf,
         signed_in,
         flash: flash.done.clone().unwrap_or_default(),
-        alerts: alerts.body["active"]
+        alerts: alerts["active"]
             .as_array()
             .into_iter()
             .flatten()
@@ -180,9 +243,8 @@ async fn ops(
                 )
             })
             .collect(),
-        // Typed (platform_contracts::effects): a renamed field is a compile error here.
-        integrity: serde_json::from_value(integrity.body).unwrap_or_default(),
-        queues: queues.body["queues"]
+        integrity: integrity.json_if_ok::<IntegrityReport>()?.unwrap_or_default(),
+        queues: queues["queues"]
             .as_array()
             .into_iter()
             .flatten()
@@ -201,50 +263,42 @@ async fn ops(
                 deliver_rate: format!("{:.1}/s", q["deliver_rate"].as_f64().unwrap_or(0.0)),
             })
             .collect(),
-        outbox_backlog: n(&outbox.body["backlog"]),
-        outbox_oldest: outbox.body["oldest_unpublished_secs"]
+        outbox_backlog: n(&outbox["backlog"]),
+        outbox_oldest: outbox["oldest_unpublished_secs"]
             .as_f64()
             .map(|a| format!("{a:.1} s"))
             .unwrap_or_else(|| "-".into()),
-        relay_paused: relay.body["paused"] == true,
-        backpressure: if backpressure.body["engaged"] == true {
-            format!("engaged: analytics paused ({})", s(&backpressure.body["reason"]))
-        } else {
-            "released: all consumers running".into()
+        relay_paused: relay["paused"] == true,
+        backpressure: match backpressure {
+            Some(b) if b.engaged => format!("engaged: analytics paused ({})", b.reason.unwrap_or_default()),
+            _ => "released: all consumers running".into(),
         },
         in_flight: in_flight
-            .body
-            .as_array()
             .into_iter()
-            .flatten()
             .map(|o| {
                 (
-                    s(&o["id"]),
-                    s(&o["status"]),
-                    s(&o["deadline_at"]).chars().take(19).collect(),
+                    o.id.to_string(),
+                    o.status.to_string(),
+                    time(&o.deadline_at, 19),
                     "order (reconciler)".into(),
                 )
             })
             .collect(),
         compensations: parked
-            .body
-            .as_array()
             .into_iter()
-            .flatten()
             .map(|c| CompensationRow {
-                id: s(&c["id"]),
-                order_id: s(&c["order_id"]),
-                kind: s(&c["kind"]),
-                attempts: n(&c["attempts"]),
-                last_error: s(&c["last_error"]),
+                id: c.id.to_string(),
+                order_id: c.order_id.to_string(),
+                kind: c.kind.to_string(),
+                attempts: c.attempts.into(),
+                last_error: c.last_error.unwrap_or_default(),
             })
             .collect(),
         dead_letters: CONSUMING
             .iter()
             .zip(&dead)
-            .flat_map(|(c, reply)| {
-                reply
-                    .body
+            .flat_map(|(c, letters)| {
+                letters
                     .as_array()
                     .into_iter()
                     .flatten()
@@ -259,8 +313,8 @@ async fn ops(
             .collect(),
         consumers: consumers
             .iter()
-            .flat_map(|reply| {
-                reply.body.as_array().into_iter().flatten().map(|c| ConsumerRow {
+            .flat_map(|list| {
+                list.as_array().into_iter().flatten().map(|c| ConsumerRow {
                     service: s(&c["name"]),
                     queue: s(&c["queue"]),
                     paused: c["paused"] == true,
@@ -269,26 +323,19 @@ async fn ops(
             .collect(),
         faults: WITH_FAULTS
             .iter()
-            .zip(&faults)
-            .flat_map(|(c, reply)| {
-                reply.body["faults"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(move |(op, f)| {
-                        (
-                            c.name().to_string(),
-                            op.clone(),
-                            format!(
-                                "{} {}",
-                                s(&f["mode"]),
-                                f["remaining"]
-                                    .as_i64()
-                                    .map(|r| format!("({r} left)"))
-                                    .unwrap_or_default()
-                            ),
-                        )
-                    })
+            .zip(faults)
+            .flat_map(|(c, switches)| {
+                switches.into_iter().flat_map(|s| s.faults).map(move |(op, f)| {
+                    (
+                        c.name().to_string(),
+                        op,
+                        format!(
+                            "{} {}",
+                            mode_name(&f.mode),
+                            f.remaining.map(|r| format!("({r} left)")).unwrap_or_default()
+                        ),
+                    )
+                })
             })
             .collect(),
         restock_key: uuid::Uuid::new_v4().to_string(),
@@ -297,7 +344,7 @@ async fn ops(
     if let Some(c) = new_cookie {
         let _ = res.add_cookie(&c);
     }
-    res
+    Ok(res)
 }
 
 #[derive(Deserialize)]
@@ -352,6 +399,14 @@ struct ActionForm {
     target: String,
 }
 
+/// What an action sends: a fault switch (shared/http's type) or a restock (inventory's).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ActionBody {
+    Fault(Fault),
+    Restock(RestockRequest),
+}
+
 fn component(name: &str) -> Option<Component> {
     Component::SERVICES.into_iter().find(|c| c.name() == name)
 }
@@ -401,23 +456,29 @@ async fn action(
         "fault_rate_limit" => (
             reqwest::Method::PUT,
             format!("/admin/faults/{target}"),
-            Some(json!({ "mode": "rate_limit", "retry_after_secs": 1 })),
+            Some(ActionBody::Fault(Fault {
+                retry_after_secs: Some(1),
+                ..switch(FaultMode::RateLimit)
+            })),
         ),
         "fault_error" => (
             reqwest::Method::PUT,
             format!("/admin/faults/{target}"),
-            Some(json!({ "mode": "error" })),
+            Some(ActionBody::Fault(switch(FaultMode::Error))),
         ),
         "fault_delay" => (
             reqwest::Method::PUT,
             format!("/admin/faults/{target}"),
-            Some(json!({ "mode": "delay", "delay_ms": 1500 })),
+            Some(ActionBody::Fault(Fault {
+                delay_ms: Some(1500),
+                ..switch(FaultMode::Delay)
+            })),
         ),
         "fault_clear" => (reqwest::Method::DELETE, format!("/admin/faults/{target}"), None),
         "restock_hot" => (
             reqwest::Method::POST,
             "/admin/products/hot-sneaker/restock".to_string(),
-            Some(json!({ "quantity": 10 })),
+            Some(ActionBody::Restock(RestockRequest { quantity: 10 })),
         ),
         _ => {
             return views::error(

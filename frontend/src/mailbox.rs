@@ -3,11 +3,12 @@
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use platform_config::Component;
+use platform_contracts::email::{EMAILS_PATH, Email};
 use platform_telemetry::CorrelationId;
 
 use crate::{
-    backend::Backend,
-    views::{render, s},
+    backend::{Backend, BadAnswer},
+    views::{render, time},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -32,31 +33,29 @@ struct MailboxPage {
     problem: Option<String>,
 }
 
-async fn mailbox(backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
+async fn mailbox(backend: web::Data<Backend>, correlation: CorrelationId) -> Result<HttpResponse, BadAnswer> {
     let reply = backend
-        .get(Component::Email, "/emails?limit=50", &correlation)
+        .get(Component::Email, &format!("{EMAILS_PATH}?limit=50"), &correlation)
         .await;
-    let emails = reply
-        .body
-        .as_array()
+    let emails: Vec<Email> = reply.json_if_ok()?.unwrap_or_default();
+    let emails = emails
         .into_iter()
-        .flatten()
         .map(|e| EmailView {
-            subject: s(&e["subject"]),
-            recipient: s(&e["recipient"]),
-            status: s(&e["status"]),
-            order_id: s(&e["order_id"]),
-            correlation_id: s(&e["correlation_id"]),
-            sent_at: s(&e["sent_at"]).chars().take(19).collect(),
-            body_text: s(&e["body_text"]),
-            body_html: s(&e["body_html"]),
+            status: e.status.to_string(),
+            order_id: e.order_id.to_string(),
+            sent_at: e.sent_at.map(|t| time(&t, 19)).unwrap_or_default(),
+            subject: e.subject,
+            recipient: e.recipient,
+            correlation_id: e.correlation_id,
+            body_text: e.body_text,
+            body_html: e.body_html,
         })
         .collect();
-    render(
+    Ok(render(
         StatusCode::OK,
         &MailboxPage {
             emails,
             problem: (!reply.ok()).then(|| reply.message()),
         },
-    )
+    ))
 }

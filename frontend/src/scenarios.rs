@@ -9,12 +9,17 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use futures_util::future::join_all;
 use platform_config::Component;
+use platform_contracts::{
+    inventory::{PRODUCTS_PATH, Product},
+    order::{LineInput, ORDERS_PATH, OrderView, PlaceOrder},
+};
+use platform_http::faults::{Fault, FaultMode};
 use platform_telemetry::CorrelationId;
-use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::{
-    backend::{Backend, Reply},
-    control_room::{CsrfOnly, forbidden},
+    backend::{Backend, BadAnswer, Reply},
+    control_room::{CsrfOnly, forbidden, switch},
     session,
     views::{self, redirect, render},
 };
@@ -63,20 +68,31 @@ async fn place(
     sku: &str,
     card: &str,
 ) -> Reply {
-    let body =
-        json!({ "customer_id": customer, "lines": [{ "sku": sku, "quantity": 1 }], "card_number": card });
-    let key = uuid::Uuid::new_v4().to_string();
+    let order = PlaceOrder {
+        customer_id: customer.to_string(),
+        lines: vec![LineInput {
+            sku: sku.to_string(),
+            quantity: 1,
+        }],
+        card_number: card.to_string(),
+    };
+    let key = Uuid::new_v4().to_string();
     backend
         .send(
             reqwest::Method::POST,
             Component::Order,
-            "/orders",
-            Some(&body),
+            ORDERS_PATH,
+            Some(&order),
             correlation,
             None,
             &[("Idempotency-Key", key.as_str())],
         )
         .await
+}
+
+/// The order a checkout answered with, when it got one (an error body is not an order).
+fn placed(reply: &Reply) -> Option<OrderView> {
+    reply.json::<OrderView>().ok()
 }
 
 /// The one-click demonstrations. Each does the real thing, then shows where to look.
@@ -86,12 +102,12 @@ async fn run_scenario(
     correlation: CorrelationId,
     name: web::Path<String>,
     form: web::Form<CsrfOnly>,
-) -> HttpResponse {
+) -> Result<HttpResponse, BadAnswer> {
     if !session::csrf_ok(&req, &form.csrf) {
-        return forbidden();
+        return Ok(forbidden());
     }
     let token = session::admin_token(&req);
-    let admin = |c: Component, method: reqwest::Method, path: String, body: Option<Value>| {
+    let admin = |c: Component, method: reqwest::Method, path: String, body: Option<Fault>| {
         let (backend, correlation, token) = (backend.clone(), correlation.clone(), token.clone());
         async move {
             backend
@@ -109,13 +125,13 @@ async fn run_scenario(
     };
     let needs_admin = name.as_str() != "flash-sale";
     if needs_admin && token.is_none() {
-        return views::error(
+        return Ok(views::error(
             StatusCode::UNAUTHORIZED,
             "Sign in first",
             "This scenario flips operator switches: sign in on the ops page with the admin token printed by ./dev up.",
-        );
+        ));
     }
-    match name.as_str() {
+    Ok(match name.as_str() {
         "broker-down" => {
             // The relay stops publishing, as when the broker is unreachable; the checkout does
             // not notice. The order page shows the event waiting in the outbox.
@@ -127,13 +143,13 @@ async fn run_scenario(
             )
             .await;
             if !paused.ok() {
-                return views::error(
+                return Ok(views::error(
                     StatusCode::BAD_GATEWAY,
                     "Could not pause the relay",
                     paused.message(),
-                );
+                ));
             }
-            let placed = place(
+            let reply = place(
                 &backend,
                 &correlation,
                 "scenario-broker",
@@ -141,13 +157,13 @@ async fn run_scenario(
                 "4242424242424242",
             )
             .await;
-            match placed.body["id"].as_str() {
-                Some(id) => redirect(&format!("/orders/{id}")),
-                None => views::error(StatusCode::BAD_GATEWAY, "The checkout failed", placed.message()),
+            match placed(&reply) {
+                Some(view) => redirect(&format!("/orders/{}", view.order.id)),
+                None => views::error(StatusCode::BAD_GATEWAY, "The checkout failed", reply.message()),
             }
         }
         "duplicate-delivery" => {
-            let placed = place(
+            let reply = place(
                 &backend,
                 &correlation,
                 "scenario-duplicate",
@@ -155,9 +171,14 @@ async fn run_scenario(
                 "4242424242424242",
             )
             .await;
-            let Some(id) = placed.body["id"].as_str().map(String::from) else {
-                return views::error(StatusCode::BAD_GATEWAY, "The checkout failed", placed.message());
+            let Some(view) = placed(&reply) else {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "The checkout failed",
+                    reply.message(),
+                ));
             };
+            let id = view.order.id;
             tokio::time::sleep(Duration::from_secs(1)).await;
             let _ = admin(
                 Component::Order,
@@ -181,7 +202,11 @@ async fn run_scenario(
         }
         "compensation-storm" => {
             // Inventory answers 429 to the next 30 releases; 10 declined orders each need one.
-            let fault = json!({ "mode": "rate_limit", "remaining": 30, "retry_after_secs": 1 });
+            let fault = Fault {
+                remaining: Some(30),
+                retry_after_secs: Some(1),
+                ..switch(FaultMode::RateLimit)
+            };
             let _ = admin(
                 Component::Inventory,
                 reqwest::Method::PUT,
@@ -224,11 +249,17 @@ async fn run_scenario(
             let confirmed = replies.iter().filter(|r| r.status == 201).count();
             let out_of_stock = replies
                 .iter()
-                .filter(|r| r.body["reason_code"] == "out_of_stock")
+                .filter_map(placed)
+                .filter(|view| view.order.reason_code.as_deref() == Some("out_of_stock"))
                 .count();
-            let after = backend
-                .get(Component::Inventory, "/products/hot-sneaker", &correlation)
-                .await;
+            let after: Option<Product> = backend
+                .get(
+                    Component::Inventory,
+                    &format!("{PRODUCTS_PATH}/hot-sneaker"),
+                    &correlation,
+                )
+                .await
+                .json_if_ok()?;
             render(
                 StatusCode::OK,
                 &FlashSalePage {
@@ -236,10 +267,10 @@ async fn run_scenario(
                     confirmed,
                     out_of_stock,
                     other: shoppers - confirmed - out_of_stock,
-                    available_after: after.body["available"].as_i64().unwrap_or(0),
+                    available_after: after.map_or(0, |p| p.available.into()),
                 },
             )
         }
         _ => views::not_found().await,
-    }
+    })
 }

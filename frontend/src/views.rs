@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, http::StatusCode};
 use askama::Template;
-use serde_json::Value;
+use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Renders a template into a response (a template error is our bug: a plain 500 page).
 pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
@@ -46,16 +46,34 @@ pub async fn not_found() -> HttpResponse {
     )
 }
 
-pub fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+/// A time as the pages show it: its RFC 3339 text, as the services send it, cut to `len`
+/// characters (19: to the second; 23: to the millisecond).
+pub fn time(t: &DateTime<Utc>, len: usize) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        .chars()
+        .take(len)
+        .collect()
 }
 
 pub fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", to.to_string()))
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pages used to cut the text the services sent; `time` cuts the same text.
+    #[test]
+    fn a_time_reads_as_the_services_wrote_it() {
+        for text in ["2026-01-02T03:04:05.123456Z", "2026-01-02T03:04:05Z"] {
+            let t: DateTime<Utc> = serde_json::from_value(serde_json::json!(text)).unwrap();
+            let sent = serde_json::to_value(t).unwrap();
+            let sent = sent.as_str().unwrap();
+            assert_eq!(time(&t, 19), sent.chars().take(19).collect::<String>());
+            assert_eq!(time(&t, 23), sent.chars().take(23).collect::<String>());
+        }
+    }
 }
