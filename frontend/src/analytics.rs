@@ -1,6 +1,6 @@
 //! The analytics page: the projection's figures and how fresh they are.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{http::StatusCode, web};
 use askama::Template;
 use platform_config::Component;
 use platform_contracts::{
@@ -10,7 +10,7 @@ use platform_contracts::{
 use platform_telemetry::CorrelationId;
 
 use crate::{
-    backend::{Backend, BadAnswer},
+    backend::{Backend, Page},
     views::render,
 };
 
@@ -34,10 +34,7 @@ struct AnalyticsPage {
     problem: Option<String>,
 }
 
-async fn analytics(
-    backend: web::Data<Backend>,
-    correlation: CorrelationId,
-) -> Result<HttpResponse, BadAnswer> {
+async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
     let reply = backend
         .get(Component::Analytics, SUMMARY_PATH, &correlation)
         .await;

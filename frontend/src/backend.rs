@@ -70,6 +70,9 @@ impl Reply {
     }
 }
 
+/// What a page handler returns: the page, or the error page of an answer that did not fit.
+pub type Page = Result<HttpResponse, BadAnswer>;
+
 /// A successful answer that does not have the shape of its contract: the service and the
 /// storefront disagree. As a handler's error it is a clear page (and a log line with the
 /// field that did not fit).

@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    backend::{Backend, BadAnswer, NO_BODY, Reply},
+    backend::{Backend, BadAnswer, NO_BODY, Page, Reply},
     session,
-    views::{self, redirect, render, time},
+    views::{self, redirect, render_form, time},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -168,7 +168,7 @@ async fn ops(
     backend: web::Data<Backend>,
     correlation: CorrelationId,
     flash: web::Query<Flash>,
-) -> Result<HttpResponse, BadAnswer> {
+) -> Page {
     let token = session::admin_token(&req);
     let t = token.as_deref();
     let corr = &correlation;
@@ -340,11 +340,7 @@ async fn ops(
             .collect(),
         restock_key: uuid::Uuid::new_v4().to_string(),
     };
-    let mut res = render(StatusCode::OK, &page);
-    if let Some(c) = new_cookie {
-        let _ = res.add_cookie(&c);
-    }
-    Ok(res)
+    Ok(render_form(&page, new_cookie))
 }
 
 #[derive(Deserialize)]
@@ -407,6 +403,22 @@ enum ActionBody {
     Restock(RestockRequest),
 }
 
+/// The switch a fault action turns on.
+fn fault_switch(action: &str) -> Option<Fault> {
+    match action {
+        "fault_rate_limit" => Some(Fault {
+            retry_after_secs: Some(1),
+            ..switch(FaultMode::RateLimit)
+        }),
+        "fault_error" => Some(switch(FaultMode::Error)),
+        "fault_delay" => Some(Fault {
+            delay_ms: Some(1500),
+            ..switch(FaultMode::Delay)
+        }),
+        _ => None,
+    }
+}
+
 fn component(name: &str) -> Option<Component> {
     Component::SERVICES.into_iter().find(|c| c.name() == name)
 }
@@ -453,26 +465,10 @@ async fn action(
         ),
         "pause_relay" => (reqwest::Method::POST, "/admin/relay/pause".to_string(), None),
         "resume_relay" => (reqwest::Method::POST, "/admin/relay/resume".to_string(), None),
-        "fault_rate_limit" => (
+        action @ ("fault_rate_limit" | "fault_error" | "fault_delay") => (
             reqwest::Method::PUT,
             format!("/admin/faults/{target}"),
-            Some(ActionBody::Fault(Fault {
-                retry_after_secs: Some(1),
-                ..switch(FaultMode::RateLimit)
-            })),
-        ),
-        "fault_error" => (
-            reqwest::Method::PUT,
-            format!("/admin/faults/{target}"),
-            Some(ActionBody::Fault(switch(FaultMode::Error))),
-        ),
-        "fault_delay" => (
-            reqwest::Method::PUT,
-            format!("/admin/faults/{target}"),
-            Some(ActionBody::Fault(Fault {
-                delay_ms: Some(1500),
-                ..switch(FaultMode::Delay)
-            })),
+            fault_switch(action).map(ActionBody::Fault),
         ),
         "fault_clear" => (reqwest::Method::DELETE, format!("/admin/faults/{target}"), None),
         "restock_hot" => (

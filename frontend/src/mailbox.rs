@@ -1,13 +1,13 @@
 //! The mailbox: the emails the email service recorded and sent, newest first.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{http::StatusCode, web};
 use askama::Template;
 use platform_config::Component;
 use platform_contracts::email::{EMAILS_PATH, Email};
 use platform_telemetry::CorrelationId;
 
 use crate::{
-    backend::{Backend, BadAnswer},
+    backend::{Backend, Page},
     views::{render, time},
 };
 
@@ -33,7 +33,7 @@ struct MailboxPage {
     problem: Option<String>,
 }
 
-async fn mailbox(backend: web::Data<Backend>, correlation: CorrelationId) -> Result<HttpResponse, BadAnswer> {
+async fn mailbox(backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
     let reply = backend
         .get(Component::Email, &format!("{EMAILS_PATH}?limit=50"), &correlation)
         .await;

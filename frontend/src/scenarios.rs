@@ -18,10 +18,10 @@ use platform_telemetry::CorrelationId;
 use uuid::Uuid;
 
 use crate::{
-    backend::{Backend, BadAnswer, Reply},
+    backend::{Backend, Page, Reply},
     control_room::{CsrfOnly, forbidden, switch},
     session,
-    views::{self, redirect, render},
+    views::{self, redirect, render, render_form},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -38,17 +38,11 @@ struct ScenariosPage {
 
 async fn scenarios(req: HttpRequest) -> HttpResponse {
     let (csrf, new_cookie) = session::csrf_token(&req);
-    let mut res = render(
-        StatusCode::OK,
-        &ScenariosPage {
-            csrf,
-            signed_in: session::admin_token(&req).is_some(),
-        },
-    );
-    if let Some(c) = new_cookie {
-        let _ = res.add_cookie(&c);
-    }
-    res
+    let page = ScenariosPage {
+        csrf,
+        signed_in: session::admin_token(&req).is_some(),
+    };
+    render_form(&page, new_cookie)
 }
 
 #[derive(Template)]
@@ -95,6 +89,11 @@ fn placed(reply: &Reply) -> Option<OrderView> {
     reply.json::<OrderView>().ok()
 }
 
+/// The page for a checkout that created no order.
+fn checkout_failed(reply: &Reply) -> HttpResponse {
+    views::error(StatusCode::BAD_GATEWAY, "The checkout failed", reply.message())
+}
+
 /// The one-click demonstrations. Each does the real thing, then shows where to look.
 async fn run_scenario(
     req: HttpRequest,
@@ -102,7 +101,7 @@ async fn run_scenario(
     correlation: CorrelationId,
     name: web::Path<String>,
     form: web::Form<CsrfOnly>,
-) -> Result<HttpResponse, BadAnswer> {
+) -> Page {
     if !session::csrf_ok(&req, &form.csrf) {
         return Ok(forbidden());
     }
@@ -123,6 +122,7 @@ async fn run_scenario(
                 .await
         }
     };
+    let order_admin = |path: &str| admin(Component::Order, reqwest::Method::POST, path.into(), None);
     let needs_admin = name.as_str() != "flash-sale";
     if needs_admin && token.is_none() {
         return Ok(views::error(
@@ -135,13 +135,7 @@ async fn run_scenario(
         "broker-down" => {
             // The relay stops publishing, as when the broker is unreachable; the checkout does
             // not notice. The order page shows the event waiting in the outbox.
-            let paused = admin(
-                Component::Order,
-                reqwest::Method::POST,
-                "/admin/relay/pause".into(),
-                None,
-            )
-            .await;
+            let paused = order_admin("/admin/relay/pause").await;
             if !paused.ok() {
                 return Ok(views::error(
                     StatusCode::BAD_GATEWAY,
@@ -159,7 +153,7 @@ async fn run_scenario(
             .await;
             match placed(&reply) {
                 Some(view) => redirect(&format!("/orders/{}", view.order.id)),
-                None => views::error(StatusCode::BAD_GATEWAY, "The checkout failed", reply.message()),
+                None => checkout_failed(&reply),
             }
         }
         "duplicate-delivery" => {
@@ -172,31 +166,15 @@ async fn run_scenario(
             )
             .await;
             let Some(view) = placed(&reply) else {
-                return Ok(views::error(
-                    StatusCode::BAD_GATEWAY,
-                    "The checkout failed",
-                    reply.message(),
-                ));
+                return Ok(checkout_failed(&reply));
             };
             let id = view.order.id;
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let _ = admin(
-                Component::Order,
-                reqwest::Method::POST,
-                "/admin/outbox/republish-latest".into(),
-                None,
-            )
-            .await;
+            let _ = order_admin("/admin/outbox/republish-latest").await;
             redirect(&format!("/orders/{id}"))
         }
         "poison-message" => {
-            let _ = admin(
-                Component::Order,
-                reqwest::Method::POST,
-                "/admin/poison".into(),
-                None,
-            )
-            .await;
+            let _ = order_admin("/admin/poison").await;
             tokio::time::sleep(Duration::from_secs(2)).await;
             redirect("/ops?done=poison_message_published")
         }

@@ -18,9 +18,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
-    backend::{Backend, BadAnswer, Reply},
+    backend::{Backend, BadAnswer, Page, Reply},
     session::{self, Cart},
-    views::{self, redirect, render, time},
+    views::{self, redirect, render, render_form, time},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig, backend: Backend) {
@@ -73,11 +73,7 @@ struct ShopPage {
     problem: Option<String>,
 }
 
-async fn shop(
-    req: HttpRequest,
-    backend: web::Data<Backend>,
-    correlation: CorrelationId,
-) -> Result<HttpResponse, BadAnswer> {
+async fn shop(req: HttpRequest, backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
     let reply = backend
         .get(Component::Inventory, PRODUCTS_PATH, &correlation)
         .await;
@@ -88,15 +84,11 @@ async fn shop(
         cart_items: session::cart(&req).values().sum(),
         problem: (!reply.ok()).then(|| reply.message()),
     };
-    let mut res = render(StatusCode::OK, &page);
-    if let Some(c) = new_cookie {
-        let _ = res.add_cookie(&c);
-    }
-    Ok(res)
+    Ok(render_form(&page, new_cookie))
 }
 
 /// Live stock for the storefront's polling script: `{sku: available}`.
-async fn stock(backend: web::Data<Backend>, correlation: CorrelationId) -> Result<HttpResponse, BadAnswer> {
+async fn stock(backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
     let reply = backend
         .get(Component::Inventory, PRODUCTS_PATH, &correlation)
         .await;
@@ -163,11 +155,7 @@ struct CartPage {
     idempotency_key: String,
 }
 
-async fn cart(
-    req: HttpRequest,
-    backend: web::Data<Backend>,
-    correlation: CorrelationId,
-) -> Result<HttpResponse, BadAnswer> {
+async fn cart(req: HttpRequest, backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
     let cart = session::cart(&req);
     let catalog = products(
         &backend
@@ -213,11 +201,7 @@ async fn cart(
         // order instead of creating a second one.
         idempotency_key: Uuid::new_v4().to_string(),
     };
-    let mut res = render(StatusCode::OK, &page);
-    if let Some(c) = new_cookie {
-        let _ = res.add_cookie(&c);
-    }
-    Ok(res)
+    Ok(render_form(&page, new_cookie))
 }
 
 #[derive(Deserialize)]
@@ -286,7 +270,7 @@ async fn checkout(
     backend: web::Data<Backend>,
     correlation: CorrelationId,
     form: web::Form<CheckoutForm>,
-) -> Result<HttpResponse, BadAnswer> {
+) -> Page {
     if !session::csrf_ok(&req, &form.csrf) {
         return Ok(forbidden());
     }
@@ -374,11 +358,7 @@ struct OrderPage {
     journey: JourneyFragment,
 }
 
-async fn order_page(
-    backend: web::Data<Backend>,
-    correlation: CorrelationId,
-    id: web::Path<String>,
-) -> Result<HttpResponse, BadAnswer> {
+async fn order_page(backend: web::Data<Backend>, correlation: CorrelationId, id: web::Path<String>) -> Page {
     let Ok(id) = Uuid::parse_str(&id) else {
         return Ok(views::not_found().await);
     };
@@ -536,7 +516,7 @@ async fn my_orders(
     backend: web::Data<Backend>,
     correlation: CorrelationId,
     query: web::Query<OrdersQuery>,
-) -> Result<HttpResponse, BadAnswer> {
+) -> Page {
     let customer = query
         .customer
         .clone()

@@ -1,7 +1,7 @@
 //! Page templates (askama escapes every value it renders into HTML: a product or customer
 //! name containing markup shows as text, it is never interpreted) and small helpers.
 
-use actix_web::{HttpResponse, http::StatusCode};
+use actix_web::{HttpResponse, cookie::Cookie, http::StatusCode};
 use askama::Template;
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -18,6 +18,15 @@ pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
                 .body("This page could not be shown.")
         }
     }
+}
+
+/// Renders a page that carries a form, with the CSRF cookie a first visit gets.
+pub fn render_form(page: &impl Template, csrf_cookie: Option<Cookie<'static>>) -> HttpResponse {
+    let mut res = render(StatusCode::OK, page);
+    if let Some(c) = csrf_cookie {
+        let _ = res.add_cookie(&c);
+    }
+    res
 }
 
 #[derive(Template)]
