@@ -1,10 +1,16 @@
-//! Calls from the storefront to the services.
+//! Calls from the storefront to the services, and their answers read with the contract
+//! types (`platform_contracts`): a field the service renamed is a compile error here, or,
+//! from a service built from other sources, a clear error page, never an empty cell.
 
-use std::time::Duration;
+use std::{fmt, time::Duration};
 
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use platform_config::Component;
+use platform_contracts::error::{ErrorBody, ErrorDetail};
 use platform_telemetry::CorrelationId;
-use serde_json::Value;
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::views;
 
 #[derive(Clone)]
 pub struct Backend {
@@ -12,12 +18,17 @@ pub struct Backend {
     services: Vec<(Component, String)>,
 }
 
-/// What a call returned: the status and the JSON body (errors included: the services
-/// answer errors as JSON, and the pages show their message).
+/// For [`Backend::send`] without a request body.
+pub const NO_BODY: Option<&()> = None;
+
+/// What a call returned: the status and the body as it came (errors included: the services
+/// answer errors in the shared error body, and the pages show their message).
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
-    pub body: Value,
+    service: &'static str,
+    path: String,
+    body: Vec<u8>,
 }
 
 impl Reply {
@@ -25,12 +36,85 @@ impl Reply {
         (200..300).contains(&self.status)
     }
 
+    /// The answer read as `T`, whatever its status, or where it does not fit.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, BadAnswer> {
+        let mut answer = serde_json::Deserializer::from_slice(&self.body);
+        serde_path_to_error::deserialize(&mut answer).map_err(|e| BadAnswer {
+            service: self.service,
+            path: self.path.clone(),
+            status: self.status,
+            error: e.to_string(),
+        })
+    }
+
+    /// A successful answer read as `T`; `None` when the service answered with an error, or
+    /// did not answer (the page then shows [`Reply::message`]).
+    pub fn json_if_ok<T: DeserializeOwned>(&self) -> Result<Option<T>, BadAnswer> {
+        if self.ok() {
+            self.json().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The error the service answered with, in the shared error body.
+    pub fn error(&self) -> Option<ErrorDetail> {
+        self.json::<ErrorBody>().ok().map(|body| body.error)
+    }
+
     /// The error message a service sent, for a friendly page.
     pub fn message(&self) -> String {
-        self.body["error"]["message"]
-            .as_str()
-            .map(String::from)
+        self.error()
+            .map(|e| e.message)
             .unwrap_or_else(|| format!("the service answered {}", self.status))
+    }
+}
+
+/// What a page handler returns: the page, or the error page of an answer that did not fit.
+pub type Page = Result<HttpResponse, BadAnswer>;
+
+/// A successful answer that does not have the shape of its contract: the service and the
+/// storefront disagree. As a handler's error it is a clear page (and a log line with the
+/// field that did not fit).
+#[derive(Debug)]
+pub struct BadAnswer {
+    service: &'static str,
+    path: String,
+    status: u16,
+    error: String,
+}
+
+impl fmt::Display for BadAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} answered {} with {}, in a form this page cannot read: {}",
+            self.service, self.path, self.status, self.error
+        )
+    }
+}
+
+impl ResponseError for BadAnswer {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::BAD_GATEWAY
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        tracing::error!(
+            service = self.service,
+            path = %self.path,
+            status = self.status,
+            error = %self.error,
+            "a service's answer does not fit its contract"
+        );
+        views::error(
+            StatusCode::BAD_GATEWAY,
+            "Unexpected answer",
+            format!(
+                "The {} service answered in a form this page cannot read ({}). Please try again later.",
+                self.service, self.error
+            ),
+        )
     }
 }
 
@@ -63,7 +147,7 @@ impl Backend {
             reqwest::Method::GET,
             component,
             path,
-            None,
+            NO_BODY,
             correlation,
             None,
             &[],
@@ -77,7 +161,7 @@ impl Backend {
         method: reqwest::Method,
         component: Component,
         path: &str,
-        body: Option<&Value>,
+        body: Option<&impl Serialize>,
         correlation: &CorrelationId,
         admin_token: Option<&str>,
         headers: &[(&str, &str)],
@@ -93,16 +177,67 @@ impl Backend {
         if let Some(body) = body {
             req = req.json(body);
         }
-        match req.send().await {
-            Ok(res) => {
-                let status = res.status().as_u16();
-                let body = res.json().await.unwrap_or(Value::Null);
-                Reply { status, body }
-            }
-            Err(e) => Reply {
-                status: 503,
-                body: serde_json::json!({ "error": { "code": "unreachable", "message": format!("{} is unreachable: {e}", component.name()) } }),
-            },
+        let (status, body) = match req.send().await {
+            Ok(res) => (
+                res.status().as_u16(),
+                res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+            ),
+            Err(e) => (503, unreachable(component, &e)),
+        };
+        Reply {
+            status,
+            service: component.name(),
+            path: path.to_string(),
+            body,
         }
+    }
+}
+
+/// The answer a service that did not answer would have given, in the shared error body.
+fn unreachable(component: Component, e: &reqwest::Error) -> Vec<u8> {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: "unreachable".into(),
+            message: format!("{} is unreachable: {e}", component.name()),
+            details: None,
+        },
+    };
+    serde_json::to_vec(&body).expect("an error body always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use platform_contracts::inventory::Product;
+
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            service: "inventory",
+            path: "/products".into(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn an_answer_that_does_not_fit_its_contract_names_the_field() {
+        let bad = reply(200, r#"[{"sku": "mug", "name": "Mug"}]"#)
+            .json_if_ok::<Vec<Product>>()
+            .unwrap_err();
+        assert!(bad.to_string().contains("[0]"), "{bad}");
+        assert!(bad.to_string().contains("description"), "{bad}");
+        assert_eq!(bad.status_code(), StatusCode::BAD_GATEWAY);
+    }
+
+    #[test]
+    fn an_error_answer_is_no_answer_and_its_message_is_shown() {
+        let refused = reply(
+            503,
+            r#"{"error": {"code": "db_unavailable", "message": "the database is down"}}"#,
+        );
+        assert!(refused.json_if_ok::<Vec<Product>>().unwrap().is_none());
+        assert_eq!(refused.message(), "the database is down");
+        assert_eq!(reply(502, "<html>").message(), "the service answered 502");
     }
 }

@@ -8,10 +8,16 @@
 //!   actions, the admin token the operator entered.
 //! - `session.rs`: the cookie session: cart, customer name, CSRF token, admin token.
 //! - `shop.rs`: storefront, cart, checkout, order page with its live journey, my orders.
-//! - `ops.rs`: mailbox, analytics, the ops control room and the scenarios page.
+//! - `mailbox.rs`: the emails the email service sent.
+//! - `analytics.rs`: the projection's figures and their freshness.
+//! - `control_room.rs`: the ops control room, with the operator's sign-in and actions.
+//! - `scenarios.rs`: the scenarios page and its one-click demonstrations.
 
+mod analytics;
 mod backend;
-mod ops;
+mod control_room;
+mod mailbox;
+mod scenarios;
 mod session;
 mod shop;
 mod views;
@@ -43,7 +49,10 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
     // the whole demo out of rotation.
     let app = platform_http::serve(&settings.server, vec![], move |cfg| {
         shop::routes(cfg, backend.clone());
-        ops::routes(cfg);
+        mailbox::routes(cfg);
+        analytics::routes(cfg);
+        control_room::routes(cfg);
+        scenarios::routes(cfg);
         // Last: any other path is a friendly HTML 404 (not the services' JSON one).
         cfg.route("/{tail:.*}", actix_web::web::to(views::not_found));
     })?;

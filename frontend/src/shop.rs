@@ -6,14 +6,21 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use futures_util::future::join_all;
 use platform_config::Component;
+use platform_contracts::{
+    inventory::{PRODUCTS_PATH, Product},
+    journey::{Journey, journey_path},
+    money::format_minor,
+    order::{LineInput, ORDERS_PATH, Order, OrderStatus, OrderView, PlaceOrder, order_path},
+    payment::{TEST_CARDS_PATH, TestCard},
+};
 use platform_telemetry::CorrelationId;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::{
-    backend::Backend,
+    backend::{Backend, BadAnswer, Page, Reply},
     session::{self, Cart},
-    views::{self, money, redirect, render, s},
+    views::{self, redirect, render, render_form, time},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig, backend: Backend) {
@@ -40,23 +47,21 @@ pub struct ProductView {
     pub hot: bool,
 }
 
-fn products(body: &Value) -> Vec<ProductView> {
-    body.as_array()
+/// The catalog inventory answered with (empty when it answered an error).
+fn products(reply: &Reply) -> Result<Vec<ProductView>, BadAnswer> {
+    let catalog: Vec<Product> = reply.json_if_ok()?.unwrap_or_default();
+    Ok(catalog
         .into_iter()
-        .flatten()
         .map(|p| ProductView {
-            sku: s(&p["sku"]),
-            name: s(&p["name"]),
-            description: s(&p["description"]),
-            price: money(
-                p["price_minor"].as_i64().unwrap_or(0),
-                p["currency"].as_str().unwrap_or("EUR"),
-            ),
-            price_minor: p["price_minor"].as_i64().unwrap_or(0),
-            available: p["available"].as_i64().unwrap_or(0),
-            hot: p["hot"].as_bool().unwrap_or(false),
+            price: format_minor(p.price_minor, &p.currency),
+            price_minor: p.price_minor,
+            available: p.available.into(),
+            hot: p.hot,
+            sku: p.sku,
+            name: p.name,
+            description: p.description,
         })
-        .collect()
+        .collect())
 }
 
 #[derive(Template)]
@@ -68,36 +73,43 @@ struct ShopPage {
     problem: Option<String>,
 }
 
-async fn shop(req: HttpRequest, backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
-    let reply = backend.get(Component::Inventory, "/products", &correlation).await;
+async fn shop(req: HttpRequest, backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
+    let reply = backend
+        .get(Component::Inventory, PRODUCTS_PATH, &correlation)
+        .await;
     let (csrf, new_cookie) = session::csrf_token(&req);
     let page = ShopPage {
-        products: products(&reply.body),
+        products: products(&reply)?,
         csrf,
         cart_items: session::cart(&req).values().sum(),
         problem: (!reply.ok()).then(|| reply.message()),
     };
-    let mut res = render(StatusCode::OK, &page);
-    if let Some(c) = new_cookie {
-        let _ = res.add_cookie(&c);
-    }
-    res
+    Ok(render_form(&page, new_cookie))
 }
 
 /// Live stock for the storefront's polling script: `{sku: available}`.
-async fn stock(backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
-    let reply = backend.get(Component::Inventory, "/products", &correlation).await;
-    let stock: BTreeMap<String, i64> = products(&reply.body)
+async fn stock(backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
+    let reply = backend
+        .get(Component::Inventory, PRODUCTS_PATH, &correlation)
+        .await;
+    let stock: BTreeMap<String, i64> = products(&reply)?
         .into_iter()
         .map(|p| (p.sku, p.available))
         .collect();
-    HttpResponse::Ok().json(stock)
+    Ok(HttpResponse::Ok().json(stock))
 }
 
 #[derive(Template)]
 #[template(path = "status.html")]
 struct StatusPage {
     services: Vec<(String, String, bool, String)>,
+}
+
+/// A service's `/health/ready` when it is not ready (shared/http builds it with `json!`;
+/// this is the one field the status page shows).
+#[derive(Deserialize)]
+struct NotReady {
+    reason: String,
 }
 
 /// Is every part of the platform up?
@@ -109,10 +121,10 @@ async fn status(backend: web::Data<Backend>, correlation: CorrelationId) -> Http
             let detail = if reply.ok() {
                 "ready".to_string()
             } else {
-                reply.body["reason"]
-                    .as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| reply.message())
+                reply
+                    .json::<NotReady>()
+                    .map(|n| n.reason)
+                    .unwrap_or_else(|_| reply.message())
             };
             (component.name().to_string(), url.clone(), reply.ok(), detail)
         }
@@ -143,14 +155,13 @@ struct CartPage {
     idempotency_key: String,
 }
 
-async fn cart(req: HttpRequest, backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
+async fn cart(req: HttpRequest, backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
     let cart = session::cart(&req);
     let catalog = products(
         &backend
-            .get(Component::Inventory, "/products", &correlation)
-            .await
-            .body,
-    );
+            .get(Component::Inventory, PRODUCTS_PATH, &correlation)
+            .await,
+    )?;
     let price = |sku: &str| -> (String, i64) {
         catalog
             .iter()
@@ -168,35 +179,29 @@ async fn cart(req: HttpRequest, backend: web::Data<Backend>, correlation: Correl
                 sku: sku.clone(),
                 name,
                 quantity: *qty,
-                subtotal: money(unit * qty, "EUR"),
+                subtotal: format_minor(unit * qty, "EUR"),
             }
         })
         .collect();
-    let cards_reply = backend.get(Component::Payment, "/test-cards", &correlation).await;
-    let cards = cards_reply
-        .body
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| (s(&c["number"]), s(&c["behaviour"])))
-        .collect();
+    let cards: Vec<TestCard> = backend
+        .get(Component::Payment, TEST_CARDS_PATH, &correlation)
+        .await
+        .json_if_ok()?
+        .unwrap_or_default();
+    let cards = cards.into_iter().map(|c| (c.number, c.behaviour)).collect();
     let (csrf, new_cookie) = session::csrf_token(&req);
     let page = CartPage {
         lines,
-        total: money(total, "EUR"),
+        total: format_minor(total, "EUR"),
         csrf,
         customer: session::customer(&req).unwrap_or_default(),
         cards,
         // One key per checkout attempt, made when the form is rendered: a double click or a
         // resubmitted form sends the same key, and the order service answers with the same
         // order instead of creating a second one.
-        idempotency_key: uuid::Uuid::new_v4().to_string(),
+        idempotency_key: Uuid::new_v4().to_string(),
     };
-    let mut res = render(StatusCode::OK, &page);
-    if let Some(c) = new_cookie {
-        let _ = res.add_cookie(&c);
-    }
-    res
+    Ok(render_form(&page, new_cookie))
 }
 
 #[derive(Deserialize)]
@@ -253,47 +258,70 @@ struct CheckoutForm {
     idempotency_key: String,
 }
 
+/// The `details` of the order service's 409 `request_in_flight` (a checkout with the same
+/// key still running): the order it is creating, if it got that far.
+#[derive(Deserialize)]
+struct InFlight {
+    order_id: Option<Uuid>,
+}
+
 async fn checkout(
     req: HttpRequest,
     backend: web::Data<Backend>,
     correlation: CorrelationId,
     form: web::Form<CheckoutForm>,
-) -> HttpResponse {
+) -> Page {
     if !session::csrf_ok(&req, &form.csrf) {
-        return forbidden();
+        return Ok(forbidden());
     }
     let cart = session::cart(&req);
     if cart.is_empty() {
-        return redirect("/cart");
+        return Ok(redirect("/cart"));
     }
-    let body = json!({
-        "customer_id": form.customer.trim(),
-        "lines": cart.iter().map(|(sku, q)| json!({ "sku": sku, "quantity": q })).collect::<Vec<_>>(),
-        "card_number": form.card,
-    });
+    let order = PlaceOrder {
+        customer_id: form.customer.trim().to_string(),
+        lines: cart
+            .iter()
+            .map(|(sku, quantity)| LineInput {
+                sku: sku.clone(),
+                quantity: *quantity,
+            })
+            .collect(),
+        card_number: form.card.clone(),
+    };
     let reply = backend
         .send(
             reqwest::Method::POST,
             Component::Order,
-            "/orders",
-            Some(&body),
+            ORDERS_PATH,
+            Some(&order),
             &correlation,
             None,
             &[("Idempotency-Key", form.idempotency_key.as_str())],
         )
         .await;
-    let order_id = reply.body["id"]
-        .as_str()
-        .or_else(|| reply.body["error"]["details"]["order_id"].as_str())
-        .map(String::from);
-    match (reply.status, order_id) {
+    // The order, when the checkout reached one: 201 confirmed, 202 still in progress, 402
+    // declined, 409 rejected; a 409 is also a checkout with the same key still running.
+    let placed = match reply.status {
+        201 | 202 | 402 => Some(reply.json::<OrderView>()?),
+        409 => reply.json::<OrderView>().ok(),
+        _ => None,
+    };
+    let order_id = placed.as_ref().map(|view| view.order.id).or_else(|| {
+        reply
+            .error()
+            .and_then(|e| e.details_as::<InFlight>())
+            .and_then(|d| d.order_id)
+    });
+    Ok(match (reply.status, order_id) {
         (201 | 202 | 402 | 409, Some(id)) => {
             let mut res = redirect(&format!("/orders/{id}"));
             let _ = res.add_cookie(&session::cookie(
                 session::CUSTOMER,
                 form.customer.trim().to_string(),
             ));
-            if reply.status != 409 || reply.body["status"].is_string() {
+            // Only an order that exists empties the cart (not one still being created).
+            if placed.is_some() {
                 let _ = res.add_cookie(&session::cart_cookie(&Cart::new()));
             }
             res
@@ -308,7 +336,7 @@ async fn checkout(
             "Please try again in a moment",
             format!("{} Nothing was charged.", reply.message()),
         ),
-    }
+    })
 }
 
 pub struct OrderLineView {
@@ -330,63 +358,56 @@ struct OrderPage {
     journey: JourneyFragment,
 }
 
-async fn order_page(
-    backend: web::Data<Backend>,
-    correlation: CorrelationId,
-    id: web::Path<String>,
-) -> HttpResponse {
-    let Ok(id) = uuid::Uuid::parse_str(&id) else {
-        return views::not_found().await;
+async fn order_page(backend: web::Data<Backend>, correlation: CorrelationId, id: web::Path<String>) -> Page {
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return Ok(views::not_found().await);
     };
-    let reply = backend
-        .get(Component::Order, &format!("/orders/{id}"), &correlation)
-        .await;
+    let reply = backend.get(Component::Order, &order_path(id), &correlation).await;
     if reply.status == 404 {
-        return views::not_found().await;
+        return Ok(views::not_found().await);
     }
     if !reply.ok() {
-        return views::error(
+        return Ok(views::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "This order cannot be shown right now",
             reply.message(),
-        );
+        ));
     }
-    let o = &reply.body;
-    let status = s(&o["status"]);
-    let outcome = match status.as_str() {
-        "confirmed" => "Your order is confirmed.",
-        "rejected" => "Your order was not placed.",
-        "cancelled" => "Your order was cancelled; nothing was charged.",
-        _ => "We are still working on your order. This page updates by itself.",
+    let OrderView { order, lines, .. } = reply.json()?;
+    let outcome = match order.status {
+        OrderStatus::Confirmed => "Your order is confirmed.",
+        OrderStatus::Rejected => "Your order was not placed.",
+        OrderStatus::Cancelled => "Your order was cancelled; nothing was charged.",
+        OrderStatus::Pending | OrderStatus::StockReserved => {
+            "We are still working on your order. This page updates by itself."
+        }
     }
     .to_string();
-    let currency = o["currency"].as_str().unwrap_or("EUR").to_string();
+    let currency = order.currency.as_str();
     let page = OrderPage {
         id: id.to_string(),
+        status: order.status.to_string(),
         outcome,
-        reason: s(&o["reason"]),
-        correlation_id: s(&o["correlation_id"]),
-        total: o["total_minor"]
-            .as_i64()
-            .map(|t| money(t, &currency))
+        reason: order.reason.clone().unwrap_or_default(),
+        correlation_id: order.correlation_id.clone(),
+        total: order
+            .total_minor
+            .map(|t| format_minor(t, currency))
             .unwrap_or_default(),
-        lines: o["lines"]
-            .as_array()
+        lines: lines
             .into_iter()
-            .flatten()
             .map(|l| OrderLineView {
-                sku: s(&l["sku"]),
-                quantity: l["quantity"].as_i64().unwrap_or(0),
-                subtotal: l["unit_price_minor"]
-                    .as_i64()
-                    .map(|p| money(p * l["quantity"].as_i64().unwrap_or(0), &currency))
+                subtotal: l
+                    .unit_price_minor
+                    .map(|p| format_minor(p * i64::from(l.quantity), currency))
                     .unwrap_or_default(),
+                quantity: l.quantity.into(),
+                sku: l.sku,
             })
             .collect(),
-        journey: journey(&backend, &correlation, &id.to_string()).await,
-        status,
+        journey: journey(&backend, &correlation, id).await,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 pub struct StepView {
@@ -409,38 +430,47 @@ pub struct JourneyFragment {
     pub correlation_consistent: bool,
 }
 
-async fn journey(backend: &Backend, correlation: &CorrelationId, id: &str) -> JourneyFragment {
+async fn journey(backend: &Backend, correlation: &CorrelationId, id: Uuid) -> JourneyFragment {
     let reply = backend
-        .get(Component::Order, &format!("/orders/{id}/journey"), correlation)
+        .get(Component::Order, &journey_path(id), correlation)
         .await;
-    let j = &reply.body;
-    let mut steps: Vec<StepView> = j["steps"]
-        .as_array()
+    // A journey that does not read is shown as not available (the fragment is polled into
+    // the order page, which stays readable), and logged.
+    let journey = reply.json_if_ok::<Journey>().unwrap_or_else(|bad| {
+        tracing::error!(error = %bad, "the order journey does not fit its contract");
+        None
+    });
+    let Some(journey) = journey else {
+        return JourneyFragment {
+            available: false,
+            done: false,
+            status: String::new(),
+            pending: Vec::new(),
+            steps: Vec::new(),
+            correlation_consistent: false,
+        };
+    };
+    let mut steps: Vec<StepView> = journey
+        .steps
         .into_iter()
-        .flatten()
         .map(|st| StepView {
-            service: s(&st["service"]),
-            step: s(&st["step"]),
-            status: s(&st["status"]),
-            at: s(&st["at"]).chars().take(23).collect(),
-            correlation_id: s(&st["correlation_id"]),
-            detail: s(&st["detail"]),
+            status: st.status.to_string(),
+            at: st.at.map(|t| time(&t, 23)).unwrap_or_default(),
+            correlation_id: st.correlation_id.unwrap_or_default(),
+            detail: st.detail.unwrap_or_default(),
+            service: st.service,
+            step: st.step,
         })
         .collect();
     // In time order; steps without a time (current states) last.
     steps.sort_by(|a, b| (a.at.is_empty(), &a.at).cmp(&(b.at.is_empty(), &b.at)));
     JourneyFragment {
-        available: reply.ok(),
-        done: j["done"] == true,
-        status: s(&j["status"]),
-        pending: j["pending"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| (s(&p["what"]), s(&p["owner"])))
-            .collect(),
+        available: true,
+        done: journey.done,
+        status: journey.status.to_string(),
+        pending: journey.pending.into_iter().map(|p| (p.what, p.owner)).collect(),
         steps,
-        correlation_consistent: j["correlation_consistent"] == true,
+        correlation_consistent: journey.correlation_consistent,
     }
 }
 
@@ -450,10 +480,10 @@ async fn journey_fragment(
     correlation: CorrelationId,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+    let Ok(id) = Uuid::parse_str(&id) else {
         return views::not_found().await;
     };
-    let fragment = journey(&backend, &correlation, &id.to_string()).await;
+    let fragment = journey(&backend, &correlation, id).await;
     let mut res = render(StatusCode::OK, &fragment);
     res.headers_mut().insert(
         actix_web::http::header::HeaderName::from_static("x-journey-done"),
@@ -486,34 +516,29 @@ async fn my_orders(
     backend: web::Data<Backend>,
     correlation: CorrelationId,
     query: web::Query<OrdersQuery>,
-) -> HttpResponse {
+) -> Page {
     let customer = query
         .customer
         .clone()
         .or_else(|| session::customer(&req))
         .unwrap_or_default();
-    let orders = if customer.is_empty() {
+    let orders: Vec<Order> = if customer.is_empty() {
         Vec::new()
     } else {
-        let path = format!("/orders?customer={}", urlencode(&customer));
+        let path = format!("{ORDERS_PATH}?customer={}", urlencode(&customer));
         let reply = backend.get(Component::Order, &path, &correlation).await;
-        reply
-            .body
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|o| OrderRow {
-                id: s(&o["id"]),
-                status: s(&o["status"]),
-                total: o["total_minor"]
-                    .as_i64()
-                    .map(|t| money(t, "EUR"))
-                    .unwrap_or_default(),
-                created_at: s(&o["created_at"]).chars().take(19).collect(),
-            })
-            .collect()
+        reply.json_if_ok()?.unwrap_or_default()
     };
-    render(StatusCode::OK, &OrdersPage { customer, orders })
+    let orders = orders
+        .into_iter()
+        .map(|o| OrderRow {
+            id: o.id.to_string(),
+            status: o.status.to_string(),
+            total: o.total_minor.map(|t| format_minor(t, "EUR")).unwrap_or_default(),
+            created_at: time(&o.created_at, 19),
+        })
+        .collect();
+    Ok(render(StatusCode::OK, &OrdersPage { customer, orders }))
 }
 
 pub fn urlencode(raw: &str) -> String {

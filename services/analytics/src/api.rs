@@ -1,13 +1,15 @@
-//! The analytics HTTP API. Tolerant reads: served from the projection, which may lag.
+//! The analytics HTTP API (`platform_contracts::analytics`). Tolerant reads: served from the
+//! projection, which may lag.
 
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use platform_contracts::analytics::{
+    CountedOrder, Freshness, MinuteOutcomes, ProductSales, RejectionReason, SUMMARY_PATH, Summary, Totals,
+};
 use platform_http::ApiError;
 use sea_orm::{AccessMode, DatabaseConnection, FromQueryResult, IsolationLevel, TransactionTrait, raw_sql};
-use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -18,53 +20,15 @@ pub struct State {
 
 pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
     cfg.app_data(web::Data::new(state))
-        .route("/analytics/summary", web::get().to(summary))
+        .route(SUMMARY_PATH, web::get().to(summary))
         .route("/analytics/orders/{id}", web::get().to(counted_order));
 }
 
-#[derive(Debug, Serialize, FromQueryResult)]
-struct Minute {
-    minute: DateTime<Utc>,
-    outcome: String,
-    orders: i64,
-    revenue_minor: i64,
-}
-
-#[derive(Debug, Serialize, FromQueryResult)]
-struct ProductSales {
-    sku: String,
-    units: i64,
-    revenue_minor: i64,
-}
-
-#[derive(Debug, Serialize, FromQueryResult)]
-struct Reason {
-    reason_code: String,
-    orders: i64,
-}
-
-#[derive(Debug, Serialize, FromQueryResult)]
-struct Totals {
-    confirmed: i64,
-    rejected: i64,
-    cancelled: i64,
-    revenue_minor: i64,
-}
-
+/// When the projection last moved, read from its own tables.
 #[derive(Debug, FromQueryResult)]
-struct Freshness {
+struct LastSeen {
     last_event_at: Option<DateTime<Utc>>,
     last_heartbeat_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize, FromQueryResult)]
-struct CountedOrder {
-    order_id: Uuid,
-    outcome: String,
-    total_minor: i64,
-    correlation_id: String,
-    occurred_at: DateTime<Utc>,
-    counted_at: DateTime<Utc>,
 }
 
 async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
@@ -76,7 +40,7 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
         .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
         .await
         .map_err(platform_db::api_error)?;
-    let per_minute = Minute::find_by_statement(raw_sql!(
+    let per_minute = MinuteOutcomes::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT minute, outcome, sum(orders)::bigint AS orders, sum(revenue_minor)::bigint AS revenue_minor
            FROM orders_per_minute WHERE minute > now() - interval '60 minutes'
@@ -93,7 +57,7 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     .all(db)
     .await
     .map_err(platform_db::api_error)?;
-    let reasons = Reason::find_by_statement(raw_sql!(
+    let rejection_reasons = RejectionReason::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT reason_code, sum(orders)::bigint AS orders FROM rejection_reasons
            GROUP BY reason_code ORDER BY orders DESC, reason_code"#
@@ -111,8 +75,10 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     ))
     .one(db)
     .await
-    .map_err(platform_db::api_error)?;
-    let freshness = Freshness::find_by_statement(raw_sql!(
+    .map_err(platform_db::api_error)?
+    // An aggregate without GROUP BY always has its one row.
+    .unwrap_or_default();
+    let last_seen = LastSeen::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT (SELECT max(last_event_at) FROM projection_status WHERE name = 'orders') AS last_event_at,
                   (SELECT max(sent_at) FROM heartbeats) AS last_heartbeat_at"#
@@ -122,25 +88,25 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     .map_err(platform_db::api_error)?;
     let now = Utc::now();
     let age = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_milliseconds().max(0));
-    let (lag_ms, heartbeat_age_ms) = freshness
-        .as_ref()
-        .map(|f| (age(f.last_event_at), age(f.last_heartbeat_at)))
+    let (last_event_at, last_heartbeat_at) = last_seen
+        .map(|l| (l.last_event_at, l.last_heartbeat_at))
         .unwrap_or_default();
-    let stale = heartbeat_age_ms.is_none_or(|ms| ms > state.stale_after.as_millis() as i64);
-    Ok(HttpResponse::Ok().json(json!({
-        "per_minute": per_minute,
-        "top_products": top_products,
-        "rejection_reasons": reasons,
-        "totals": totals,
-        "freshness": {
-            "last_event_at": freshness.as_ref().and_then(|f| f.last_event_at),
-            "lag_ms": lag_ms,
-            "last_heartbeat_at": freshness.as_ref().and_then(|f| f.last_heartbeat_at),
-            "heartbeat_age_ms": heartbeat_age_ms,
-            "stale_after_ms": state.stale_after.as_millis() as u64,
-            "stale": stale,
-        },
-    })))
+    let heartbeat_age_ms = age(last_heartbeat_at);
+    let freshness = Freshness {
+        last_event_at,
+        lag_ms: age(last_event_at),
+        last_heartbeat_at,
+        heartbeat_age_ms,
+        stale_after_ms: state.stale_after.as_millis() as u64,
+        stale: heartbeat_age_ms.is_none_or(|ms| ms > state.stale_after.as_millis() as i64),
+    };
+    Ok(HttpResponse::Ok().json(Summary {
+        per_minute,
+        top_products,
+        rejection_reasons,
+        totals,
+        freshness,
+    }))
 }
 
 async fn counted_order(state: web::Data<State>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {

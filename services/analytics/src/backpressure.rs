@@ -9,34 +9,18 @@
 //! when the critical queues are back under half those limits (the gap avoids flapping), and
 //! then catches up: its events wait in its queue, nothing is lost, its lag shows meanwhile.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::sync::{Arc, Mutex};
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use platform_contracts::analytics::{BACKPRESSURE_PATH, Backpressure};
 use platform_messaging::{ConsumerHandle, monitor::QueueMonitor};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Policy {
-    pub critical_queues: Vec<String>,
-    pub max_depth: u64,
-    pub max_age: Duration,
-}
+/// When to shed analytics: the wire type of `/ops/backpressure`'s `policy`, with the
+/// documented defaults.
+pub use platform_contracts::analytics::BackpressurePolicy as Policy;
 
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            critical_queues: vec!["inventory.order-events".into(), "payment.order-events".into()],
-            max_depth: 500,
-            max_age: Duration::from_secs(30),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct State {
     pub engaged: bool,
     pub reason: Option<String>,
@@ -64,7 +48,7 @@ impl Shedder {
     pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone {
         move |cfg| {
             cfg.app_data(web::Data::new(self.clone()))
-                .route("/ops/backpressure", web::get().to(status));
+                .route(BACKPRESSURE_PATH, web::get().to(status));
         }
     }
 }
@@ -123,11 +107,11 @@ impl platform_service::periodic::Pass for Shedder {
 
 async fn status(shedder: web::Data<Shedder>) -> HttpResponse {
     let state = shedder.state.lock().expect("backpressure lock").clone();
-    HttpResponse::Ok().json(serde_json::json!({
-        "engaged": state.engaged,
-        "reason": state.reason,
-        "since": state.since,
-        "policy": shedder.policy,
-        "consumer_paused": shedder.consumer.is_paused(),
-    }))
+    HttpResponse::Ok().json(Backpressure {
+        engaged: state.engaged,
+        reason: state.reason,
+        since: state.since,
+        policy: shedder.policy.clone(),
+        consumer_paused: shedder.consumer.is_paused(),
+    })
 }

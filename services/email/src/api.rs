@@ -1,34 +1,16 @@
-//! The email HTTP API: what was sent (the demo's mailbox).
+//! The email HTTP API: what was sent (the demo's mailbox), as `platform_contracts::email`.
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
+use platform_contracts::email::Email;
 use platform_http::ApiError;
 use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 pub fn routes(cfg: &mut web::ServiceConfig, db: DatabaseConnection) {
     cfg.app_data(web::Data::new(db))
         .route("/emails", web::get().to(list))
         .route("/emails/{id}", web::get().to(get));
-}
-
-#[derive(Debug, Serialize, FromQueryResult)]
-struct Email {
-    id: Uuid,
-    order_id: Uuid,
-    kind: String,
-    recipient: String,
-    subject: String,
-    body_text: String,
-    body_html: String,
-    /// queued | sent | failed
-    status: String,
-    attempts: i32,
-    last_error: Option<String>,
-    correlation_id: String,
-    created_at: DateTime<Utc>,
-    sent_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize)]

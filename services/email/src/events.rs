@@ -2,7 +2,8 @@
 
 use askama::Template;
 use platform_contracts::{
-    Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected,
+    Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected, email::EmailKind,
+    money::format_minor,
 };
 use platform_messaging::{Handler, HandlerError, effects::ConfirmedEffect};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, raw_sql};
@@ -16,7 +17,7 @@ pub struct OrderEvents;
 
 struct Email {
     order_id: Uuid,
-    kind: &'static str,
+    kind: EmailKind,
     recipient: String,
     subject: String,
     text: String,
@@ -35,12 +36,20 @@ fn recipient(customer_id: &str) -> String {
 fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
     match OrderEvent::decode(envelope)? {
         OrderEvent::Confirmed(e) => confirmed(&e, &envelope.correlation_id),
-        OrderEvent::Rejected(e) => {
-            not_completed(e.order_id, &e.customer_id, &e.reason, "order_rejected", envelope)
-        }
-        OrderEvent::Cancelled(e) => {
-            not_completed(e.order_id, &e.customer_id, &e.reason, "order_cancelled", envelope)
-        }
+        OrderEvent::Rejected(e) => not_completed(
+            e.order_id,
+            &e.customer_id,
+            &e.reason,
+            EmailKind::OrderRejected,
+            envelope,
+        ),
+        OrderEvent::Cancelled(e) => not_completed(
+            e.order_id,
+            &e.customer_id,
+            &e.reason,
+            EmailKind::OrderCancelled,
+            envelope,
+        ),
         OrderEvent::Heartbeat(_) => Err(HandlerError::not_bound(Heartbeat::TYPE)),
     }
 }
@@ -53,12 +62,12 @@ fn confirmed(e: &OrderConfirmed, correlation: &str) -> Result<Email, HandlerErro
     let (id, lines, total) = (
         e.order_id.to_string(),
         templates::lines(&e.lines, &e.currency),
-        templates::money(e.total_minor, &e.currency),
+        format_minor(e.total_minor, &e.currency),
     );
     let subject = format!("Your order {} is confirmed", &id[..8]);
     Ok(Email {
         order_id: e.order_id,
-        kind: "order_confirmed",
+        kind: EmailKind::OrderConfirmed,
         recipient: recipient(&e.customer_id),
         html: ConfirmedHtml {
             subject: &subject,
@@ -88,7 +97,7 @@ fn not_completed(
     order_id: Uuid,
     customer: &str,
     reason: &str,
-    kind: &'static str,
+    kind: EmailKind,
     envelope: &Envelope,
 ) -> Result<Email, HandlerError> {
     let (id, correlation) = (order_id.to_string(), envelope.correlation_id.as_str());
@@ -129,7 +138,7 @@ impl Handler for OrderEvents {
         let (id, order_id, kind, to, subject, text, html, correlation) = (
             Uuid::now_v7(),
             email.order_id,
-            email.kind,
+            email.kind.as_str(),
             email.recipient,
             email.subject,
             email.text,

@@ -2,7 +2,7 @@
 //! markup cannot inject it) and plain text.
 
 use askama::Template;
-use platform_contracts::OrderLine;
+use platform_contracts::{OrderLine, money::format_minor};
 
 pub struct Line {
     pub sku: String,
@@ -50,18 +50,13 @@ pub struct NotCompletedText<'a> {
     pub reason: &'a str,
 }
 
-/// Minor units to a display amount: 12900, "EUR" → "129.00 EUR".
-pub fn money(minor: i64, currency: &str) -> String {
-    format!("{}.{:02} {currency}", minor / 100, (minor % 100).abs())
-}
-
 pub fn lines(lines: &[OrderLine], currency: &str) -> Vec<Line> {
     lines
         .iter()
         .map(|l| Line {
             sku: l.sku.clone(),
             quantity: l.quantity,
-            amount: money(l.unit_price_minor * l.quantity as i64, currency),
+            amount: format_minor(l.unit_price_minor * l.quantity as i64, currency),
         })
         .collect()
 }
@@ -75,7 +70,7 @@ mod tests {
         let lines = [Line {
             sku: "<b>mug</b>".into(),
             quantity: 1,
-            amount: money(1800, "EUR"),
+            amount: format_minor(1800, "EUR"),
         }];
         let html = ConfirmedHtml {
             subject: "s",
@@ -100,6 +95,5 @@ mod tests {
         .render()
         .unwrap();
         assert!(text.contains("1 x <b>mug</b>  18.00 EUR"));
-        assert_eq!(money(12905, "EUR"), "129.05 EUR");
     }
 }

@@ -21,11 +21,15 @@
 //! renamed field is a compile error on both sides. States are enums ([`state`]), written as
 //! text once.
 
+pub mod analytics;
 pub mod effects;
+pub mod email;
 mod envelope;
 pub mod error;
 pub mod events;
 pub mod inventory;
+pub mod journey;
+pub mod money;
 pub mod order;
 pub mod outcomes;
 pub mod payment;

@@ -1,0 +1,89 @@
+//! The analytics page: the projection's figures and how fresh they are.
+
+use actix_web::{http::StatusCode, web};
+use askama::Template;
+use platform_config::Component;
+use platform_contracts::{
+    analytics::{SUMMARY_PATH, Summary},
+    money::format_minor,
+};
+use platform_telemetry::CorrelationId;
+
+use crate::{
+    backend::{Backend, Page},
+    views::render,
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/analytics", web::get().to(analytics));
+}
+
+#[derive(Template)]
+#[template(path = "analytics.html")]
+struct AnalyticsPage {
+    confirmed: i64,
+    rejected: i64,
+    cancelled: i64,
+    revenue: String,
+    minutes: Vec<(String, String, i64, String)>,
+    products: Vec<(String, i64, String)>,
+    reasons: Vec<(String, i64)>,
+    lag_ms: String,
+    heartbeat_age_ms: String,
+    stale: bool,
+    problem: Option<String>,
+}
+
+async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
+    let reply = backend
+        .get(Component::Analytics, SUMMARY_PATH, &correlation)
+        .await;
+    let problem = (!reply.ok()).then(|| reply.message());
+    let page = match reply.json_if_ok::<Summary>()? {
+        Some(summary) => page(summary, problem),
+        // Nothing to show: no figures, and no sign that they are fresh.
+        None => AnalyticsPage {
+            stale: true,
+            ..page(Summary::default(), problem)
+        },
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+fn page(a: Summary, problem: Option<String>) -> AnalyticsPage {
+    let ms = |v: Option<i64>| v.map(|ms| ms.to_string()).unwrap_or_default();
+    AnalyticsPage {
+        confirmed: a.totals.confirmed,
+        rejected: a.totals.rejected,
+        cancelled: a.totals.cancelled,
+        revenue: format_minor(a.totals.revenue_minor, "EUR"),
+        minutes: a
+            .per_minute
+            .into_iter()
+            .rev()
+            .take(30)
+            .map(|m| {
+                (
+                    m.minute.format("%H:%M").to_string(),
+                    m.outcome.to_string(),
+                    m.orders,
+                    format_minor(m.revenue_minor, "EUR"),
+                )
+            })
+            .collect(),
+        products: a
+            .top_products
+            .into_iter()
+            .map(|p| (p.sku, p.units, format_minor(p.revenue_minor, "EUR")))
+            .collect(),
+        reasons: a
+            .rejection_reasons
+            .into_iter()
+            .map(|r| (r.reason_code, r.orders))
+            .collect(),
+        lag_ms: ms(a.freshness.lag_ms),
+        heartbeat_age_ms: ms(a.freshness.heartbeat_age_ms),
+        stale: a.freshness.stale,
+        problem,
+    }
+}

@@ -1,0 +1,524 @@
+//! The ops control room: alerts, the live integrity check, queues, the outbox, parked
+//! compensations, dead letters, consumers and fault switches, with the operator's sign-in
+//! and actions.
+//!
+//! Operator actions (replay a dead letter, retry a compensation, flip a fault switch) are
+//! performed by the services, which check the admin token; the storefront only forwards the
+//! token the operator entered (kept in an HttpOnly cookie) and never holds one of its own.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use askama::Template;
+use futures_util::future::join_all;
+use platform_config::Component;
+use platform_contracts::{
+    analytics::{BACKPRESSURE_PATH, Backpressure},
+    effects::{INTEGRITY_PATH, IntegrityReport},
+    inventory::RestockRequest,
+    order::{Compensation, Order},
+};
+use platform_http::faults::{Fault, FaultMode};
+use platform_telemetry::CorrelationId;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    backend::{Backend, BadAnswer, NO_BODY, Page, Reply},
+    session,
+    views::{self, redirect, render_form, time},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ops", web::get().to(ops))
+        .route("/ops/login", web::post().to(login))
+        .route("/ops/logout", web::post().to(logout))
+        .route("/ops/action", web::post().to(action));
+}
+
+pub struct QueueRow {
+    pub name: String,
+    pub role: String,
+    pub messages: i64,
+    pub ready: i64,
+    pub unacked: i64,
+    pub consumers: i64,
+    pub oldest: String,
+    pub publish_rate: String,
+    pub deliver_rate: String,
+}
+
+pub struct DeadLetterRow {
+    pub service: String,
+    pub event_type: String,
+    pub event_id: String,
+    pub correlation_id: String,
+    pub reason: String,
+}
+
+pub struct CompensationRow {
+    pub id: String,
+    pub order_id: String,
+    pub kind: String,
+    pub attempts: i64,
+    pub last_error: String,
+}
+
+pub struct ConsumerRow {
+    pub service: String,
+    pub queue: String,
+    pub paused: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ops.html")]
+struct OpsPage {
+    csrf: String,
+    signed_in: bool,
+    flash: String,
+    alerts: Vec<(String, String, String, String)>,
+    /// The live integrity check: lost, duplicated, stuck, oldest open order.
+    integrity: IntegrityReport,
+    queues: Vec<QueueRow>,
+    outbox_backlog: i64,
+    outbox_oldest: String,
+    relay_paused: bool,
+    backpressure: String,
+    in_flight: Vec<(String, String, String, String)>,
+    compensations: Vec<CompensationRow>,
+    dead_letters: Vec<DeadLetterRow>,
+    consumers: Vec<ConsumerRow>,
+    faults: Vec<(String, String, String)>,
+    /// The restock form's Idempotency-Key, new on every page view.
+    restock_key: String,
+}
+
+const CONSUMING: [Component; 4] = [
+    Component::Inventory,
+    Component::Payment,
+    Component::Email,
+    Component::Analytics,
+];
+const WITH_FAULTS: [Component; 4] = [
+    Component::Inventory,
+    Component::Payment,
+    Component::Email,
+    Component::Analytics,
+];
+
+#[derive(Deserialize)]
+struct Flash {
+    done: Option<String>,
+}
+
+async fn admin_get(
+    backend: &Backend,
+    c: Component,
+    path: &str,
+    corr: &CorrelationId,
+    token: Option<&str>,
+) -> Reply {
+    backend
+        .send(reqwest::Method::GET, c, path, NO_BODY, corr, token, &[])
+        .await
+}
+
+/// `GET /admin/faults` (shared/http answers it with `json!`; the switches are its own
+/// `Fault` type).
+#[derive(Deserialize)]
+struct FaultSwitches {
+    faults: BTreeMap<String, Fault>,
+}
+
+/// A fault switch in this mode, with nothing else set.
+pub(crate) fn switch(mode: FaultMode) -> Fault {
+    Fault {
+        mode,
+        remaining: None,
+        delay_ms: None,
+        retry_after_secs: None,
+    }
+}
+
+/// A fault switch's mode as the services write it ("rate_limit").
+fn mode_name(mode: &FaultMode) -> String {
+    match serde_json::to_value(mode) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{mode:?}"),
+    }
+}
+
+/// An answer read without a contract type (the queues, dead letters and consumers come from
+/// shared/messaging; the alerts, outbox and relay state from the order service's own
+/// structs): `null` when the service answered an error, which shows as an empty panel.
+fn untyped(reply: &Reply) -> Result<Value, BadAnswer> {
+    Ok(reply.json_if_ok()?.unwrap_or_default())
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+async fn ops(
+    req: HttpRequest,
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+    flash: web::Query<Flash>,
+) -> Page {
+    let token = session::admin_token(&req);
+    let t = token.as_deref();
+    let corr = &correlation;
+    let (queues, alerts, outbox, backpressure, integrity) = tokio::join!(
+        backend.get(Component::Order, "/ops/queues", corr),
+        backend.get(Component::Order, "/ops/alerts", corr),
+        backend.get(Component::Order, "/ops/outbox", corr),
+        backend.get(Component::Analytics, BACKPRESSURE_PATH, corr),
+        backend.get(Component::Order, INTEGRITY_PATH, corr),
+    );
+    let (in_flight, parked, relay) = tokio::join!(
+        admin_get(&backend, Component::Order, "/admin/orders/in-flight", corr, t),
+        admin_get(
+            &backend,
+            Component::Order,
+            "/admin/compensations?status=parked",
+            corr,
+            t
+        ),
+        admin_get(&backend, Component::Order, "/admin/relay", corr, t),
+    );
+    let dead = join_all(
+        CONSUMING
+            .iter()
+            .map(|c| admin_get(&backend, *c, "/admin/dead-letters", corr, t)),
+    )
+    .await;
+    let consumers = join_all(
+        CONSUMING
+            .iter()
+            .map(|c| admin_get(&backend, *c, "/admin/consumers", corr, t)),
+    )
+    .await;
+    let faults = join_all(
+        WITH_FAULTS
+            .iter()
+            .map(|c| admin_get(&backend, *c, "/admin/faults", corr, t)),
+    )
+    .await;
+    let signed_in = t.is_some() && relay.ok();
+    let (queues, alerts, outbox, relay) = (
+        untyped(&queues)?,
+        untyped(&alerts)?,
+        untyped(&outbox)?,
+        untyped(&relay)?,
+    );
+    let backpressure: Option<Backpressure> = backpressure.json_if_ok()?;
+    let in_flight: Vec<Order> = in_flight.json_if_ok()?.unwrap_or_default();
+    let parked: Vec<Compensation> = parked.json_if_ok()?.unwrap_or_default();
+    let dead = dead.iter().map(untyped).collect::<Result<Vec<_>, _>>()?;
+    let consumers = consumers.iter().map(untyped).collect::<Result<Vec<_>, _>>()?;
+    let faults = faults
+        .iter()
+        .map(|reply| reply.json_if_ok::<FaultSwitches>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = |v: &Value| v.as_i64().unwrap_or(0);
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let page = OpsPage {
+        csrf,
+        signed_in,
+        flash: flash.done.clone().unwrap_or_default(),
+        alerts: alerts["active"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                (
+                    s(&a["name"]),
+                    s(&a["severity"]),
+                    s(&a["message"]),
+                    s(&a["since"]).chars().take(19).collect(),
+                )
+            })
+            .collect(),
+        integrity: integrity.json_if_ok::<IntegrityReport>()?.unwrap_or_default(),
+        queues: queues["queues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|q| QueueRow {
+                name: s(&q["name"]),
+                role: s(&q["role"]),
+                messages: n(&q["messages"]),
+                ready: n(&q["ready"]),
+                unacked: n(&q["unacked"]),
+                consumers: n(&q["consumers"]),
+                oldest: q["oldest_age_secs"]
+                    .as_f64()
+                    .map(|a| format!("{a:.0} s"))
+                    .unwrap_or_else(|| "-".into()),
+                publish_rate: format!("{:.1}/s", q["publish_rate"].as_f64().unwrap_or(0.0)),
+                deliver_rate: format!("{:.1}/s", q["deliver_rate"].as_f64().unwrap_or(0.0)),
+            })
+            .collect(),
+        outbox_backlog: n(&outbox["backlog"]),
+        outbox_oldest: outbox["oldest_unpublished_secs"]
+            .as_f64()
+            .map(|a| format!("{a:.1} s"))
+            .unwrap_or_else(|| "-".into()),
+        relay_paused: relay["paused"] == true,
+        backpressure: match backpressure {
+            Some(b) if b.engaged => format!("engaged: analytics paused ({})", b.reason.unwrap_or_default()),
+            _ => "released: all consumers running".into(),
+        },
+        in_flight: in_flight
+            .into_iter()
+            .map(|o| {
+                (
+                    o.id.to_string(),
+                    o.status.to_string(),
+                    time(&o.deadline_at, 19),
+                    "order (reconciler)".into(),
+                )
+            })
+            .collect(),
+        compensations: parked
+            .into_iter()
+            .map(|c| CompensationRow {
+                id: c.id.to_string(),
+                order_id: c.order_id.to_string(),
+                kind: c.kind.to_string(),
+                attempts: c.attempts.into(),
+                last_error: c.last_error.unwrap_or_default(),
+            })
+            .collect(),
+        dead_letters: CONSUMING
+            .iter()
+            .zip(&dead)
+            .flat_map(|(c, letters)| {
+                letters
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |d| DeadLetterRow {
+                        service: c.name().to_string(),
+                        event_type: s(&d["event_type"]),
+                        event_id: s(&d["event_id"]),
+                        correlation_id: s(&d["correlation_id"]),
+                        reason: s(&d["reason"]),
+                    })
+            })
+            .collect(),
+        consumers: consumers
+            .iter()
+            .flat_map(|list| {
+                list.as_array().into_iter().flatten().map(|c| ConsumerRow {
+                    service: s(&c["name"]),
+                    queue: s(&c["queue"]),
+                    paused: c["paused"] == true,
+                })
+            })
+            .collect(),
+        faults: WITH_FAULTS
+            .iter()
+            .zip(faults)
+            .flat_map(|(c, switches)| {
+                switches.into_iter().flat_map(|s| s.faults).map(move |(op, f)| {
+                    (
+                        c.name().to_string(),
+                        op,
+                        format!(
+                            "{} {}",
+                            mode_name(&f.mode),
+                            f.remaining.map(|r| format!("({r} left)")).unwrap_or_default()
+                        ),
+                    )
+                })
+            })
+            .collect(),
+        restock_key: uuid::Uuid::new_v4().to_string(),
+    };
+    Ok(render_form(&page, new_cookie))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+async fn login(req: HttpRequest, form: web::Form<LoginForm>) -> HttpResponse {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return forbidden();
+    }
+    let mut res = redirect("/ops");
+    let _ = res.add_cookie(&session::cookie(session::ADMIN, form.token.trim().to_string()));
+    res
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfOnly {
+    #[serde(default)]
+    pub(crate) csrf: String,
+}
+
+async fn logout(req: HttpRequest, form: web::Form<CsrfOnly>) -> HttpResponse {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return forbidden();
+    }
+    let mut res = redirect("/ops");
+    let _ = res.add_cookie(&session::cookie(session::ADMIN, String::new()));
+    res
+}
+
+pub(crate) fn forbidden() -> HttpResponse {
+    views::error(
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "Missing or wrong security token: reload the page and try again.",
+    )
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    target: String,
+}
+
+/// What an action sends: a fault switch (shared/http's type) or a restock (inventory's).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ActionBody {
+    Fault(Fault),
+    Restock(RestockRequest),
+}
+
+/// The switch a fault action turns on.
+fn fault_switch(action: &str) -> Option<Fault> {
+    match action {
+        "fault_rate_limit" => Some(Fault {
+            retry_after_secs: Some(1),
+            ..switch(FaultMode::RateLimit)
+        }),
+        "fault_error" => Some(switch(FaultMode::Error)),
+        "fault_delay" => Some(Fault {
+            delay_ms: Some(1500),
+            ..switch(FaultMode::Delay)
+        }),
+        _ => None,
+    }
+}
+
+fn component(name: &str) -> Option<Component> {
+    Component::SERVICES.into_iter().find(|c| c.name() == name)
+}
+
+/// One operator action, performed by the service that owns it.
+async fn action(
+    req: HttpRequest,
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return forbidden();
+    }
+    let Some(token) = session::admin_token(&req) else {
+        return views::error(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "Operator actions need the admin token (printed by ./dev up).",
+        );
+    };
+    let service = component(&form.service).unwrap_or(Component::Order);
+    let target = form.target.as_str();
+    let (method, path, body) = match form.action.as_str() {
+        "replay_dead_letters" => (
+            reqwest::Method::POST,
+            "/admin/dead-letters/replay".to_string(),
+            None,
+        ),
+        "retry_compensation" => (
+            reqwest::Method::POST,
+            format!("/admin/compensations/{target}/retry"),
+            None,
+        ),
+        "pause_consumer" => (
+            reqwest::Method::POST,
+            format!("/admin/consumers/{}/pause", service.name()),
+            None,
+        ),
+        "resume_consumer" => (
+            reqwest::Method::POST,
+            format!("/admin/consumers/{}/resume", service.name()),
+            None,
+        ),
+        "pause_relay" => (reqwest::Method::POST, "/admin/relay/pause".to_string(), None),
+        "resume_relay" => (reqwest::Method::POST, "/admin/relay/resume".to_string(), None),
+        action @ ("fault_rate_limit" | "fault_error" | "fault_delay") => (
+            reqwest::Method::PUT,
+            format!("/admin/faults/{target}"),
+            fault_switch(action).map(ActionBody::Fault),
+        ),
+        "fault_clear" => (reqwest::Method::DELETE, format!("/admin/faults/{target}"), None),
+        "restock_hot" => (
+            reqwest::Method::POST,
+            "/admin/products/hot-sneaker/restock".to_string(),
+            Some(ActionBody::Restock(RestockRequest { quantity: 10 })),
+        ),
+        _ => {
+            return views::error(
+                StatusCode::BAD_REQUEST,
+                "Unknown action",
+                "That operator action does not exist.",
+            );
+        }
+    };
+    let service = if matches!(
+        form.action.as_str(),
+        "retry_compensation" | "pause_relay" | "resume_relay"
+    ) {
+        Component::Order
+    } else {
+        service
+    };
+    // Only the restock changes stock; its key came with the form (see OpsPage::restock_key).
+    let key_header = [("Idempotency-Key", target)];
+    let headers: &[(&str, &str)] = if form.action == "restock_hot" {
+        &key_header
+    } else {
+        &[]
+    };
+    let reply = backend
+        .send(
+            method,
+            service,
+            &path,
+            body.as_ref(),
+            &correlation,
+            Some(&token),
+            headers,
+        )
+        .await;
+    if reply.status == 401 {
+        return views::error(
+            StatusCode::UNAUTHORIZED,
+            "Wrong admin token",
+            "The services refused the admin token. Sign out and enter the one printed by ./dev up.",
+        );
+    }
+    if !reply.ok() {
+        return views::error(StatusCode::BAD_GATEWAY, "The action failed", reply.message());
+    }
+    redirect(&format!("/ops?done={}", crate::shop::urlencode(&form.action)))
+}

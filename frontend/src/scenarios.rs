@@ -1,0 +1,254 @@
+//! The scenarios page: one-click demonstrations of real failures (the broker down, a
+//! duplicate delivery, a poison message, a compensation storm, a flash sale), each doing the
+//! real thing and then showing where to look. All but the flash sale flip operator switches,
+//! with the admin token the operator signed in with on the ops page.
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use askama::Template;
+use futures_util::future::join_all;
+use platform_config::Component;
+use platform_contracts::{
+    inventory::{PRODUCTS_PATH, Product},
+    order::{LineInput, ORDERS_PATH, OrderView, PlaceOrder},
+};
+use platform_http::faults::{Fault, FaultMode};
+use platform_telemetry::CorrelationId;
+use uuid::Uuid;
+
+use crate::{
+    backend::{Backend, Page, Reply},
+    control_room::{CsrfOnly, forbidden, switch},
+    session,
+    views::{self, redirect, render, render_form},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/scenarios", web::get().to(scenarios))
+        .route("/scenarios/{name}", web::post().to(run_scenario));
+}
+
+#[derive(Template)]
+#[template(path = "scenarios.html")]
+struct ScenariosPage {
+    csrf: String,
+    signed_in: bool,
+}
+
+async fn scenarios(req: HttpRequest) -> HttpResponse {
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let page = ScenariosPage {
+        csrf,
+        signed_in: session::admin_token(&req).is_some(),
+    };
+    render_form(&page, new_cookie)
+}
+
+#[derive(Template)]
+#[template(path = "flash_sale.html")]
+struct FlashSalePage {
+    attempted: usize,
+    confirmed: usize,
+    out_of_stock: usize,
+    other: usize,
+    available_after: i64,
+}
+
+async fn place(
+    backend: &Backend,
+    correlation: &CorrelationId,
+    customer: &str,
+    sku: &str,
+    card: &str,
+) -> Reply {
+    let order = PlaceOrder {
+        customer_id: customer.to_string(),
+        lines: vec![LineInput {
+            sku: sku.to_string(),
+            quantity: 1,
+        }],
+        card_number: card.to_string(),
+    };
+    let key = Uuid::new_v4().to_string();
+    backend
+        .send(
+            reqwest::Method::POST,
+            Component::Order,
+            ORDERS_PATH,
+            Some(&order),
+            correlation,
+            None,
+            &[("Idempotency-Key", key.as_str())],
+        )
+        .await
+}
+
+/// The order a checkout answered with, when it got one (an error body is not an order).
+fn placed(reply: &Reply) -> Option<OrderView> {
+    reply.json::<OrderView>().ok()
+}
+
+/// The page for a checkout that created no order.
+fn checkout_failed(reply: &Reply) -> HttpResponse {
+    views::error(StatusCode::BAD_GATEWAY, "The checkout failed", reply.message())
+}
+
+/// The one-click demonstrations. Each does the real thing, then shows where to look.
+async fn run_scenario(
+    req: HttpRequest,
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+    name: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Page {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return Ok(forbidden());
+    }
+    let token = session::admin_token(&req);
+    let admin = |c: Component, method: reqwest::Method, path: String, body: Option<Fault>| {
+        let (backend, correlation, token) = (backend.clone(), correlation.clone(), token.clone());
+        async move {
+            backend
+                .send(
+                    method,
+                    c,
+                    &path,
+                    body.as_ref(),
+                    &correlation,
+                    token.as_deref(),
+                    &[],
+                )
+                .await
+        }
+    };
+    let order_admin = |path: &str| admin(Component::Order, reqwest::Method::POST, path.into(), None);
+    let needs_admin = name.as_str() != "flash-sale";
+    if needs_admin && token.is_none() {
+        return Ok(views::error(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "This scenario flips operator switches: sign in on the ops page with the admin token printed by ./dev up.",
+        ));
+    }
+    Ok(match name.as_str() {
+        "broker-down" => {
+            // The relay stops publishing, as when the broker is unreachable; the checkout does
+            // not notice. The order page shows the event waiting in the outbox.
+            let paused = order_admin("/admin/relay/pause").await;
+            if !paused.ok() {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not pause the relay",
+                    paused.message(),
+                ));
+            }
+            let reply = place(
+                &backend,
+                &correlation,
+                "scenario-broker",
+                "coffee-beans",
+                "4242424242424242",
+            )
+            .await;
+            match placed(&reply) {
+                Some(view) => redirect(&format!("/orders/{}", view.order.id)),
+                None => checkout_failed(&reply),
+            }
+        }
+        "duplicate-delivery" => {
+            let reply = place(
+                &backend,
+                &correlation,
+                "scenario-duplicate",
+                "mug",
+                "4242424242424242",
+            )
+            .await;
+            let Some(view) = placed(&reply) else {
+                return Ok(checkout_failed(&reply));
+            };
+            let id = view.order.id;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = order_admin("/admin/outbox/republish-latest").await;
+            redirect(&format!("/orders/{id}"))
+        }
+        "poison-message" => {
+            let _ = order_admin("/admin/poison").await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            redirect("/ops?done=poison_message_published")
+        }
+        "compensation-storm" => {
+            // Inventory answers 429 to the next 30 releases; 10 declined orders each need one.
+            let fault = Fault {
+                remaining: Some(30),
+                retry_after_secs: Some(1),
+                ..switch(FaultMode::RateLimit)
+            };
+            let _ = admin(
+                Component::Inventory,
+                reqwest::Method::PUT,
+                "/admin/faults/release".into(),
+                Some(fault),
+            )
+            .await;
+            join_all((0..10).map(|i| {
+                let (backend, correlation) = (backend.clone(), correlation.clone());
+                async move {
+                    place(
+                        &backend,
+                        &correlation,
+                        &format!("storm-{i}"),
+                        "plant",
+                        "4000000000000002",
+                    )
+                    .await
+                }
+            }))
+            .await;
+            redirect("/ops?done=compensation_storm_started")
+        }
+        "flash-sale" => {
+            let shoppers = 50;
+            let replies = join_all((0..shoppers).map(|i| {
+                let (backend, correlation) = (backend.clone(), correlation.clone());
+                async move {
+                    place(
+                        &backend,
+                        &correlation,
+                        &format!("flash-{i}"),
+                        "hot-sneaker",
+                        "4242424242424242",
+                    )
+                    .await
+                }
+            }))
+            .await;
+            let confirmed = replies.iter().filter(|r| r.status == 201).count();
+            let out_of_stock = replies
+                .iter()
+                .filter_map(placed)
+                .filter(|view| view.order.reason_code.as_deref() == Some("out_of_stock"))
+                .count();
+            let after: Option<Product> = backend
+                .get(
+                    Component::Inventory,
+                    &format!("{PRODUCTS_PATH}/hot-sneaker"),
+                    &correlation,
+                )
+                .await
+                .json_if_ok()?;
+            render(
+                StatusCode::OK,
+                &FlashSalePage {
+                    attempted: shoppers,
+                    confirmed,
+                    out_of_stock,
+                    other: shoppers - confirmed - out_of_stock,
+                    available_after: after.map_or(0, |p| p.available.into()),
+                },
+            )
+        }
+        _ => views::not_found().await,
+    })
+}
