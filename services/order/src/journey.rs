@@ -9,18 +9,18 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use futures_util::future::join_all;
-use platform_http::ApiError;
-use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
-use serde::Serialize;
-use serde_json::{Value, json};
-use uuid::Uuid;
-
 use platform_contracts::{
+    analytics::CountedOrder,
+    email::{Email, EmailStatus},
     inventory::{Reservation, ReservationStatus},
+    journey::{self, Pending, ProcessedEvent, Step, StepStatus, processed_events_path},
     order::{CompensationStatus, OrderStatus},
     payment::{Payment, PaymentStatus},
 };
+use platform_http::ApiError;
+use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
 
 use crate::{OrderError, orders};
 
@@ -31,7 +31,7 @@ pub struct Journey {
     pub http: reqwest::Client,
 }
 
-#[derive(Debug, Serialize, FromQueryResult)]
+#[derive(Debug, FromQueryResult)]
 struct Published {
     event_type: String,
     created_at: DateTime<Utc>,
@@ -39,24 +39,10 @@ struct Published {
     attempts: i32,
 }
 
-#[derive(Debug, Serialize)]
-struct Step {
-    service: &'static str,
-    step: String,
-    status: &'static str,
-    at: Option<Value>,
-    correlation_id: Option<Value>,
-    detail: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Pending {
-    what: String,
-    owner: &'static str,
-}
-
 impl Journey {
-    async fn fetch<T: serde::de::DeserializeOwned>(&self, service: &str, path: String) -> Option<T> {
+    /// One service's answer, read with its contract type; `None` when the service is down,
+    /// has nothing, or answers something else (the journey shows what it could learn).
+    async fn fetch<T: DeserializeOwned>(&self, service: &str, path: String) -> Option<T> {
         let base = &self.services.iter().find(|(name, _)| *name == service)?.1;
         let res = self.http.get(format!("{base}{path}")).send().await.ok()?;
         if res.status().is_success() {
@@ -70,6 +56,28 @@ impl Journey {
 pub fn routes(cfg: &mut web::ServiceConfig, journey: Journey) {
     cfg.app_data(web::Data::new(journey))
         .route("/orders/{id}/journey", web::get().to(journey_of));
+}
+
+fn step(
+    service: &str,
+    step: String,
+    done: bool,
+    at: Option<DateTime<Utc>>,
+    correlation_id: &str,
+    detail: Option<String>,
+) -> Step {
+    Step {
+        service: service.to_string(),
+        step,
+        status: if done {
+            StepStatus::Done
+        } else {
+            StepStatus::Pending
+        },
+        at,
+        correlation_id: Some(correlation_id.to_string()),
+        detail,
+    }
 }
 
 async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
@@ -86,131 +94,125 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
     .await
     .map_err(OrderError::from)?;
 
-    // Inventory's and payment's answers are read with their contract types; the rest are
-    // shown as they come.
-    let (reservation, payment): (Option<Reservation>, Option<Payment>) = futures_util::join!(
+    // Every other service's part, asked at once, each answer read with its contract type.
+    let (reservation, payment, emails, counted): (
+        Option<Reservation>,
+        Option<Payment>,
+        Option<Vec<Email>>,
+        Option<CountedOrder>,
+    ) = futures_util::join!(
         journey.fetch("inventory", format!("/reservations/{id}")),
         journey.fetch("payment", format!("/payments/{id}")),
-    );
-    let [emails, counted, inv_events, pay_events, mail_events, ana_events] = join_all([
-        journey.fetch::<Value>("email", format!("/emails?order_id={id}")),
+        journey.fetch("email", format!("/emails?order_id={id}")),
         journey.fetch("analytics", format!("/analytics/orders/{id}")),
-        journey.fetch("inventory", format!("/processed-events?aggregate_id={id}")),
-        journey.fetch("payment", format!("/processed-events?aggregate_id={id}")),
-        journey.fetch("email", format!("/processed-events?aggregate_id={id}")),
-        journey.fetch("analytics", format!("/processed-events?aggregate_id={id}")),
-    ])
-    .await
-    .try_into()
-    .expect("six lookups");
+    );
+    let consumers = ["inventory", "payment", "email", "analytics"];
+    let processed: Vec<Option<Vec<ProcessedEvent>>> = futures_util::future::join_all(
+        consumers.map(|service| journey.fetch(service, processed_events_path(&aggregate))),
+    )
+    .await;
 
     let mut steps: Vec<Step> = timeline
         .iter()
-        .map(|t| Step {
-            service: "order",
-            step: t.step.clone(),
-            status: "done",
-            at: Some(json!(t.at)),
-            correlation_id: Some(json!(t.correlation_id)),
-            detail: Some(format!(
+        .map(|t| {
+            let detail = format!(
                 "{} by {}{}",
                 t.outcome,
                 t.actor,
                 t.detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
-            )),
+            );
+            step(
+                "order",
+                t.step.clone(),
+                true,
+                Some(t.at),
+                &t.correlation_id,
+                Some(detail),
+            )
         })
         .collect();
     for p in &published {
-        steps.push(Step {
-            service: "order",
-            step: format!("publish {}", p.event_type),
-            status: if p.published_at.is_some() {
-                "done"
-            } else {
-                "pending"
-            },
-            at: p.published_at.map(|t| json!(t)),
-            correlation_id: Some(json!(order.correlation_id)),
-            detail: Some(format!(
-                "written to the outbox at {}, published {} time(s)",
-                p.created_at, p.attempts
-            )),
-        });
+        let detail = format!(
+            "written to the outbox at {}, published {} time(s)",
+            p.created_at, p.attempts
+        );
+        let what = format!("publish {}", p.event_type);
+        steps.push(step(
+            "order",
+            what,
+            p.published_at.is_some(),
+            p.published_at,
+            &order.correlation_id,
+            Some(detail),
+        ));
     }
-    for (service, events) in [
-        ("inventory", &inv_events),
-        ("payment", &pay_events),
-        ("email", &mail_events),
-        ("analytics", &ana_events),
-    ] {
-        for e in events.as_ref().and_then(Value::as_array).into_iter().flatten() {
-            steps.push(Step {
+    for (service, events) in consumers.iter().zip(&processed) {
+        for e in events.iter().flatten() {
+            let what = format!("consume {}", e.event_type);
+            steps.push(step(
                 service,
-                step: format!("consume {}", e["event_type"].as_str().unwrap_or("?")),
-                status: "done",
-                at: Some(e["processed_at"].clone()),
-                correlation_id: Some(e["correlation_id"].clone()),
-                detail: None,
-            });
+                what,
+                true,
+                Some(e.processed_at),
+                &e.correlation_id,
+                None,
+            ));
         }
     }
     if let Some(r) = &reservation {
-        steps.push(Step {
-            service: "inventory",
-            step: "reservation".into(),
-            status: "done",
-            at: None,
-            correlation_id: Some(json!(r.correlation_id)),
-            detail: Some(format!("reservation is {}", r.status)),
-        });
+        let detail = format!("reservation is {}", r.status);
+        steps.push(step(
+            "inventory",
+            "reservation".into(),
+            true,
+            None,
+            &r.correlation_id,
+            Some(detail),
+        ));
     }
     if let Some(p) = &payment {
-        steps.push(Step {
-            service: "payment",
-            step: "payment".into(),
-            status: "done",
-            at: Some(json!(p.updated_at)),
-            correlation_id: Some(json!(p.correlation_id)),
-            detail: Some(format!("payment is {}", p.status)),
-        });
+        let detail = format!("payment is {}", p.status);
+        steps.push(step(
+            "payment",
+            "payment".into(),
+            true,
+            Some(p.updated_at),
+            &p.correlation_id,
+            Some(detail),
+        ));
     }
-    let email = emails
-        .as_ref()
-        .and_then(|e| e.as_array())
-        .and_then(|a| a.first())
-        .cloned();
-    if let Some(e) = &email {
-        steps.push(Step {
-            service: "email",
-            step: format!("email {}", e["kind"].as_str().unwrap_or("?")),
-            status: if e["status"] == "sent" { "done" } else { "pending" },
-            at: Some(e["sent_at"].clone()),
-            correlation_id: Some(e["correlation_id"].clone()),
-            detail: Some(format!(
-                "{} to {}",
-                e["status"].as_str().unwrap_or("?"),
-                e["recipient"].as_str().unwrap_or("?")
-            )),
-        });
+    let email = emails.as_ref().and_then(|e| e.first());
+    if let Some(e) = email {
+        let detail = format!("{} to {}", e.status, e.recipient);
+        let (what, sent) = (format!("email {}", e.kind), e.status == EmailStatus::Sent);
+        steps.push(step(
+            "email",
+            what,
+            sent,
+            e.sent_at,
+            &e.correlation_id,
+            Some(detail),
+        ));
     }
     if let Some(c) = &counted {
-        steps.push(Step {
-            service: "analytics",
-            step: "counted".into(),
-            status: "done",
-            at: Some(c["counted_at"].clone()),
-            correlation_id: Some(c["correlation_id"].clone()),
-            detail: Some(format!("counted as {}", c["outcome"].as_str().unwrap_or("?"))),
-        });
+        let detail = format!("counted as {}", c.outcome);
+        steps.push(step(
+            "analytics",
+            "counted".into(),
+            true,
+            Some(c.counted_at),
+            &c.correlation_id,
+            Some(detail),
+        ));
     }
 
     // What is still to happen, and who owns it.
     let mut pending = Vec::new();
-    let mut expect = |ok: bool, what: &str, owner: &'static str| {
+    let mut expect = |ok: bool, what: &str, owner: &str| {
         if !ok {
             pending.push(Pending {
                 what: what.to_string(),
-                owner,
+                owner: owner.to_string(),
             });
         }
     };
@@ -263,7 +265,7 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
     }
     if order.is_terminal() {
         expect(
-            email.as_ref().is_some_and(|e| e["status"] == "sent"),
+            email.is_some_and(|e| e.status == EmailStatus::Sent),
             "send the email",
             "email",
         );
@@ -271,15 +273,15 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
     }
     let correlation_consistent = steps
         .iter()
-        .filter_map(|s| s.correlation_id.as_ref().and_then(|c| c.as_str()))
+        .filter_map(|s| s.correlation_id.as_deref())
         .all(|c| c == order.correlation_id);
-    Ok(HttpResponse::Ok().json(json!({
-        "order_id": order.id,
-        "status": order.status,
-        "correlation_id": order.correlation_id,
-        "done": pending.is_empty(),
-        "pending": pending,
-        "correlation_consistent": correlation_consistent,
-        "steps": steps,
-    })))
+    Ok(HttpResponse::Ok().json(journey::Journey {
+        order_id: order.id,
+        status: order.status,
+        correlation_id: order.correlation_id,
+        done: pending.is_empty(),
+        pending,
+        correlation_consistent,
+        steps,
+    }))
 }

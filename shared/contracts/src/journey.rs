@@ -8,6 +8,23 @@ use uuid::Uuid;
 
 use crate::{order::OrderStatus, state::states};
 
+/// `GET` on any consuming service: which events it applied for an entity, and when.
+pub fn processed_events_path(aggregate_id: &str) -> String {
+    format!("/processed-events?aggregate_id={aggregate_id}")
+}
+
+/// One event a consumer applied (its deduplication record).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "db", derive(sea_orm::FromQueryResult))]
+pub struct ProcessedEvent {
+    pub consumer: String,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub correlation_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub processed_at: DateTime<Utc>,
+}
+
 pub fn journey_path(order_id: Uuid) -> String {
     format!("/orders/{order_id}/journey")
 }

@@ -3,11 +3,10 @@
 //! writes with each effect.
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
+use platform_contracts::journey::ProcessedEvent;
 use platform_http::ApiError;
 use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use serde::Deserialize;
 
 #[derive(Clone)]
 struct Db(DatabaseConnection);
@@ -24,19 +23,9 @@ struct Query {
     aggregate_id: String,
 }
 
-#[derive(Debug, Serialize, FromQueryResult)]
-struct Processed {
-    consumer: String,
-    event_id: Uuid,
-    event_type: String,
-    correlation_id: String,
-    occurred_at: DateTime<Utc>,
-    processed_at: DateTime<Utc>,
-}
-
 async fn processed(db: web::Data<Db>, query: web::Query<Query>) -> Result<HttpResponse, ApiError> {
     let aggregate = query.aggregate_id.as_str();
-    let rows = Processed::find_by_statement(raw_sql!(
+    let rows = ProcessedEvent::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT consumer, event_id, event_type, correlation_id, occurred_at, processed_at
            FROM processed_events WHERE aggregate_id = {aggregate} ORDER BY processed_at"#
