@@ -1,7 +1,7 @@
 //! Applies order events to the read model, inside the idempotent consumer's transaction.
 
 use platform_contracts::{
-    Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected,
+    Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected, order::OrderStatus,
 };
 use platform_messaging::{Handler, HandlerError, effects::ConfirmedEffect};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, raw_sql};
@@ -36,7 +36,7 @@ impl Handler for Projection {
         let (at, slot) = (envelope.occurred_at, slot(envelope));
         match OrderEvent::decode(envelope)? {
             OrderEvent::Confirmed(e) => {
-                if count(txn, e.order_id, "confirmed", e.total_minor, envelope).await? {
+                if count(txn, e.order_id, OrderStatus::Confirmed, e.total_minor, envelope).await? {
                     // Every line in one statement (a JSON array the database unpacks).
                     let lines =
                         serde_json::to_value(&e.lines).map_err(|e| HandlerError::Permanent(e.to_string()))?;
@@ -52,12 +52,12 @@ impl Handler for Projection {
                 }
             }
             OrderEvent::Rejected(e) => {
-                if count(txn, e.order_id, "rejected", 0, envelope).await? {
+                if count(txn, e.order_id, OrderStatus::Rejected, 0, envelope).await? {
                     reason(txn, &e.reason_code, slot).await?;
                 }
             }
             OrderEvent::Cancelled(e) => {
-                if count(txn, e.order_id, "cancelled", 0, envelope).await? {
+                if count(txn, e.order_id, OrderStatus::Cancelled, 0, envelope).await? {
                     reason(txn, &e.reason_code, slot).await?;
                 }
             }
@@ -89,10 +89,11 @@ impl Handler for Projection {
 async fn count(
     txn: &DatabaseTransaction,
     order_id: Uuid,
-    outcome: &str,
+    outcome: OrderStatus,
     total: i64,
     envelope: &Envelope,
 ) -> Result<bool, DbErr> {
+    let outcome = outcome.as_str();
     let (correlation, at, slot) = (
         envelope.correlation_id.as_str(),
         envelope.occurred_at,
