@@ -217,7 +217,7 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
         }
     };
     expect(
-        order.is_terminal(),
+        order.status.is_terminal(),
         "reach a terminal state (the reconciler retries or compensates)",
         "order",
     );
@@ -263,7 +263,7 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
         }
         OrderStatus::Pending | OrderStatus::StockReserved => {}
     }
-    if order.is_terminal() {
+    if order.status.is_terminal() {
         expect(
             email.is_some_and(|e| e.status == EmailStatus::Sent),
             "send the email",
@@ -278,7 +278,7 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
     Ok(HttpResponse::Ok().json(journey::Journey {
         order_id: order.id,
         status: order.status,
-        correlation_id: order.correlation_id,
+        correlation_id: order.view.correlation_id,
         done: pending.is_empty(),
         pending,
         correlation_consistent,

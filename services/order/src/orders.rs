@@ -4,6 +4,8 @@
 //! request and the reconciler may work on the same order at the same moment, and exactly
 //! one of them wins each transition. The loser sees it changed and re-reads.
 
+use std::ops::Deref;
+
 use chrono::{DateTime, Utc};
 pub use platform_contracts::order::OrderLine;
 use platform_contracts::{
@@ -20,45 +22,24 @@ use crate::OrderError;
 /// which the reconciler needs to retry an authorization and no client is ever shown.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct Order {
-    pub id: Uuid,
-    pub customer_id: String,
-    pub status: OrderStatus,
-    pub reason_code: Option<String>,
-    pub reason: Option<String>,
-    pub total_minor: Option<i64>,
-    pub currency: String,
+    #[sea_orm(nested)]
+    pub view: contract::Order,
     pub payment_method: String,
-    pub correlation_id: String,
-    pub attempts: i32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub deadline_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
-impl Order {
-    pub fn is_terminal(&self) -> bool {
-        self.status.is_terminal()
+/// An order reads as the order clients see (`order.status`, `order.id`); only the saga
+/// reaches past it, for the card.
+impl Deref for Order {
+    type Target = contract::Order;
+
+    fn deref(&self) -> &contract::Order {
+        &self.view
     }
 }
 
 impl From<Order> for contract::Order {
-    fn from(o: Order) -> Self {
-        Self {
-            id: o.id,
-            customer_id: o.customer_id,
-            status: o.status,
-            reason_code: o.reason_code,
-            reason: o.reason,
-            total_minor: o.total_minor,
-            currency: o.currency,
-            correlation_id: o.correlation_id,
-            attempts: o.attempts,
-            next_attempt_at: o.next_attempt_at,
-            deadline_at: o.deadline_at,
-            created_at: o.created_at,
-            updated_at: o.updated_at,
-        }
+    fn from(order: Order) -> Self {
+        order.view
     }
 }
 

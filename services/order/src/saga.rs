@@ -88,7 +88,7 @@ impl Saga {
     ) -> Result<Order, OrderError> {
         let id = order.id;
         loop {
-            if order.is_terminal() {
+            if order.status.is_terminal() {
                 return Ok(order);
             }
             let lines = match &mut read_lines {

@@ -59,6 +59,7 @@ impl OrderStatus {
 
 /// An order, without its lines.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "db", derive(sea_orm::FromQueryResult))]
 pub struct Order {
     pub id: Uuid,
     pub customer_id: String,
