@@ -16,9 +16,9 @@ use platform_contracts::{
     analytics::{BACKPRESSURE_PATH, Backpressure},
     effects::{INTEGRITY_PATH, IntegrityReport},
     inventory::RestockRequest,
+    ops::{Fault, FaultMode},
     order::{Compensation, Order},
 };
-use platform_http::faults::{Fault, FaultMode};
 use platform_telemetry::CorrelationId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
