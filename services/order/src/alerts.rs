@@ -14,6 +14,7 @@ use std::{
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use platform_contracts::ops::QueueRole;
 use platform_messaging::monitor::QueueMonitor;
 use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, raw_sql};
 use serde::Serialize;
@@ -111,20 +112,17 @@ impl Ops {
             ));
         }
         for q in &snapshot.queues {
+            let oldest = q.oldest_age_secs.unwrap_or(0.0);
             match q.role {
-                "main" if q.oldest_age_secs.unwrap_or(0.0) > t.queue_oldest_secs as f64 => firing.push((
+                QueueRole::Main if oldest > t.queue_oldest_secs as f64 => firing.push((
                     format!("queue_backlog:{}", q.name),
                     "page",
                     format!(
-                        "oldest message in {} is {:.0} s old (threshold {} s); {} waiting, {} consumers",
-                        q.name,
-                        q.oldest_age_secs.unwrap_or(0.0),
-                        t.queue_oldest_secs,
-                        q.messages,
-                        q.consumers
+                        "oldest message in {} is {oldest:.0} s old (threshold {} s); {} waiting, {} consumers",
+                        q.name, t.queue_oldest_secs, q.messages, q.consumers
                     ),
                 )),
-                "dead_letter" if q.messages > t.dead_letters_max => firing.push((
+                QueueRole::DeadLetter if q.messages > t.dead_letters_max => firing.push((
                     format!("dead_letters:{}", q.name),
                     "ticket",
                     format!(
@@ -132,7 +130,7 @@ impl Ops {
                         q.messages, q.name
                     ),
                 )),
-                _ => {}
+                QueueRole::Main | QueueRole::DeadLetter | QueueRole::Retry => {}
             }
         }
         if let Some(age) = outbox.oldest_unpublished_secs

@@ -11,40 +11,17 @@
 use std::sync::{Arc, RwLock};
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::Utc;
+use platform_contracts::ops::{QUEUES_PATH, QueueRole, QueueSnapshot, QueueStats};
 use serde_json::Value;
 
 use crate::management::{Management, vhost_of};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct QueueStats {
-    pub name: String,
-    /// main, retry or dead_letter
-    pub role: &'static str,
-    pub messages: u64,
-    pub ready: u64,
-    pub unacked: u64,
-    pub consumers: u64,
-    pub publish_rate: f64,
-    pub deliver_rate: f64,
-    pub ack_rate: f64,
-    /// Seconds since the message at the head of the queue was created (None when empty).
-    pub oldest_age_secs: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Snapshot {
-    pub sampled_at: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-    pub queues: Vec<QueueStats>,
-}
 
 #[derive(Clone)]
 pub struct QueueMonitor {
     management: Option<Management>,
     vhost: String,
-    latest: Arc<RwLock<Snapshot>>,
+    latest: Arc<RwLock<QueueSnapshot>>,
 }
 
 fn number(v: &Value, path: &[&str]) -> f64 {
@@ -63,7 +40,7 @@ impl QueueMonitor {
         }
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&self) -> QueueSnapshot {
         self.latest.read().expect("snapshot lock").clone()
     }
 
@@ -74,20 +51,20 @@ impl QueueMonitor {
         };
         let now = Utc::now();
         let result = management.get(&format!("api/queues/{}", self.vhost)).await;
-        let mut snapshot = Snapshot {
+        let mut snapshot = QueueSnapshot {
             sampled_at: Some(now),
-            ..Snapshot::default()
+            ..QueueSnapshot::default()
         };
         match result {
             Ok(list) => {
                 for q in list.as_array().into_iter().flatten() {
                     let name = q["name"].as_str().unwrap_or_default().to_string();
                     let role = if name.ends_with(".dlq") {
-                        "dead_letter"
+                        QueueRole::DeadLetter
                     } else if name.contains(".retry.") {
-                        "retry"
+                        QueueRole::Retry
                     } else {
-                        "main"
+                        QueueRole::Main
                     };
                     let messages = q["messages"].as_u64().unwrap_or(0);
                     let oldest_age_secs = q["head_message_timestamp"]
@@ -129,7 +106,7 @@ impl QueueMonitor {
     pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone {
         move |cfg| {
             cfg.app_data(web::Data::new(self.clone()))
-                .route("/ops/queues", web::get().to(queues));
+                .route(QUEUES_PATH, web::get().to(queues));
         }
     }
 }
