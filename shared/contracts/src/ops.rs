@@ -92,7 +92,7 @@ impl Default for Thresholds {
 pub const ALERTS_PATH: &str = "/ops/alerts";
 
 /// `GET /ops/alerts`: what fires now, and the thresholds it fires at.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Alerts {
     pub active: Vec<Alert>,
     pub thresholds: Thresholds,
@@ -113,7 +113,7 @@ pub struct OutboxStats {
 pub const RELAY_PATH: &str = "/admin/relay";
 
 /// `GET /admin/relay`, and the answer to `POST /admin/relay/pause` and `/resume`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct RelayState {
     pub paused: bool,
 }
@@ -184,7 +184,7 @@ pub const FAULTS_PATH: &str = "/admin/faults";
 
 /// `GET /admin/faults`: the switches that are on, by operation, and every operation this
 /// service has a switch for.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FaultSwitches {
     pub operations: Vec<String>,
     pub faults: BTreeMap<String, Fault>,
