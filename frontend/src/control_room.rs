@@ -6,8 +6,6 @@
 //! performed by the services, which check the admin token; the storefront only forwards the
 //! token the operator entered (kept in an HttpOnly cookie) and never holds one of its own.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use futures_util::future::join_all;
@@ -16,12 +14,15 @@ use platform_contracts::{
     analytics::{BACKPRESSURE_PATH, Backpressure},
     effects::{INTEGRITY_PATH, IntegrityReport},
     inventory::RestockRequest,
+    ops::{
+        ALERTS_PATH, Alerts, CONSUMERS_PATH, Consumer, DEAD_LETTERS_PATH, DeadLetter, FAULTS_PATH, Fault,
+        FaultMode, FaultSwitches, OUTBOX_PATH, OutboxStats, QUEUES_PATH, QueueSnapshot, RELAY_PATH,
+        RelayState,
+    },
     order::{Compensation, Order},
 };
-use platform_http::faults::{Fault, FaultMode};
 use platform_telemetry::CorrelationId;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
     backend::{Backend, BadAnswer, NO_BODY, Page, Reply},
@@ -39,10 +40,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct QueueRow {
     pub name: String,
     pub role: String,
-    pub messages: i64,
-    pub ready: i64,
-    pub unacked: i64,
-    pub consumers: i64,
+    pub messages: u64,
+    pub ready: u64,
+    pub unacked: u64,
+    pub consumers: u64,
     pub oldest: String,
     pub publish_rate: String,
     pub deliver_rate: String,
@@ -123,13 +124,6 @@ async fn admin_get(
         .await
 }
 
-/// `GET /admin/faults` (shared/http answers it with `json!`; the switches are its own
-/// `Fault` type).
-#[derive(Deserialize)]
-struct FaultSwitches {
-    faults: BTreeMap<String, Fault>,
-}
-
 /// A fault switch in this mode, with nothing else set.
 pub(crate) fn switch(mode: FaultMode) -> Fault {
     Fault {
@@ -140,27 +134,13 @@ pub(crate) fn switch(mode: FaultMode) -> Fault {
     }
 }
 
-/// A fault switch's mode as the services write it ("rate_limit").
-fn mode_name(mode: &FaultMode) -> String {
-    match serde_json::to_value(mode) {
-        Ok(Value::String(name)) => name,
-        _ => format!("{mode:?}"),
-    }
-}
-
-/// An answer read without a contract type (the queues, dead letters and consumers come from
-/// shared/messaging; the alerts, outbox and relay state from the order service's own
-/// structs): `null` when the service answered an error, which shows as an empty panel.
-fn untyped(reply: &Reply) -> Result<Value, BadAnswer> {
-    Ok(reply.json_if_ok()?.unwrap_or_default())
-}
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+/// Each service's answer to the same call, read as `T`; empty for a service that answered
+/// an error (or not at all), which shows as nothing in its panel.
+fn each<T: DeserializeOwned + Default>(replies: &[Reply]) -> Result<Vec<T>, BadAnswer> {
+    replies
+        .iter()
+        .map(|reply| Ok(reply.json_if_ok()?.unwrap_or_default()))
+        .collect()
 }
 
 async fn ops(
@@ -173,9 +153,9 @@ async fn ops(
     let t = token.as_deref();
     let corr = &correlation;
     let (queues, alerts, outbox, backpressure, integrity) = tokio::join!(
-        backend.get(Component::Order, "/ops/queues", corr),
-        backend.get(Component::Order, "/ops/alerts", corr),
-        backend.get(Component::Order, "/ops/outbox", corr),
+        backend.get(Component::Order, QUEUES_PATH, corr),
+        backend.get(Component::Order, ALERTS_PATH, corr),
+        backend.get(Component::Order, OUTBOX_PATH, corr),
         backend.get(Component::Analytics, BACKPRESSURE_PATH, corr),
         backend.get(Component::Order, INTEGRITY_PATH, corr),
     );
@@ -188,87 +168,72 @@ async fn ops(
             corr,
             t
         ),
-        admin_get(&backend, Component::Order, "/admin/relay", corr, t),
+        admin_get(&backend, Component::Order, RELAY_PATH, corr, t),
     );
     let dead = join_all(
         CONSUMING
             .iter()
-            .map(|c| admin_get(&backend, *c, "/admin/dead-letters", corr, t)),
+            .map(|c| admin_get(&backend, *c, DEAD_LETTERS_PATH, corr, t)),
     )
     .await;
     let consumers = join_all(
         CONSUMING
             .iter()
-            .map(|c| admin_get(&backend, *c, "/admin/consumers", corr, t)),
+            .map(|c| admin_get(&backend, *c, CONSUMERS_PATH, corr, t)),
     )
     .await;
     let faults = join_all(
         WITH_FAULTS
             .iter()
-            .map(|c| admin_get(&backend, *c, "/admin/faults", corr, t)),
+            .map(|c| admin_get(&backend, *c, FAULTS_PATH, corr, t)),
     )
     .await;
     let signed_in = t.is_some() && relay.ok();
-    let (queues, alerts, outbox, relay) = (
-        untyped(&queues)?,
-        untyped(&alerts)?,
-        untyped(&outbox)?,
-        untyped(&relay)?,
-    );
+    let queues: QueueSnapshot = queues.json_if_ok()?.unwrap_or_default();
+    let alerts: Alerts = alerts.json_if_ok()?.unwrap_or_default();
+    let outbox: OutboxStats = outbox.json_if_ok()?.unwrap_or_default();
+    let relay: RelayState = relay.json_if_ok()?.unwrap_or_default();
     let backpressure: Option<Backpressure> = backpressure.json_if_ok()?;
     let in_flight: Vec<Order> = in_flight.json_if_ok()?.unwrap_or_default();
     let parked: Vec<Compensation> = parked.json_if_ok()?.unwrap_or_default();
-    let dead = dead.iter().map(untyped).collect::<Result<Vec<_>, _>>()?;
-    let consumers = consumers.iter().map(untyped).collect::<Result<Vec<_>, _>>()?;
-    let faults = faults
-        .iter()
-        .map(|reply| reply.json_if_ok::<FaultSwitches>())
-        .collect::<Result<Vec<_>, _>>()?;
-    let n = |v: &Value| v.as_i64().unwrap_or(0);
+    let dead: Vec<Vec<DeadLetter>> = each(&dead)?;
+    let consumers: Vec<Vec<Consumer>> = each(&consumers)?;
+    let faults: Vec<FaultSwitches> = each(&faults)?;
     let (csrf, new_cookie) = session::csrf_token(&req);
     let page = OpsPage {
         csrf,
         signed_in,
         flash: flash.done.clone().unwrap_or_default(),
-        alerts: alerts["active"]
-            .as_array()
+        alerts: alerts
+            .active
             .into_iter()
-            .flatten()
-            .map(|a| {
-                (
-                    s(&a["name"]),
-                    s(&a["severity"]),
-                    s(&a["message"]),
-                    s(&a["since"]).chars().take(19).collect(),
-                )
-            })
+            .map(|a| (a.name, a.severity.to_string(), a.message, time(&a.since, 19)))
             .collect(),
         integrity: integrity.json_if_ok::<IntegrityReport>()?.unwrap_or_default(),
-        queues: queues["queues"]
-            .as_array()
+        queues: queues
+            .queues
             .into_iter()
-            .flatten()
             .map(|q| QueueRow {
-                name: s(&q["name"]),
-                role: s(&q["role"]),
-                messages: n(&q["messages"]),
-                ready: n(&q["ready"]),
-                unacked: n(&q["unacked"]),
-                consumers: n(&q["consumers"]),
-                oldest: q["oldest_age_secs"]
-                    .as_f64()
+                role: q.role.to_string(),
+                messages: q.messages,
+                ready: q.ready,
+                unacked: q.unacked,
+                consumers: q.consumers,
+                oldest: q
+                    .oldest_age_secs
                     .map(|a| format!("{a:.0} s"))
                     .unwrap_or_else(|| "-".into()),
-                publish_rate: format!("{:.1}/s", q["publish_rate"].as_f64().unwrap_or(0.0)),
-                deliver_rate: format!("{:.1}/s", q["deliver_rate"].as_f64().unwrap_or(0.0)),
+                publish_rate: format!("{:.1}/s", q.publish_rate),
+                deliver_rate: format!("{:.1}/s", q.deliver_rate),
+                name: q.name,
             })
             .collect(),
-        outbox_backlog: n(&outbox["backlog"]),
-        outbox_oldest: outbox["oldest_unpublished_secs"]
-            .as_f64()
+        outbox_backlog: outbox.backlog,
+        outbox_oldest: outbox
+            .oldest_unpublished_secs
             .map(|a| format!("{a:.1} s"))
             .unwrap_or_else(|| "-".into()),
-        relay_paused: relay["paused"] == true,
+        relay_paused: relay.paused,
         backpressure: match backpressure {
             Some(b) if b.engaged => format!("engaged: analytics paused ({})", b.reason.unwrap_or_default()),
             _ => "released: all consumers running".into(),
@@ -296,42 +261,37 @@ async fn ops(
             .collect(),
         dead_letters: CONSUMING
             .iter()
-            .zip(&dead)
+            .zip(dead)
             .flat_map(|(c, letters)| {
-                letters
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(move |d| DeadLetterRow {
-                        service: c.name().to_string(),
-                        event_type: s(&d["event_type"]),
-                        event_id: s(&d["event_id"]),
-                        correlation_id: s(&d["correlation_id"]),
-                        reason: s(&d["reason"]),
-                    })
+                letters.into_iter().map(move |d| DeadLetterRow {
+                    service: c.name().to_string(),
+                    event_type: d.event_type.unwrap_or_default(),
+                    event_id: d.event_id.unwrap_or_default(),
+                    correlation_id: d.correlation_id.unwrap_or_default(),
+                    reason: d.reason.unwrap_or_default(),
+                })
             })
             .collect(),
         consumers: consumers
-            .iter()
-            .flat_map(|list| {
-                list.as_array().into_iter().flatten().map(|c| ConsumerRow {
-                    service: s(&c["name"]),
-                    queue: s(&c["queue"]),
-                    paused: c["paused"] == true,
-                })
+            .into_iter()
+            .flatten()
+            .map(|c| ConsumerRow {
+                service: c.name,
+                queue: c.queue,
+                paused: c.paused,
             })
             .collect(),
         faults: WITH_FAULTS
             .iter()
             .zip(faults)
             .flat_map(|(c, switches)| {
-                switches.into_iter().flat_map(|s| s.faults).map(move |(op, f)| {
+                switches.faults.into_iter().map(move |(op, f)| {
                     (
                         c.name().to_string(),
                         op,
                         format!(
                             "{} {}",
-                            mode_name(&f.mode),
+                            f.mode,
                             f.remaining.map(|r| format!("({r} left)")).unwrap_or_default()
                         ),
                     )

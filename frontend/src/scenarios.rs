@@ -11,9 +11,9 @@ use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::{
     inventory::{PRODUCTS_PATH, Product},
+    ops::{Fault, FaultMode},
     order::{LineInput, ORDERS_PATH, OrderView, PlaceOrder},
 };
-use platform_http::faults::{Fault, FaultMode};
 use platform_telemetry::CorrelationId;
 use uuid::Uuid;
 

@@ -10,6 +10,7 @@ use platform_contracts::{
     inventory::{PRODUCTS_PATH, Product},
     journey::{Journey, journey_path},
     money::format_minor,
+    ops::{READY_PATH, Readiness},
     order::{LineInput, ORDERS_PATH, Order, OrderStatus, OrderView, PlaceOrder, order_path},
     payment::{TEST_CARDS_PATH, TestCard},
 };
@@ -105,26 +106,21 @@ struct StatusPage {
     services: Vec<(String, String, bool, String)>,
 }
 
-/// A service's `/health/ready` when it is not ready (shared/http builds it with `json!`;
-/// this is the one field the status page shows).
-#[derive(Deserialize)]
-struct NotReady {
-    reason: String,
-}
-
 /// Is every part of the platform up?
 async fn status(backend: web::Data<Backend>, correlation: CorrelationId) -> HttpResponse {
     let checks = backend.services().iter().map(|(component, url)| {
         let (backend, correlation) = (backend.clone(), correlation.clone());
         async move {
-            let reply = backend.get(*component, "/health/ready", &correlation).await;
+            let reply = backend.get(*component, READY_PATH, &correlation).await;
+            // Not ready: the reason it gives, or the error of a service that did not answer.
             let detail = if reply.ok() {
                 "ready".to_string()
             } else {
                 reply
-                    .json::<NotReady>()
-                    .map(|n| n.reason)
-                    .unwrap_or_else(|_| reply.message())
+                    .json::<Readiness>()
+                    .ok()
+                    .and_then(|r| r.reason)
+                    .unwrap_or_else(|| reply.message())
             };
             (component.name().to_string(), url.clone(), reply.ok(), detail)
         }

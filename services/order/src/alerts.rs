@@ -13,47 +13,12 @@ use std::{
 };
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use platform_contracts::ops::{
+    ALERTS_PATH, Alert, Alerts, OUTBOX_PATH, OutboxStats, QueueRole, Severity, Thresholds,
+};
 use platform_messaging::monitor::QueueMonitor;
 use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, raw_sql};
-use serde::Serialize;
-
-/// Alert thresholds (see `Settings::from_env` for their variables).
-#[derive(Debug, Clone, Serialize)]
-pub struct Thresholds {
-    /// Oldest message in a consumer queue older than this: the consumer is behind or gone.
-    pub queue_oldest_secs: u64,
-    /// More dead letters than this in any dead-letter queue.
-    pub dead_letters_max: u64,
-    /// Oldest unpublished outbox row older than this: the relay or the broker is stuck.
-    pub outbox_oldest_secs: u64,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self {
-            queue_oldest_secs: 300,
-            dead_letters_max: 0,
-            outbox_oldest_secs: 60,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Alert {
-    pub name: String,
-    /// page (wake someone) or ticket (look during office hours)
-    pub severity: &'static str,
-    pub message: String,
-    pub since: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, FromQueryResult)]
-pub struct OutboxStats {
-    pub backlog: i64,
-    pub oldest_unpublished_secs: Option<f64>,
-    pub published_last_minute: i64,
-}
 
 #[derive(Clone)]
 pub struct Ops {
@@ -99,40 +64,37 @@ impl Ops {
             .collect()
     }
 
-    async fn evaluate(&self, outbox: &OutboxStats) -> Result<Vec<(String, &'static str, String)>, DbErr> {
+    async fn evaluate(&self, outbox: &OutboxStats) -> Result<Vec<(String, Severity, String)>, DbErr> {
         let t = &self.thresholds;
         let mut firing = Vec::new();
         let snapshot = self.monitor.snapshot();
         if let Some(error) = &snapshot.error {
             firing.push((
                 "queue_monitor_failing".into(),
-                "ticket",
+                Severity::Ticket,
                 format!("cannot read queue statistics: {error}"),
             ));
         }
         for q in &snapshot.queues {
+            let oldest = q.oldest_age_secs.unwrap_or(0.0);
             match q.role {
-                "main" if q.oldest_age_secs.unwrap_or(0.0) > t.queue_oldest_secs as f64 => firing.push((
+                QueueRole::Main if oldest > t.queue_oldest_secs as f64 => firing.push((
                     format!("queue_backlog:{}", q.name),
-                    "page",
+                    Severity::Page,
                     format!(
-                        "oldest message in {} is {:.0} s old (threshold {} s); {} waiting, {} consumers",
-                        q.name,
-                        q.oldest_age_secs.unwrap_or(0.0),
-                        t.queue_oldest_secs,
-                        q.messages,
-                        q.consumers
+                        "oldest message in {} is {oldest:.0} s old (threshold {} s); {} waiting, {} consumers",
+                        q.name, t.queue_oldest_secs, q.messages, q.consumers
                     ),
                 )),
-                "dead_letter" if q.messages > t.dead_letters_max => firing.push((
+                QueueRole::DeadLetter if q.messages > t.dead_letters_max => firing.push((
                     format!("dead_letters:{}", q.name),
-                    "ticket",
+                    Severity::Ticket,
                     format!(
                         "{} dead letters in {}: list and replay them from the ops page",
                         q.messages, q.name
                     ),
                 )),
-                _ => {}
+                QueueRole::Main | QueueRole::DeadLetter | QueueRole::Retry => {}
             }
         }
         if let Some(age) = outbox.oldest_unpublished_secs
@@ -140,7 +102,7 @@ impl Ops {
         {
             firing.push((
                 "outbox_stuck".into(),
-                "page",
+                Severity::Page,
                 format!(
                     "{} events unpublished, the oldest for {age:.0} s: is the broker reachable?",
                     outbox.backlog
@@ -159,7 +121,7 @@ impl Ops {
         if late > 0 {
             firing.push((
                 "orders_past_deadline".into(),
-                "page",
+                Severity::Page,
                 format!(
                     "{late} orders are still not terminal past their deadline: is the reconciler running?"
                 ),
@@ -169,7 +131,7 @@ impl Ops {
         if integrity.lost > 0 {
             firing.push((
                 "orders_lost".into(),
-                "page",
+                Severity::Page,
                 format!(
                     "{} confirmed orders still miss an effect {} s after their confirmation (see /ops/integrity)",
                     integrity.lost, integrity.settle_secs
@@ -179,7 +141,7 @@ impl Ops {
         if integrity.duplicated > 0 {
             firing.push((
                 "effects_duplicated".into(),
-                "page",
+                Severity::Page,
                 format!(
                     "{} confirmed orders had an effect more than once (see /ops/integrity)",
                     integrity.duplicated
@@ -197,7 +159,7 @@ impl Ops {
         if parked > 0 {
             firing.push((
                 "compensations_parked".into(),
-                "page",
+                Severity::Page,
                 format!(
                     "{parked} compensations are parked: retry them from the ops page once the cause is fixed"
                 ),
@@ -213,7 +175,7 @@ impl Ops {
         {
             firing.push((
                 "projection_stale".into(),
-                "ticket",
+                Severity::Ticket,
                 format!(
                     "analytics has not seen a heartbeat for {} ms: its numbers are stale",
                     summary["freshness"]["heartbeat_age_ms"]
@@ -223,7 +185,7 @@ impl Ops {
         Ok(firing)
     }
 
-    fn update(&self, firing: Vec<(String, &'static str, String)>) {
+    fn update(&self, firing: Vec<(String, Severity, String)>) {
         let mut active = self.active.lock().expect("alerts lock");
         let names: Vec<&String> = firing.iter().map(|(n, _, _)| n).collect();
         active.retain(|name, alert| {
@@ -237,7 +199,7 @@ impl Ops {
             match active.get_mut(&name) {
                 Some(alert) => alert.message = message,
                 None => {
-                    tracing::error!(alert = %name, severity, %message, "ALERT firing");
+                    tracing::error!(alert = %name, severity = severity.as_str(), %message, "ALERT firing");
                     active.insert(
                         name.clone(),
                         Alert {
@@ -256,8 +218,8 @@ impl Ops {
     pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone {
         move |cfg| {
             cfg.app_data(web::Data::new(self.clone()))
-                .route("/ops/alerts", web::get().to(alerts))
-                .route("/ops/outbox", web::get().to(outbox));
+                .route(ALERTS_PATH, web::get().to(alerts))
+                .route(OUTBOX_PATH, web::get().to(outbox));
             self.monitor.clone().routes()(cfg);
         }
     }
@@ -308,7 +270,10 @@ pub async fn outbox_stats(db: &DatabaseConnection) -> Result<OutboxStats, DbErr>
 }
 
 async fn alerts(ops: web::Data<Ops>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "active": ops.alerts(), "thresholds": ops.thresholds }))
+    HttpResponse::Ok().json(Alerts {
+        active: ops.alerts(),
+        thresholds: ops.thresholds.clone(),
+    })
 }
 
 async fn outbox(ops: web::Data<Ops>) -> HttpResponse {

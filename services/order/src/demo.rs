@@ -11,7 +11,10 @@
 use actix_web::{HttpResponse, web};
 use lapin::{BasicProperties, options::BasicPublishOptions};
 use platform_broker::Broker;
-use platform_contracts::EXCHANGE;
+use platform_contracts::{
+    EXCHANGE,
+    ops::{RELAY_PATH, RelayState},
+};
 use platform_http::{Admin, ApiError};
 use platform_messaging::Relay;
 use sea_orm::{ConnectionTrait, DatabaseConnection, raw_sql};
@@ -25,7 +28,7 @@ pub struct Demo {
 
 pub fn routes(cfg: &mut web::ServiceConfig, demo: Demo) {
     cfg.app_data(web::Data::new(demo))
-        .route("/admin/relay", web::get().to(relay_state))
+        .route(RELAY_PATH, web::get().to(relay_state))
         .route("/admin/relay/pause", web::post().to(pause))
         .route("/admin/relay/resume", web::post().to(resume))
         .route("/admin/outbox/republish-latest", web::post().to(republish_latest))
@@ -33,17 +36,19 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: Demo) {
 }
 
 async fn relay_state(_: Admin, demo: web::Data<Demo>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "paused": demo.relay.is_paused() }))
+    HttpResponse::Ok().json(RelayState {
+        paused: demo.relay.is_paused(),
+    })
 }
 
 async fn pause(_: Admin, demo: web::Data<Demo>) -> HttpResponse {
     demo.relay.set_paused(true);
-    HttpResponse::Ok().json(serde_json::json!({ "paused": true }))
+    HttpResponse::Ok().json(RelayState { paused: true })
 }
 
 async fn resume(_: Admin, demo: web::Data<Demo>) -> HttpResponse {
     demo.relay.set_paused(false);
-    HttpResponse::Ok().json(serde_json::json!({ "paused": false }))
+    HttpResponse::Ok().json(RelayState { paused: false })
 }
 
 async fn republish_latest(_: Admin, demo: web::Data<Demo>) -> Result<HttpResponse, ApiError> {

@@ -33,6 +33,7 @@ mod saga;
 use std::time::Duration;
 
 use platform_config::{Component, ConfigError, ServiceSettings, millis, parse, secs};
+use platform_contracts::ops::Thresholds;
 use platform_http::Application;
 use platform_service::{Infra, periodic};
 
@@ -76,7 +77,7 @@ pub struct Settings {
     pub integrity_interval: Duration,
     pub integrity_settle: Duration,
     pub integrity_window: Duration,
-    pub alert_thresholds: alerts::Thresholds,
+    pub alert_thresholds: Thresholds,
     /// Checkouts in progress at once; beyond it, 503 + Retry-After instead of an unbounded
     /// queue of waiting requests.
     pub checkout_max_in_flight: usize,
@@ -116,7 +117,7 @@ impl Settings {
             integrity_interval: Duration::from_secs(5),
             integrity_settle: Duration::from_secs(60),
             integrity_window: Duration::from_secs(15 * 60),
-            alert_thresholds: alerts::Thresholds::default(),
+            alert_thresholds: Thresholds::default(),
             checkout_max_in_flight: 256,
         }
     }
@@ -155,7 +156,7 @@ impl Settings {
             integrity_interval: ms("INTEGRITY_INTERVAL_MS", d.integrity_interval)?,
             integrity_settle: secs("INTEGRITY_SETTLE_SECS", d.integrity_settle.as_secs())?,
             integrity_window: secs("INTEGRITY_WINDOW_SECS", d.integrity_window.as_secs())?,
-            alert_thresholds: alerts::Thresholds {
+            alert_thresholds: Thresholds {
                 queue_oldest_secs: parse("ALERT_QUEUE_OLDEST_SECS", d.alert_thresholds.queue_oldest_secs)?,
                 dead_letters_max: parse("ALERT_DEAD_LETTERS_MAX", d.alert_thresholds.dead_letters_max)?,
                 outbox_oldest_secs: parse("ALERT_OUTBOX_OLDEST_SECS", d.alert_thresholds.outbox_oldest_secs)?,

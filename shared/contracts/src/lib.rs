@@ -19,7 +19,8 @@
 //! The HTTP APIs on the synchronous path have their request and response types here too
 //! ([`inventory`], [`payment`], [`order`]), used by the server and by every caller, so a
 //! renamed field is a compile error on both sides. States are enums ([`state`]), written as
-//! text once.
+//! text once. The operator's answers (queues, alerts, outbox, dead letters, consumers, fault
+//! switches, readiness) are in [`ops`].
 
 pub mod analytics;
 pub mod effects;
@@ -30,6 +31,7 @@ pub mod events;
 pub mod inventory;
 pub mod journey;
 pub mod money;
+pub mod ops;
 pub mod order;
 pub mod outcomes;
 pub mod payment;

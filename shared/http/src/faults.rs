@@ -12,32 +12,9 @@ use std::{
 };
 
 use actix_web::{HttpResponse, http::StatusCode, web};
-use serde::{Deserialize, Serialize};
+use platform_contracts::ops::{FAULTS_PATH, Fault, FaultMode, FaultSwitches};
 
 use crate::{ApiError, admin::Admin};
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultMode {
-    /// Answer 429 with `Retry-After`.
-    RateLimit,
-    /// Answer 500.
-    Error,
-    /// Answer normally, after a delay.
-    Delay,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Fault {
-    pub mode: FaultMode,
-    /// Fire for this many calls, then switch off; absent means until cleared.
-    #[serde(default)]
-    pub remaining: Option<u32>,
-    #[serde(default)]
-    pub delay_ms: Option<u64>,
-    #[serde(default)]
-    pub retry_after_secs: Option<u64>,
-}
 
 #[derive(Clone, Default)]
 pub struct Faults {
@@ -106,7 +83,7 @@ impl Faults {
         move |cfg| {
             cfg.app_data(web::Data::new(self.clone()))
                 .app_data(web::Data::new(KnownOperations(operations)))
-                .route("/admin/faults", web::get().to(list))
+                .route(FAULTS_PATH, web::get().to(list))
                 .route("/admin/faults/{operation}", web::put().to(set))
                 .route("/admin/faults/{operation}", web::delete().to(clear));
         }
@@ -116,7 +93,10 @@ impl Faults {
 struct KnownOperations(&'static [&'static str]);
 
 async fn list(_: Admin, faults: web::Data<Faults>, known: web::Data<KnownOperations>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "operations": known.0, "faults": faults.list() }))
+    HttpResponse::Ok().json(FaultSwitches {
+        operations: known.0.iter().map(|o| o.to_string()).collect(),
+        faults: faults.list(),
+    })
 }
 
 async fn set(

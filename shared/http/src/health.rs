@@ -7,11 +7,12 @@
 //! - `/health/ready`: should this instance receive traffic now? Only if its database answers
 //!   and its broker connection is open. While not ready it answers 503 with the reason.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use actix_web::{HttpResponse, web};
 use futures_util::future::{BoxFuture, join_all};
-use serde_json::{Map, Value, json};
+use platform_contracts::ops::{READY_PATH, Readiness, ReadinessStatus};
+use serde_json::json;
 
 type Check = dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync;
 
@@ -56,7 +57,7 @@ pub fn routes(probes: Probes) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(probes))
             .route("/health/live", web::get().to(live))
-            .route("/health/ready", web::get().to(ready));
+            .route(READY_PATH, web::get().to(ready));
     }
 }
 
@@ -66,24 +67,28 @@ async fn live() -> HttpResponse {
 
 async fn ready(probes: web::Data<Probes>) -> HttpResponse {
     let results = join_all(probes.0.iter().map(|p| async move { (p.name, p.run().await) })).await;
-    let mut checks = Map::new();
+    let mut checks = BTreeMap::new();
     let mut failures = Vec::new();
     for (name, result) in results {
         match result {
-            Ok(()) => checks.insert(name.into(), Value::from("ok")),
+            Ok(()) => checks.insert(name.to_string(), "ok".to_string()),
             Err(reason) => {
                 failures.push(format!("{name}: {reason}"));
-                checks.insert(name.into(), Value::from(reason))
+                checks.insert(name.to_string(), reason)
             }
         };
     }
     if failures.is_empty() {
-        HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }))
+        HttpResponse::Ok().json(Readiness {
+            status: ReadinessStatus::Ready,
+            reason: None,
+            checks,
+        })
     } else {
-        HttpResponse::ServiceUnavailable().json(json!({
-            "status": "unavailable",
-            "reason": failures.join("; "),
-            "checks": checks,
-        }))
+        HttpResponse::ServiceUnavailable().json(Readiness {
+            status: ReadinessStatus::Unavailable,
+            reason: Some(failures.join("; ")),
+            checks,
+        })
     }
 }

@@ -4,6 +4,7 @@
 //!   to watch a queue fill up and its oldest-message age grow, on purpose).
 
 use actix_web::{HttpResponse, web};
+use platform_contracts::ops::{CONSUMERS_PATH, Consumer};
 use platform_http::{Admin, ApiError};
 
 use crate::ConsumerHandle;
@@ -14,7 +15,7 @@ struct Consumers(Vec<ConsumerHandle>);
 pub fn routes(consumers: Vec<ConsumerHandle>) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |cfg| {
         cfg.app_data(web::Data::new(Consumers(consumers.clone())))
-            .route("/admin/consumers", web::get().to(list))
+            .route(CONSUMERS_PATH, web::get().to(list))
             .route(
                 "/admin/consumers/{name}/pause",
                 web::post().to(set_paused::<true>),
@@ -26,15 +27,15 @@ pub fn routes(consumers: Vec<ConsumerHandle>) -> impl Fn(&mut web::ServiceConfig
     }
 }
 
-fn describe(handles: &[ConsumerHandle]) -> serde_json::Value {
-    serde_json::json!(
-        handles
-            .iter()
-            .map(
-                |h| serde_json::json!({ "name": h.spec.name, "queue": h.spec.queue, "paused": h.is_paused() })
-            )
-            .collect::<Vec<_>>()
-    )
+fn describe(handles: &[ConsumerHandle]) -> Vec<Consumer> {
+    handles
+        .iter()
+        .map(|h| Consumer {
+            name: h.spec.name.to_string(),
+            queue: h.spec.queue.clone(),
+            paused: h.is_paused(),
+        })
+        .collect()
 }
 
 async fn list(_: Admin, consumers: web::Data<Consumers>) -> HttpResponse {

@@ -16,8 +16,9 @@ use lapin::{
     types::AMQPValue,
 };
 use platform_broker::Broker;
+use platform_contracts::ops::{DEAD_LETTERS_PATH, DeadLetter, Replayed};
 use platform_http::{Admin, ApiError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::{publish, topology};
 
@@ -27,24 +28,12 @@ struct DeadLetters {
     queues: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct DeadLetter {
-    pub queue: String,
-    pub event_id: Option<String>,
-    pub event_type: Option<String>,
-    pub correlation_id: Option<String>,
-    pub reason: Option<String>,
-    pub dead_lettered_at: Option<String>,
-    pub retries: Option<String>,
-    pub body: String,
-}
-
 /// Routes for the dead letters of the given consumer queues.
 pub fn routes(broker: Broker, queues: Vec<String>) -> impl Fn(&mut web::ServiceConfig) + Clone {
     let state = DeadLetters { broker, queues };
     move |cfg| {
         cfg.app_data(web::Data::new(state.clone()))
-            .route("/admin/dead-letters", web::get().to(list))
+            .route(DEAD_LETTERS_PATH, web::get().to(list))
             .route("/admin/dead-letters/replay", web::post().to(replay));
     }
 }
@@ -163,5 +152,8 @@ async fn replay(
         }
     }
     let _ = channel.close(200, "done".into()).await;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "replayed": replayed.len(), "messages": replayed })))
+    Ok(HttpResponse::Ok().json(Replayed {
+        replayed: replayed.len(),
+        messages: replayed,
+    }))
 }

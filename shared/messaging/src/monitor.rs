@@ -11,44 +11,49 @@
 use std::sync::{Arc, RwLock};
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::Value;
+use chrono::Utc;
+use platform_contracts::ops::{QUEUES_PATH, QueueRole, QueueSnapshot, QueueStats};
+use serde::Deserialize;
 
 use crate::management::{Management, vhost_of};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct QueueStats {
-    pub name: String,
-    /// main, retry or dead_letter
-    pub role: &'static str,
-    pub messages: u64,
-    pub ready: u64,
-    pub unacked: u64,
-    pub consumers: u64,
-    pub publish_rate: f64,
-    pub deliver_rate: f64,
-    pub ack_rate: f64,
-    /// Seconds since the message at the head of the queue was created (None when empty).
-    pub oldest_age_secs: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Snapshot {
-    pub sampled_at: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-    pub queues: Vec<QueueStats>,
-}
 
 #[derive(Clone)]
 pub struct QueueMonitor {
     management: Option<Management>,
     vhost: String,
-    latest: Arc<RwLock<Snapshot>>,
+    latest: Arc<RwLock<QueueSnapshot>>,
 }
 
-fn number(v: &Value, path: &[&str]) -> f64 {
-    path.iter().fold(v, |v, k| &v[*k]).as_f64().unwrap_or(0.0)
+/// One queue as RabbitMQ's management API lists it (`GET /api/queues/{vhost}`), with the
+/// fields the monitor reads. RabbitMQ leaves out what it has not measured yet (the counts
+/// of a queue whose first statistics are not in, the rates of a queue no message went
+/// through), which reads as 0; the head timestamp is absent or `null` for an empty queue or
+/// a message without one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RabbitQueue {
+    name: String,
+    messages: u64,
+    messages_ready: u64,
+    messages_unacknowledged: u64,
+    consumers: u64,
+    head_message_timestamp: Option<i64>,
+    message_stats: MessageStats,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MessageStats {
+    publish_details: Rate,
+    deliver_get_details: Rate,
+    ack_details: Rate,
+}
+
+/// Messages per second, over RabbitMQ's last sampling interval.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Rate {
+    rate: f64,
 }
 
 impl QueueMonitor {
@@ -63,7 +68,7 @@ impl QueueMonitor {
         }
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&self) -> QueueSnapshot {
         self.latest.read().expect("snapshot lock").clone()
     }
 
@@ -73,38 +78,39 @@ impl QueueMonitor {
             return Ok(false);
         };
         let now = Utc::now();
-        let result = management.get(&format!("api/queues/{}", self.vhost)).await;
-        let mut snapshot = Snapshot {
+        let result = management
+            .get(&format!("api/queues/{}", self.vhost))
+            .await
+            .and_then(|list| Ok(serde_json::from_value::<Option<Vec<RabbitQueue>>>(list)?));
+        let mut snapshot = QueueSnapshot {
             sampled_at: Some(now),
-            ..Snapshot::default()
+            ..QueueSnapshot::default()
         };
         match result {
             Ok(list) => {
-                for q in list.as_array().into_iter().flatten() {
-                    let name = q["name"].as_str().unwrap_or_default().to_string();
-                    let role = if name.ends_with(".dlq") {
-                        "dead_letter"
-                    } else if name.contains(".retry.") {
-                        "retry"
+                for q in list.into_iter().flatten() {
+                    let role = if q.name.ends_with(".dlq") {
+                        QueueRole::DeadLetter
+                    } else if q.name.contains(".retry.") {
+                        QueueRole::Retry
                     } else {
-                        "main"
+                        QueueRole::Main
                     };
-                    let messages = q["messages"].as_u64().unwrap_or(0);
-                    let oldest_age_secs = q["head_message_timestamp"]
-                        .as_i64()
-                        .filter(|_| messages > 0)
+                    let oldest_age_secs = q
+                        .head_message_timestamp
+                        .filter(|_| q.messages > 0)
                         .map(|ts| (now.timestamp() - ts).max(0) as f64);
                     let stats = QueueStats {
+                        name: q.name,
                         role,
-                        messages,
-                        ready: q["messages_ready"].as_u64().unwrap_or(0),
-                        unacked: q["messages_unacknowledged"].as_u64().unwrap_or(0),
-                        consumers: q["consumers"].as_u64().unwrap_or(0),
-                        publish_rate: number(q, &["message_stats", "publish_details", "rate"]),
-                        deliver_rate: number(q, &["message_stats", "deliver_get_details", "rate"]),
-                        ack_rate: number(q, &["message_stats", "ack_details", "rate"]),
+                        messages: q.messages,
+                        ready: q.messages_ready,
+                        unacked: q.messages_unacknowledged,
+                        consumers: q.consumers,
+                        publish_rate: q.message_stats.publish_details.rate,
+                        deliver_rate: q.message_stats.deliver_get_details.rate,
+                        ack_rate: q.message_stats.ack_details.rate,
                         oldest_age_secs,
-                        name,
                     };
                     let labels = [("queue", stats.name.clone()), ("role", role.to_string())];
                     metrics::gauge!("queue_messages", &labels).set(stats.messages as f64);
@@ -129,7 +135,7 @@ impl QueueMonitor {
     pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone {
         move |cfg| {
             cfg.app_data(web::Data::new(self.clone()))
-                .route("/ops/queues", web::get().to(queues));
+                .route(QUEUES_PATH, web::get().to(queues));
         }
     }
 }
