@@ -14,6 +14,7 @@ use std::{
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
+use platform_contracts::analytics::{SUMMARY_PATH, Summary};
 use platform_contracts::ops::{
     ALERTS_PATH, Alert, Alerts, OUTBOX_PATH, OutboxStats, QueueRole, Severity, Thresholds,
 };
@@ -167,20 +168,17 @@ impl Ops {
         }
         if let Ok(res) = self
             .http
-            .get(format!("{}/analytics/summary", self.analytics_url))
+            .get(format!("{}{SUMMARY_PATH}", self.analytics_url))
             .send()
             .await
-            && let Ok(summary) = res.json::<serde_json::Value>().await
-            && summary["freshness"]["stale"] == true
+            && let Ok(summary) = res.json::<Summary>().await
+            && summary.freshness.stale
         {
-            firing.push((
-                "projection_stale".into(),
-                Severity::Ticket,
-                format!(
-                    "analytics has not seen a heartbeat for {} ms: its numbers are stale",
-                    summary["freshness"]["heartbeat_age_ms"]
-                ),
-            ));
+            let message = match summary.freshness.heartbeat_age_ms {
+                Some(ms) => format!("analytics has not seen a heartbeat for {ms} ms: its numbers are stale"),
+                None => "analytics has never seen a heartbeat: its numbers are stale".to_string(),
+            };
+            firing.push(("projection_stale".into(), Severity::Ticket, message));
         }
         Ok(firing)
     }
