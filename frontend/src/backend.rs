@@ -18,9 +18,6 @@ pub struct Backend {
     services: Vec<(Component, String)>,
 }
 
-/// For [`Backend::send`] without a request body.
-pub const NO_BODY: Option<&()> = None;
-
 /// What a call returned: the status and the body as it came (errors included: the services
 /// answer errors in the shared error body, and the pages show their message).
 #[derive(Debug)]
@@ -142,52 +139,78 @@ impl Backend {
         format!("{base}{path}")
     }
 
-    pub async fn get(&self, component: Component, path: &str, correlation: &CorrelationId) -> Reply {
-        self.send(
-            reqwest::Method::GET,
-            component,
-            path,
-            NO_BODY,
-            correlation,
-            None,
-            &[],
-        )
-        .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub async fn send(
+    /// A call to `component`, carrying the correlation id and the trace context; add what
+    /// it needs ([`Call::admin`], [`Call::idempotency_key`], [`Call::json`]), then send it.
+    pub fn request(
         &self,
         method: reqwest::Method,
         component: Component,
         path: &str,
-        body: Option<&impl Serialize>,
         correlation: &CorrelationId,
-        admin_token: Option<&str>,
-        headers: &[(&str, &str)],
-    ) -> Reply {
-        let mut req =
+    ) -> Call {
+        let request =
             platform_telemetry::traced(self.http.request(method, self.url(component, path)), correlation);
-        if let Some(token) = admin_token {
-            req = req.bearer_auth(token);
+        Call {
+            component,
+            path: path.to_string(),
+            request,
         }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+    }
+
+    pub async fn get(&self, component: Component, path: &str, correlation: &CorrelationId) -> Reply {
+        self.request(reqwest::Method::GET, component, path, correlation)
+            .send()
+            .await
+    }
+}
+
+/// A call being put together (see [`Backend::request`]).
+pub struct Call {
+    component: Component,
+    path: String,
+    request: reqwest::RequestBuilder,
+}
+
+impl Call {
+    /// The admin token the operator entered, forwarded: the service checks it, the
+    /// storefront never holds one of its own.
+    pub fn admin(self, token: Option<&str>) -> Self {
+        match token {
+            Some(token) => Self {
+                request: self.request.bearer_auth(token),
+                ..self
+            },
+            None => self,
         }
-        if let Some(body) = body {
-            req = req.json(body);
+    }
+
+    /// The key that makes a retry of this POST do nothing twice.
+    pub fn idempotency_key(self, key: &str) -> Self {
+        Self {
+            request: self.request.header("Idempotency-Key", key),
+            ..self
         }
-        let (status, body) = match req.send().await {
+    }
+
+    pub fn json(self, body: &impl Serialize) -> Self {
+        Self {
+            request: self.request.json(body),
+            ..self
+        }
+    }
+
+    pub async fn send(self) -> Reply {
+        let (status, body) = match self.request.send().await {
             Ok(res) => (
                 res.status().as_u16(),
                 res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
             ),
-            Err(e) => (503, unreachable(component, &e)),
+            Err(e) => (503, unreachable(self.component, &e)),
         };
         Reply {
             status,
-            service: component.name(),
-            path: path.to_string(),
+            service: self.component.name(),
+            path: self.path,
             body,
         }
     }

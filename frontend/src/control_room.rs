@@ -25,7 +25,7 @@ use platform_telemetry::CorrelationId;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
-    backend::{Backend, BadAnswer, NO_BODY, Page, Reply},
+    backend::{Backend, BadAnswer, Page, Reply},
     session,
     views::{self, redirect, render_form, time},
 };
@@ -120,7 +120,9 @@ async fn admin_get(
     token: Option<&str>,
 ) -> Reply {
     backend
-        .send(reqwest::Method::GET, c, path, NO_BODY, corr, token, &[])
+        .request(reqwest::Method::GET, c, path, corr)
+        .admin(token)
+        .send()
         .await
 }
 
@@ -453,23 +455,16 @@ async fn action(
         service
     };
     // Only the restock changes stock; its key came with the form (see OpsPage::restock_key).
-    let key_header = [("Idempotency-Key", target)];
-    let headers: &[(&str, &str)] = if form.action == "restock_hot" {
-        &key_header
-    } else {
-        &[]
-    };
-    let reply = backend
-        .send(
-            method,
-            service,
-            &path,
-            body.as_ref(),
-            &correlation,
-            Some(&token),
-            headers,
-        )
-        .await;
+    let mut call = backend
+        .request(method, service, &path, &correlation)
+        .admin(Some(&token));
+    if form.action == "restock_hot" {
+        call = call.idempotency_key(target);
+    }
+    if let Some(body) = &body {
+        call = call.json(body);
+    }
+    let reply = call.send().await;
     if reply.status == 401 {
         return views::error(
             StatusCode::UNAUTHORIZED,

@@ -72,15 +72,10 @@ async fn place(
     };
     let key = Uuid::new_v4().to_string();
     backend
-        .send(
-            reqwest::Method::POST,
-            Component::Order,
-            ORDERS_PATH,
-            Some(&order),
-            correlation,
-            None,
-            &[("Idempotency-Key", key.as_str())],
-        )
+        .request(reqwest::Method::POST, Component::Order, ORDERS_PATH, correlation)
+        .idempotency_key(&key)
+        .json(&order)
+        .send()
         .await
 }
 
@@ -109,17 +104,13 @@ async fn run_scenario(
     let admin = |c: Component, method: reqwest::Method, path: String, body: Option<Fault>| {
         let (backend, correlation, token) = (backend.clone(), correlation.clone(), token.clone());
         async move {
-            backend
-                .send(
-                    method,
-                    c,
-                    &path,
-                    body.as_ref(),
-                    &correlation,
-                    token.as_deref(),
-                    &[],
-                )
-                .await
+            let mut call = backend
+                .request(method, c, &path, &correlation)
+                .admin(token.as_deref());
+            if let Some(fault) = &body {
+                call = call.json(fault);
+            }
+            call.send().await
         }
     };
     let order_admin = |path: &str| admin(Component::Order, reqwest::Method::POST, path.into(), None);

@@ -286,15 +286,10 @@ async fn checkout(
         card_number: form.card.clone(),
     };
     let reply = backend
-        .send(
-            reqwest::Method::POST,
-            Component::Order,
-            ORDERS_PATH,
-            Some(&order),
-            &correlation,
-            None,
-            &[("Idempotency-Key", form.idempotency_key.as_str())],
-        )
+        .request(reqwest::Method::POST, Component::Order, ORDERS_PATH, &correlation)
+        .idempotency_key(&form.idempotency_key)
+        .json(&order)
+        .send()
         .await;
     // The order, when the checkout reached one: 201 confirmed, 202 still in progress, 402
     // declined, 409 rejected; a 409 is also a checkout with the same key still running.
