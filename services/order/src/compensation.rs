@@ -121,7 +121,7 @@ impl Compensator {
                 .await
                 .map(drop),
         };
-        let (id, kind) = (c.id, c.kind.as_str());
+        let id = c.id;
         match result {
             Ok(_) => {
                 self.db
@@ -131,18 +131,7 @@ impl Compensator {
                                updated_at = now() WHERE id = {id} AND status = 'pending'"#
                     ))
                     .await?;
-                orders::record(
-                    &self.db,
-                    c.order_id,
-                    kind,
-                    "done",
-                    None,
-                    "compensator",
-                    &c.correlation_id,
-                )
-                .await?;
-                metrics::counter!("order_compensations_total", "kind" => kind, "outcome" => "done")
-                    .increment(1);
+                self.note(c, "done", "done", None).await?;
                 tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, "compensation done");
             }
             Err(e) if e.is_transient() && c.attempts + 1 < self.policy.max_attempts => {
@@ -162,18 +151,7 @@ impl Compensator {
                     ))
                     .await?;
                 let detail = format!("{e}; retry in {delay_ms} ms");
-                orders::record(
-                    &self.db,
-                    c.order_id,
-                    kind,
-                    "retry_scheduled",
-                    Some(&detail),
-                    "compensator",
-                    &c.correlation_id,
-                )
-                .await?;
-                metrics::counter!("order_compensations_total", "kind" => kind, "outcome" => "retried")
-                    .increment(1);
+                self.note(c, "retry_scheduled", "retried", Some(&detail)).await?;
                 tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, error = %e, delay_ms, "compensation will be retried");
             }
             Err(e) => self.park(c, &e).await?,
@@ -181,9 +159,33 @@ impl Compensator {
         Ok(())
     }
 
+    /// The attempt's outcome on the order's timeline (`outcome`) and in the metrics
+    /// (`counted_as`).
+    async fn note(
+        &self,
+        c: &Compensation,
+        outcome: &str,
+        counted_as: &'static str,
+        detail: Option<&str>,
+    ) -> Result<(), OrderError> {
+        let kind = c.kind.as_str();
+        orders::record(
+            &self.db,
+            c.order_id,
+            kind,
+            outcome,
+            detail,
+            "compensator",
+            &c.correlation_id,
+        )
+        .await?;
+        metrics::counter!("order_compensations_total", "kind" => kind, "outcome" => counted_as).increment(1);
+        Ok(())
+    }
+
     /// Out of attempts, or refused for good: stop retrying, keep the record, raise the alarm.
     async fn park(&self, c: &Compensation, e: &CallError) -> Result<(), OrderError> {
-        let (id, kind, error) = (c.id, c.kind.as_str(), e.to_string());
+        let (id, error) = (c.id, e.to_string());
         self.db
             .execute_raw(raw_sql!(
                 Postgres,
@@ -191,17 +193,7 @@ impl Compensator {
                        updated_at = now() WHERE id = {id} AND status = 'pending'"#
             ))
             .await?;
-        orders::record(
-            &self.db,
-            c.order_id,
-            kind,
-            "parked",
-            Some(&error),
-            "compensator",
-            &c.correlation_id,
-        )
-        .await?;
-        metrics::counter!("order_compensations_total", "kind" => kind, "outcome" => "parked").increment(1);
+        self.note(c, "parked", "parked", Some(&error)).await?;
         tracing::error!(
             alert = "compensation_parked",
             compensation = %c.id,

@@ -104,21 +104,14 @@ impl ServiceProcess {
 
     /// Polls `/health/ready` until it answers 200.
     pub async fn wait_ready(&mut self, within: Duration) {
-        let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if let Ok(res) = client.get(self.url("/health/ready")).send().await
-                && res.status().is_success()
-            {
-                return;
-            }
-            if let Some(status) = self.exited() {
-                self.fail(&format!("exited with {status} before it was ready"));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                self.fail(&format!("not ready within {within:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let address = self.address.clone();
+        let ready = crate::service::until_ready(&address, within, || {
+            self.exited()
+                .map(|status| format!("exited with {status} before it was ready"))
+        })
+        .await;
+        if let Err(why) = ready {
+            self.fail(&why);
         }
     }
 

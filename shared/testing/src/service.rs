@@ -75,20 +75,33 @@ impl RunningService {
 
     /// Polls `/health/ready` until it answers 200 (the broker connects asynchronously).
     pub async fn wait_ready(&self, within: Duration) {
-        let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if let Ok(res) = client.get(self.url("/health/ready")).send().await
-                && res.status().is_success()
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} not ready within {within:?}",
-                self.address
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Err(why) = until_ready(&self.address, within, || None).await {
+            panic!("{} {why}", self.address);
         }
+    }
+}
+
+/// Polls `<address>/health/ready` until it answers 200, for at most `within`. `gone` says
+/// why waiting is pointless (a process that exited); the error says why it was not ready.
+pub(crate) async fn until_ready(
+    address: &str,
+    within: Duration,
+    mut gone: impl FnMut() -> Option<String>,
+) -> Result<(), String> {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Ok(res) = client.get(format!("{address}/health/ready")).send().await
+            && res.status().is_success()
+        {
+            return Ok(());
+        }
+        if let Some(why) = gone() {
+            return Err(why);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("not ready within {within:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
