@@ -22,7 +22,7 @@ use platform_messaging::monitor::QueueMonitor;
 use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, raw_sql};
 
 #[derive(Clone)]
-pub struct Ops {
+pub struct OpsMonitor {
     pub db: DatabaseConnection,
     pub monitor: QueueMonitor,
     pub thresholds: Thresholds,
@@ -33,7 +33,7 @@ pub struct Ops {
     outbox: Arc<Mutex<OutboxStats>>,
 }
 
-impl Ops {
+impl OpsMonitor {
     pub fn new(
         db: DatabaseConnection,
         monitor: QueueMonitor,
@@ -223,7 +223,7 @@ impl Ops {
     }
 }
 
-impl platform_service::periodic::Pass for Ops {
+impl platform_service::periodic::Pass for OpsMonitor {
     /// One pass: sample, export, evaluate.
     async fn run_pass(&self) -> anyhow::Result<bool> {
         self.monitor.sample().await?;
@@ -267,13 +267,13 @@ pub async fn outbox_stats(db: &DatabaseConnection) -> Result<OutboxStats, DbErr>
     .unwrap_or_default())
 }
 
-async fn alerts(ops: web::Data<Ops>) -> HttpResponse {
+async fn alerts(ops: web::Data<OpsMonitor>) -> HttpResponse {
     HttpResponse::Ok().json(Alerts {
         active: ops.alerts(),
         thresholds: ops.thresholds.clone(),
     })
 }
 
-async fn outbox(ops: web::Data<Ops>) -> HttpResponse {
+async fn outbox(ops: web::Data<OpsMonitor>) -> HttpResponse {
     HttpResponse::Ok().json(ops.outbox.lock().expect("outbox lock").clone())
 }

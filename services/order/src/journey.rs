@@ -39,6 +39,16 @@ struct Published {
     attempts: i32,
 }
 
+/// The order's events in the outbox: written with its status changes, published or not yet.
+async fn published(db: &DatabaseConnection, aggregate: &str) -> Result<Vec<Published>, OrderError> {
+    Ok(Published::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT event_type, created_at, published_at, attempts FROM outbox WHERE aggregate_id = {aggregate}"#
+    ))
+    .all(db)
+    .await?)
+}
+
 impl Journey {
     /// One service's answer, read with its contract type; `None` when the service is down,
     /// has nothing, or answers something else (the journey shows what it could learn).
@@ -86,13 +96,7 @@ async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<
     let order = orders::load(db, id).await?.ok_or(OrderError::NotFound)?;
     let (_, timeline, compensations) = orders::details(db, id).await?;
     let aggregate = id.to_string();
-    let published = Published::find_by_statement(raw_sql!(
-        Postgres,
-        r#"SELECT event_type, created_at, published_at, attempts FROM outbox WHERE aggregate_id = {aggregate}"#
-    ))
-    .all(db)
-    .await
-    .map_err(OrderError::from)?;
+    let published = published(db, &aggregate).await?;
 
     // Every other service's part, asked at once, each answer read with its contract type.
     let (reservation, payment, emails, counted): (

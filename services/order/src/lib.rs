@@ -254,7 +254,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.integrity_interval,
         integrity.clone(),
     );
-    let ops = alerts::Ops::new(
+    let ops = alerts::OpsMonitor::new(
         background.clone(),
         monitor,
         settings.alert_thresholds.clone(),
