@@ -16,6 +16,8 @@ use crate::views;
 pub struct Backend {
     http: reqwest::Client,
     services: Vec<(Component, String)>,
+    /// The shopper's last write (see [`Backend::reading_as`]), sent on every call.
+    consistency: Option<String>,
 }
 
 /// What a call returned: the status and the body as it came (errors included: the services
@@ -23,6 +25,8 @@ pub struct Backend {
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
+    /// The consistency token a write's answer carried: keep it in the shopper's session.
+    pub consistency: Option<String>,
     service: &'static str,
     path: String,
     body: Vec<u8>,
@@ -122,7 +126,20 @@ impl Backend {
             .pool_idle_timeout(Duration::from_secs(3))
             .build()
             .expect("a plain HTTP client always builds");
-        Self { http, services }
+        Self {
+            http,
+            services,
+            consistency: None,
+        }
+    }
+
+    /// This backend for the shopper making `req`: their reads carry the token of their last
+    /// write, so they see it even while the replica lags (read-your-writes).
+    pub fn reading_as(&self, req: &actix_web::HttpRequest) -> Backend {
+        Backend {
+            consistency: crate::session::consistency_token(req),
+            ..self.clone()
+        }
     }
 
     pub fn services(&self) -> &[(Component, String)] {
@@ -148,8 +165,11 @@ impl Backend {
         path: &str,
         correlation: &CorrelationId,
     ) -> Call {
-        let request =
+        let mut request =
             platform_telemetry::traced(self.http.request(method, self.url(component, path)), correlation);
+        if let Some(token) = &self.consistency {
+            request = request.header(platform_http::CONSISTENCY_HEADER, token);
+        }
         Call {
             component,
             path: path.to_string(),
@@ -200,15 +220,20 @@ impl Call {
     }
 
     pub async fn send(self) -> Reply {
-        let (status, body) = match self.request.send().await {
+        let (status, consistency, body) = match self.request.send().await {
             Ok(res) => (
                 res.status().as_u16(),
+                res.headers()
+                    .get(platform_http::CONSISTENCY_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from),
                 res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
             ),
-            Err(e) => (503, unreachable(self.component, &e)),
+            Err(e) => (503, None, unreachable(self.component, &e)),
         };
         Reply {
             status,
+            consistency,
             service: self.component.name(),
             path: self.path,
             body,
@@ -237,6 +262,7 @@ mod tests {
     fn reply(status: u16, body: &str) -> Reply {
         Reply {
             status,
+            consistency: None,
             service: "inventory",
             path: "/products".into(),
             body: body.as_bytes().to_vec(),

@@ -16,6 +16,9 @@ pub const CART: &str = "cart";
 pub const CSRF: &str = "csrf";
 pub const CUSTOMER: &str = "customer";
 pub const ADMIN: &str = "admin_token";
+/// The consistency token of the shopper's last write (their checkout): sent on their reads,
+/// so a lagging replica never hides their own order from them.
+pub const CONSISTENCY: &str = "consistency";
 
 /// A cookie the page needs and the browser keeps: HttpOnly (no script can read it) and
 /// SameSite=Lax (not sent on cross-site POSTs).
@@ -91,6 +94,14 @@ pub fn customer(req: &HttpRequest) -> Option<String> {
     req.cookie(CUSTOMER)
         .map(|c| c.value().to_string())
         .filter(|c| !c.is_empty())
+}
+
+/// The shopper's last write's token, if it looks like one (a WAL position such as
+/// `16/B374D848`; anything else is dropped, never forwarded).
+pub fn consistency_token(req: &HttpRequest) -> Option<String> {
+    req.cookie(CONSISTENCY)
+        .map(|c| c.value().to_string())
+        .filter(|t| t.len() <= 17 && t.contains('/') && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'/'))
 }
 
 pub fn admin_token(req: &HttpRequest) -> Option<String> {

@@ -75,6 +75,8 @@ struct ShopPage {
 }
 
 async fn shop(req: HttpRequest, backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
+    // Stock is shown as the replica has it (a moment late while it lags): the reservation,
+    // on the primary, is what decides whether there is any.
     let reply = backend
         .get(Component::Inventory, PRODUCTS_PATH, &correlation)
         .await;
@@ -311,6 +313,10 @@ async fn checkout(
                 session::CUSTOMER,
                 form.customer.trim().to_string(),
             ));
+            // Their next pages read with it: their order is there even if the replica lags.
+            if let Some(token) = &reply.consistency {
+                let _ = res.add_cookie(&session::cookie(session::CONSISTENCY, token.clone()));
+            }
             // Only an order that exists empties the cart (not one still being created).
             if placed.is_some() {
                 let _ = res.add_cookie(&session::cart_cookie(&Cart::new()));
@@ -349,7 +355,13 @@ struct OrderPage {
     journey: JourneyFragment,
 }
 
-async fn order_page(backend: web::Data<Backend>, correlation: CorrelationId, id: web::Path<String>) -> Page {
+async fn order_page(
+    req: HttpRequest,
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+    id: web::Path<String>,
+) -> Page {
+    let backend = backend.reading_as(&req);
     let Ok(id) = Uuid::parse_str(&id) else {
         return Ok(views::not_found().await);
     };
@@ -467,10 +479,12 @@ async fn journey(backend: &Backend, correlation: &CorrelationId, id: Uuid) -> Jo
 
 /// The live part of the order page, fetched by its polling script.
 async fn journey_fragment(
+    req: HttpRequest,
     backend: web::Data<Backend>,
     correlation: CorrelationId,
     id: web::Path<String>,
 ) -> HttpResponse {
+    let backend = backend.reading_as(&req);
     let Ok(id) = Uuid::parse_str(&id) else {
         return views::not_found().await;
     };
@@ -508,6 +522,7 @@ async fn my_orders(
     correlation: CorrelationId,
     query: web::Query<OrdersQuery>,
 ) -> Page {
+    let backend = backend.reading_as(&req);
     let customer = query
         .customer
         .clone()

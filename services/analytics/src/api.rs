@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use platform_contracts::analytics::{
     CountedOrder, Freshness, MinuteOutcomes, ProductSales, RejectionReason, SUMMARY_PATH, Summary, Totals,
 };
+use platform_db::reads::Tolerant;
 use platform_http::ApiError;
-use sea_orm::{AccessMode, DatabaseConnection, FromQueryResult, IsolationLevel, TransactionTrait, raw_sql};
+use sea_orm::{AccessMode, FromQueryResult, IsolationLevel, TransactionTrait, raw_sql};
 use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct State {
-    pub db: DatabaseConnection,
     pub stale_after: Duration,
 }
 
@@ -31,12 +31,12 @@ struct LastSeen {
     last_heartbeat_at: Option<DateTime<Utc>>,
 }
 
-async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
+async fn summary(state: web::Data<State>, db: Tolerant) -> Result<HttpResponse, ApiError> {
     // One snapshot for every figure: read separately, a total could already include events
     // that the per-minute rows, read a moment earlier, did not (the consumer commits between
     // the two reads), and the page would not add up.
-    let db = &state
-        .db
+    // A read-only snapshot runs on a hot standby as well as on the primary.
+    let db = &db
         .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
         .await
         .map_err(platform_db::api_error)?;
@@ -109,14 +109,14 @@ async fn summary(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     }))
 }
 
-async fn counted_order(state: web::Data<State>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn counted_order(db: Tolerant, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let id = *id;
     let order = CountedOrder::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT order_id, outcome, total_minor, correlation_id, occurred_at, counted_at
            FROM counted_orders WHERE order_id = {id}"#
     ))
-    .one(&state.db)
+    .one(&*db)
     .await
     .map_err(platform_db::api_error)?
     .ok_or_else(|| ApiError::not_found("not_counted", "this order has not been counted (yet)"))?;

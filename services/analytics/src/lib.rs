@@ -86,7 +86,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let shedder_worker = periodic::start("backpressure", settings.backpressure_interval, shedder.clone());
     let shedder_routes = shedder.routes();
     let state = api::State {
-        db: infra.db.clone(),
         stale_after: settings.stale_after,
     };
     let app = subscriber.serve(&infra, FAULT_OPERATIONS, move |cfg| {

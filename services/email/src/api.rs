@@ -2,14 +2,16 @@
 
 use actix_web::{HttpResponse, web};
 use platform_contracts::email::Email;
+use platform_db::reads::Tolerant;
 use platform_http::ApiError;
-use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
+use sea_orm::{FromQueryResult, raw_sql};
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub fn routes(cfg: &mut web::ServiceConfig, db: DatabaseConnection) {
-    cfg.app_data(web::Data::new(db))
-        .route("/emails", web::get().to(list))
+/// Both reads tolerate lag: the mailbox is a display, and the journey says "pending" until
+/// the replica has the email.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/emails", web::get().to(list))
         .route("/emails/{id}", web::get().to(get));
 }
 
@@ -19,10 +21,7 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
-async fn list(
-    db: web::Data<DatabaseConnection>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn list(db: Tolerant, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50).min(500) as i64;
     let order_id = query.order_id;
     let emails = Email::find_by_statement(raw_sql!(
@@ -32,13 +31,13 @@ async fn list(
            FROM emails WHERE ({order_id}::uuid IS NULL OR order_id = {order_id})
            ORDER BY created_at DESC LIMIT {limit}"#
     ))
-    .all(db.get_ref())
+    .all(&*db)
     .await
     .map_err(platform_db::api_error)?;
     Ok(HttpResponse::Ok().json(emails))
 }
 
-async fn get(db: web::Data<DatabaseConnection>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn get(db: Tolerant, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let id = *id;
     let email = Email::find_by_statement(raw_sql!(
         Postgres,
@@ -46,7 +45,7 @@ async fn get(db: web::Data<DatabaseConnection>, id: web::Path<Uuid>) -> Result<H
                   correlation_id, created_at, sent_at
            FROM emails WHERE id = {id}"#
     ))
-    .one(db.get_ref())
+    .one(&*db)
     .await
     .map_err(platform_db::api_error)?
     .ok_or_else(|| ApiError::not_found("email_not_found", "no such email"))?;

@@ -84,7 +84,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     );
     let sender = sender::Sender::new(infra.background_db.clone(), &settings, subscriber.faults.clone())?;
     let sender_worker = periodic::start("email-sender", settings.send_interval, sender);
-    let db = infra.db.clone();
-    let app = subscriber.serve(&infra, FAULT_OPERATIONS, move |cfg| api::routes(cfg, db.clone()))?;
+    let app = subscriber.serve(&infra, FAULT_OPERATIONS, api::routes)?;
     Ok(app.on_shutdown(periodic::stop_hook(sender_worker)))
 }

@@ -7,6 +7,7 @@ use platform_contracts::inventory::{
     Line, Product, Reservation, ReservationStatus, ReserveRequest, ReservedLine, RestockRequest,
     SettleResponse, Shortage,
 };
+use platform_db::reads::Tolerant;
 use platform_http::{Admin, ApiError, Faults, IdempotencyKey};
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
@@ -68,13 +69,13 @@ async fn openapi() -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/products", responses((status = 200, body = [Product])))]
-async fn list_products(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(stock::list_products(&state.db).await?))
+async fn list_products(db: Tolerant) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(stock::list_products(&db).await?))
 }
 
 #[utoipa::path(get, path = "/products/{sku}", responses((status = 200, body = Product), (status = 404)))]
-async fn get_product(state: web::Data<State>, sku: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(stock::get_product(&state.db, &sku).await?))
+async fn get_product(db: Tolerant, sku: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(stock::get_product(&db, &sku).await?))
 }
 
 /// Reserves all lines or none.
@@ -112,11 +113,8 @@ async fn reserve(
 }
 
 #[utoipa::path(get, path = "/reservations/{order_id}", responses((status = 200, body = Reservation), (status = 404)))]
-async fn get_reservation(
-    state: web::Data<State>,
-    order_id: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    let reservation = stock::load(&state.db, *order_id)
+async fn get_reservation(db: Tolerant, order_id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let reservation = stock::load(&*db, *order_id)
         .await?
         .ok_or(crate::InventoryError::ReservationNotFound)?;
     Ok(HttpResponse::Ok().json(reservation))

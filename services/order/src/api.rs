@@ -11,6 +11,7 @@ use platform_contracts::{
     },
     outcomes,
 };
+use platform_db::reads::Tolerant;
 use platform_http::{Admin, ApiError, IdempotencyKey};
 use platform_telemetry::CorrelationId;
 use serde::Deserialize;
@@ -114,17 +115,16 @@ struct ListQuery {
     customer: String,
 }
 
-/// A customer's latest orders (read from the primary: a just-placed order is always there).
+/// A customer's latest orders. Tolerates lag: with the shopper's consistency token, a
+/// just-placed order is always there (the replica has replayed it, or the primary answers).
 #[utoipa::path(get, path = "/orders", params(("customer" = String, Query)), responses((status = 200, body = [Order])))]
-async fn list_orders(
-    state: web::Data<Checkout>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let list = orders::list_for_customer(&state.db, &query.customer, 50).await?;
+async fn list_orders(db: Tolerant, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let list = orders::list_for_customer(&*db, &query.customer, 50).await?;
     Ok(HttpResponse::Ok().json(contract_orders(list)))
 }
 
-/// The order, its lines, its timeline and its compensations.
+/// The order, its lines, its timeline and its compensations. From the primary: it is how a
+/// client polls its checkout's outcome (202 → poll the Location), token or not.
 #[utoipa::path(get, path = "/orders/{id}", responses((status = 200, body = OrderView), (status = 404)))]
 async fn get_order(state: web::Data<Checkout>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let order = orders::load(&state.db, *id).await?.ok_or(OrderError::NotFound)?;

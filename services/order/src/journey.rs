@@ -17,6 +17,7 @@ use platform_contracts::{
     order::{CompensationStatus, OrderStatus},
     payment::{Payment, PaymentStatus},
 };
+use platform_db::reads::Tolerant;
 use platform_http::ApiError;
 use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
 use serde::de::DeserializeOwned;
@@ -26,7 +27,6 @@ use crate::{OrderError, orders};
 
 #[derive(Clone)]
 pub struct Journey {
-    pub db: DatabaseConnection,
     pub services: Vec<(&'static str, String)>,
     pub http: reqwest::Client,
 }
@@ -90,9 +90,15 @@ fn step(
     }
 }
 
-async fn journey_of(journey: web::Data<Journey>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+/// A tolerant read, here and in every service it asks: a journey shows "pending" for a
+/// step until the replica it reads has it, a moment later.
+async fn journey_of(
+    journey: web::Data<Journey>,
+    db: Tolerant,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = *id;
-    let db = &journey.db;
+    let db = &*db;
     let order = orders::load(db, id).await?.ok_or(OrderError::NotFound)?;
     let (_, timeline, compensations) = orders::details(db, id).await?;
     let aggregate = id.to_string();

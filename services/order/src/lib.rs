@@ -263,7 +263,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     );
     let ops_worker = periodic::start("ops-monitor", settings.ops_interval, ops.clone());
     let journey = journey::Journey {
-        db: db.clone(),
         services: vec![
             ("inventory", settings.inventory_url.clone()),
             ("payment", settings.payment_url.clone()),

@@ -79,8 +79,9 @@ pub async fn statuses(
     Ok(rows.into_iter().map(|r| (r.id, r.status)).collect())
 }
 
-/// A customer's latest orders. Served from the primary: a shopper who just placed an
-/// order must see it on the next page, and a lagging replica would make it "disappear".
+/// A customer's latest orders. A tolerant read (the handler picks the pool): a shopper who
+/// just placed an order sends the consistency token of that checkout, so a lagging replica
+/// cannot make it "disappear"; everyone else may see the list a moment late.
 pub async fn list_for_customer(
     db: &impl ConnectionTrait,
     customer_id: &str,

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use platform_contracts::payment::{Account, AuthorizeRequest, Payment, PaymentStatus, TestCard};
+use platform_db::reads::Tolerant;
 use platform_http::{ApiError, Faults};
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
@@ -112,8 +113,8 @@ async fn authorize(
 }
 
 #[utoipa::path(get, path = "/payments/{order_id}", responses((status = 200, body = Payment), (status = 404)))]
-async fn get_payment(state: web::Data<State>, order_id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
-    let payment = ledger::load(&state.db, *order_id)
+async fn get_payment(db: Tolerant, order_id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let payment = ledger::load(&*db, *order_id)
         .await?
         .ok_or(crate::PaymentError::NotFound)?;
     Ok(HttpResponse::Ok().json(payment))

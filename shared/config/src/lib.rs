@@ -159,6 +159,13 @@ pub struct ServiceSettings {
     pub server: ServerSettings,
     /// The service's own database. No service ever reads another one's database.
     pub database_url: String,
+    /// A streaming replica of it, for reads that tolerate lag (`DATABASE_REPLICA_URL`;
+    /// unset: every read uses the primary).
+    pub database_replica_url: Option<String>,
+    /// A replica lagging more than this serves no reads (`DATABASE_REPLICA_MAX_LAG_MS`, 5 s).
+    pub replica_max_lag: Duration,
+    /// How often the replica's lag is measured (`DATABASE_REPLICA_CHECK_MS`, 500 ms).
+    pub replica_check_interval: Duration,
     pub amqp_url: String,
     /// RabbitMQ's management API (with credentials), for queue depth and message age.
     pub rabbitmq_management_url: String,
@@ -176,6 +183,11 @@ impl ServiceSettings {
                 "DATABASE_URL",
                 &format!("postgres://{name}:{name}@127.0.0.1:{DEV_PG_PORT}/{name}"),
             ),
+            database_replica_url: std::env::var("DATABASE_REPLICA_URL")
+                .ok()
+                .filter(|u| !u.is_empty()),
+            replica_max_lag: millis("DATABASE_REPLICA_MAX_LAG_MS", 5_000)?,
+            replica_check_interval: millis("DATABASE_REPLICA_CHECK_MS", 500)?,
             amqp_url: string(
                 "AMQP_URL",
                 &format!("amqp://platform:platform@127.0.0.1:{DEV_AMQP_PORT}/platform"),

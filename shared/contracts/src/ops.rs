@@ -211,6 +211,22 @@ pub struct Readiness {
     pub checks: BTreeMap<String, String>,
 }
 
+pub const REPLICA_PATH: &str = "/ops/replica";
+
+/// `GET /ops/replica` on every service: its read replica, as the service sees it. Not
+/// usable (unreachable, or lagging past the threshold) means its tolerant reads go to the
+/// primary: degraded, not down, so readiness stays green.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaStatus {
+    /// A replica is configured (`DATABASE_REPLICA_URL`).
+    pub configured: bool,
+    pub usable: bool,
+    /// WAL bytes the replica has not replayed yet.
+    pub lag_bytes: u64,
+    /// How far behind it is in time (0 when it has replayed everything).
+    pub lag_millis: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use serde::de::DeserializeOwned;

@@ -2,6 +2,8 @@
 //!
 //! Each service owns exactly one database; nothing here lets a service reach another's.
 
+pub mod reads;
+
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -21,6 +23,20 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .min_connections(1)
         .connect_timeout(Duration::from_secs(3))
         .acquire_timeout(Duration::from_secs(3))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}
+
+/// Opens the replica's pool without connecting yet: a replica that is down at start-up is a
+/// degraded service (tolerant reads use the primary), not a service that cannot start.
+pub async fn connect_replica(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(0)
+        .connect_lazy(true)
+        .connect_timeout(Duration::from_secs(1))
+        .acquire_timeout(Duration::from_secs(1))
         .sqlx_logging(false);
     Database::connect(options).await
 }

@@ -8,6 +8,7 @@
 //!   SIGTERM, then runs the service's shutdown hooks (closing broker channels, stopping actors).
 
 pub mod admin;
+pub mod consistency;
 pub mod error;
 pub mod extract;
 pub mod faults;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod server;
 
 pub use admin::{Admin, AdminToken};
+pub use consistency::{CONSISTENCY_HEADER, WriteStamp};
 pub use error::ApiError;
 pub use faults::Faults;
 pub use health::Probe;

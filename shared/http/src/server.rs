@@ -80,6 +80,8 @@ where
         App::new()
             // Order: the last `wrap` runs first. The correlation id must exist before the
             // tracing root span is created, so the span can record it.
+            // Innermost: the write has committed by the time it asks where the WAL is.
+            .wrap(middleware::from_fn(crate::consistency::stamp_writes))
             .wrap(middleware::from_fn(crate::metrics::record_request))
             .wrap(TracingLogger::<CorrelationRootSpan>::new())
             .wrap(middleware::from_fn(correlation_id))

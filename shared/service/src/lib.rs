@@ -7,10 +7,13 @@
 
 pub mod periodic;
 
+use actix::Addr;
 use actix_web::web;
 use futures_util::FutureExt;
 use platform_broker::Broker;
 use platform_config::{Component, ConfigError, ServiceSettings};
+use platform_contracts::ops::REPLICA_PATH;
+use platform_db::reads::{Reads, ReplicaPolicy};
 use platform_http::{AdminToken, Application, Probe, ShutdownHook};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
@@ -29,7 +32,23 @@ pub struct Infra {
     /// 118 → 94 checkouts/s (docs/benchmarks.md). Worth it when the database has cores to
     /// spare and background bursts are what slows the request path.
     pub background_db: DatabaseConnection,
+    /// Which pool a read uses: the primary, or the replica for reads that tolerate lag
+    /// (`platform_db::reads`).
+    pub reads: Reads,
+    /// Measures the replica's lag, when there is one.
+    replica_watch: Option<Addr<periodic::Periodic>>,
     pub broker: Broker,
+}
+
+/// The replica's lag, measured every `interval` (see `Reads::measure`).
+#[derive(Clone)]
+struct ReplicaWatch(Reads);
+
+impl periodic::Pass for ReplicaWatch {
+    async fn run_pass(&self) -> anyhow::Result<bool> {
+        self.0.measure().await?;
+        Ok(false)
+    }
 }
 
 impl Infra {
@@ -50,11 +69,26 @@ impl Infra {
             0 => db.clone(),
             size => platform_db::connect(&settings.database_url, size).await?,
         };
+        let (reads, replica_watch) = match &settings.database_replica_url {
+            None => (Reads::primary_only(db.clone()), None),
+            Some(url) => {
+                let replica = platform_db::connect_replica(url, pool_size).await?;
+                let policy = ReplicaPolicy {
+                    max_lag: settings.replica_max_lag,
+                    interval: settings.replica_check_interval,
+                };
+                let reads = Reads::new(db.clone(), replica, policy);
+                let watch = periodic::start("replica-lag", policy.interval, ReplicaWatch(reads.clone()));
+                (reads, Some(watch))
+            }
+        };
         let broker = Broker::start(settings.amqp_url.clone(), settings.component().name());
         Ok(Self {
             settings,
             db,
             background_db,
+            reads,
+            replica_watch,
             broker,
         })
     }
@@ -68,8 +102,13 @@ impl Infra {
         let mut probes = vec![platform_db::probe(self.db.clone()), self.broker.probe()];
         probes.extend(extra_probes);
         let admin_token = AdminToken(self.settings.admin_token.clone());
+        let write_stamp = self.reads.write_stamp();
+        let replica = self.reads.clone();
         let routes = move |cfg: &mut web::ServiceConfig| {
-            cfg.app_data(web::Data::new(admin_token.clone()));
+            cfg.app_data(web::Data::new(admin_token.clone()))
+                .app_data(web::Data::new(write_stamp.clone()))
+                .app_data(web::Data::new(replica.clone()))
+                .route(REPLICA_PATH, web::get().to(replica_status));
             routes(cfg);
         };
         let app = platform_http::serve(&self.settings.server, probes, routes)?;
@@ -86,7 +125,11 @@ impl Infra {
             }
             .boxed()
         });
-        Ok(app.on_shutdown(close_db).on_shutdown(close_broker))
+        let app = app.on_shutdown(close_db).on_shutdown(close_broker);
+        Ok(match &self.replica_watch {
+            Some(watch) => app.on_shutdown(periodic::stop_hook(watch.clone())),
+            None => app,
+        })
     }
 }
 
@@ -107,4 +150,8 @@ where
     let settings = settings(ServiceSettings::from_env(component)?)?;
     build(settings).await?.run_until_stopped().await?;
     Ok(())
+}
+
+async fn replica_status(reads: web::Data<Reads>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(reads.status())
 }

@@ -14,6 +14,11 @@ pub fn service_settings(component: Component, db: &TestDatabase, vhost: &TestVho
     ServiceSettings {
         server: server_settings(component),
         database_url: db.url.clone(),
+        // Off unless a test asks for it (`TestDatabase::replica_url`): a test that writes and
+        // then reads without a consistency token would otherwise race the replica.
+        database_replica_url: None,
+        replica_max_lag: Duration::from_secs(5),
+        replica_check_interval: Duration::from_millis(100),
         amqp_url: vhost.amqp_url.clone(),
         rabbitmq_management_url: crate::vhost::management_url(),
         admin_token: TEST_ADMIN_TOKEN.into(),
