@@ -64,6 +64,33 @@ impl TestDatabase {
 
     /// Reads one number straight from the database (a test's invariant): the first column
     /// of the first row, which must exist and be a non-null bigint.
+    /// This database on the streaming replica (the server of `TEST_DATABASE_REPLICA_URL`).
+    pub fn replica_url(&self) -> String {
+        let replica = crate::replica_admin_url();
+        let authority = replica
+            .split('@')
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("host:port in TEST_DATABASE_REPLICA_URL")
+            .to_string();
+        self.url.replace(self.authority(), &authority)
+    }
+
+    /// A text the database answers (one row, one column).
+    pub async fn text(&self, sql: &str) -> String {
+        let conn = Database::connect(&self.url)
+            .await
+            .expect("connect to the test database");
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("{sql}: no row"));
+        let text: String = row.try_get_by_index(0).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        let _ = conn.close().await;
+        text
+    }
+
     pub async fn scalar(&self, sql: &str) -> i64 {
         let conn = Database::connect(&self.url)
             .await

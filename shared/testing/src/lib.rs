@@ -14,6 +14,7 @@ pub mod events;
 mod lifecycle;
 mod process;
 mod proxy;
+mod replica;
 mod service;
 mod vhost;
 
@@ -21,6 +22,7 @@ pub use database::TestDatabase;
 pub use lifecycle::check_service_lifecycle;
 pub use process::{ServiceProcess, process_env};
 pub use proxy::TcpProxy;
+pub use replica::{TestReplica, replica_admin_url};
 pub use service::{RunningService, TEST_ADMIN_TOKEN, free_port, server_settings, service_settings, spawn};
 pub use vhost::{TestVhost, management_url};
 
