@@ -6,11 +6,13 @@ use platform_config::Component;
 use platform_contracts::{
     analytics::{SUMMARY_PATH, Summary},
     money::format_minor,
+    ops::{REPLICA_PATH, ReplicaStatus},
 };
 use platform_telemetry::CorrelationId;
 
 use crate::{
     backend::{Backend, Page},
+    control_room::replica_state,
     views::render,
 };
 
@@ -31,14 +33,21 @@ struct AnalyticsPage {
     lag_ms: String,
     heartbeat_age_ms: String,
     stale: bool,
+    /// Where analytics read these figures from (its replica, or the primary) and its lag.
+    replica: String,
     problem: Option<String>,
 }
 
 async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
-    let reply = backend
-        .get(Component::Analytics, SUMMARY_PATH, &correlation)
-        .await;
+    let (reply, replica) = tokio::join!(
+        backend.get(Component::Analytics, SUMMARY_PATH, &correlation),
+        backend.get(Component::Analytics, REPLICA_PATH, &correlation),
+    );
     let problem = (!reply.ok()).then(|| reply.message());
+    let replica = replica
+        .json_if_ok::<ReplicaStatus>()?
+        .map(|r| format!("{}; {} ms behind the primary", replica_state(&r), r.lag_millis))
+        .unwrap_or_default();
     let page = match reply.json_if_ok::<Summary>()? {
         Some(summary) => page(summary, problem),
         // Nothing to show: no figures, and no sign that they are fresh.
@@ -47,6 +56,7 @@ async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> P
             ..page(Summary::default(), problem)
         },
     };
+    let page = AnalyticsPage { replica, ..page };
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -84,6 +94,7 @@ fn page(a: Summary, problem: Option<String>) -> AnalyticsPage {
         lag_ms: ms(a.freshness.lag_ms),
         heartbeat_age_ms: ms(a.freshness.heartbeat_age_ms),
         stale: a.freshness.stale,
+        replica: String::new(),
         problem,
     }
 }

@@ -17,7 +17,7 @@ use platform_contracts::{
     ops::{
         ALERTS_PATH, Alerts, CONSUMERS_PATH, Consumer, DEAD_LETTERS_PATH, DeadLetter, FAULTS_PATH, Fault,
         FaultMode, FaultSwitches, OUTBOX_PATH, OutboxStats, QUEUES_PATH, QueueSnapshot, RELAY_PATH,
-        RelayState,
+        REPLICA_PATH, RelayState, ReplicaStatus,
     },
     order::{Compensation, Order},
 };
@@ -80,6 +80,8 @@ struct OpsPage {
     alerts: Vec<(String, String, String, String)>,
     /// The live integrity check: lost, duplicated, stuck, oldest open order.
     integrity: IntegrityReport,
+    /// Each service's view of the read replica: (service, state, lag).
+    replica: Vec<(String, String, String)>,
     queues: Vec<QueueRow>,
     outbox_backlog: i64,
     outbox_oldest: String,
@@ -138,6 +140,15 @@ pub(crate) fn switch(mode: FaultMode) -> Fault {
 
 /// Each service's answer to the same call, read as `T`; empty for a service that answered
 /// an error (or not at all), which shows as nothing in its panel.
+/// How a service reads: from the replica, or from the primary and why.
+pub fn replica_state(r: &ReplicaStatus) -> String {
+    match (r.configured, r.usable) {
+        (false, _) => "primary only (no replica configured)".into(),
+        (true, true) => "replica in use".into(),
+        (true, false) => "replica unusable (lagging or down): reads from the primary".into(),
+    }
+}
+
 fn each<T: DeserializeOwned + Default>(replies: &[Reply]) -> Result<Vec<T>, BadAnswer> {
     replies
         .iter()
@@ -190,6 +201,12 @@ async fn ops(
             .map(|c| admin_get(&backend, *c, FAULTS_PATH, corr, t)),
     )
     .await;
+    let replica = join_all(
+        Component::SERVICES
+            .iter()
+            .map(|c| backend.get(*c, REPLICA_PATH, corr)),
+    )
+    .await;
     let signed_in = t.is_some() && relay.ok();
     let queues: QueueSnapshot = queues.json_if_ok()?.unwrap_or_default();
     let alerts: Alerts = alerts.json_if_ok()?.unwrap_or_default();
@@ -212,6 +229,17 @@ async fn ops(
             .map(|a| (a.name, a.severity.to_string(), a.message, time(&a.since, 19)))
             .collect(),
         integrity: integrity.json_if_ok::<IntegrityReport>()?.unwrap_or_default(),
+        replica: Component::SERVICES
+            .iter()
+            .zip(each::<ReplicaStatus>(&replica)?)
+            .map(|(c, r)| {
+                (
+                    c.name().to_string(),
+                    replica_state(&r),
+                    format!("{} ms, {} bytes", r.lag_millis, r.lag_bytes),
+                )
+            })
+            .collect(),
         queues: queues
             .queues
             .into_iter()

@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::{
     inventory::{PRODUCTS_PATH, Product},
-    ops::{Fault, FaultMode},
+    ops::{Fault, FaultMode, REPLICA_LAG_PATH, ReplicaLag},
     order::{LineInput, ORDERS_PATH, OrderView, PlaceOrder},
 };
 use platform_telemetry::CorrelationId;
@@ -163,6 +163,44 @@ async fn run_scenario(
             tokio::time::sleep(Duration::from_secs(1)).await;
             let _ = order_admin("/admin/outbox/republish-latest").await;
             redirect(&format!("/orders/{id}"))
+        }
+        "replica-lags" => {
+            // The replica stops replaying for 30 s. Everyone's catalog and analytics go stale;
+            // this shopper's own new order shows at once: their reads carry its token.
+            let paused = backend
+                .request(
+                    reqwest::Method::POST,
+                    Component::Order,
+                    REPLICA_LAG_PATH,
+                    &correlation,
+                )
+                .admin(token.as_deref())
+                .json(&ReplicaLag { seconds: 30 })
+                .send()
+                .await;
+            if !paused.ok() {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not pause the replica",
+                    paused.message(),
+                ));
+            }
+            let reply = place(
+                &backend,
+                &correlation,
+                "scenario-replica",
+                "mug",
+                "4242424242424242",
+            )
+            .await;
+            if placed(&reply).is_none() {
+                return Ok(checkout_failed(&reply));
+            }
+            let mut res = redirect("/orders?customer=scenario-replica");
+            if let Some(token) = &reply.consistency {
+                let _ = res.add_cookie(&session::cookie(session::CONSISTENCY, token.clone()));
+            }
+            res
         }
         "poison-message" => {
             let _ = order_admin("/admin/poison").await;

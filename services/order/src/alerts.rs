@@ -18,6 +18,7 @@ use platform_contracts::analytics::{SUMMARY_PATH, Summary};
 use platform_contracts::ops::{
     ALERTS_PATH, Alert, Alerts, OUTBOX_PATH, OutboxStats, QueueRole, Severity, Thresholds,
 };
+use platform_db::reads::Reads;
 use platform_messaging::monitor::QueueMonitor;
 use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, raw_sql};
 
@@ -28,6 +29,9 @@ pub struct OpsMonitor {
     pub thresholds: Thresholds,
     pub analytics_url: String,
     integrity: crate::integrity::Integrity,
+    /// The order service's view of the read replica (every service has its own; they
+    /// share one replica).
+    reads: Reads,
     http: reqwest::Client,
     active: Arc<Mutex<BTreeMap<String, Alert>>>,
     outbox: Arc<Mutex<OutboxStats>>,
@@ -40,9 +44,11 @@ impl OpsMonitor {
         thresholds: Thresholds,
         analytics_url: String,
         integrity: crate::integrity::Integrity,
+        reads: Reads,
     ) -> Self {
         Self {
             db,
+            reads,
             monitor,
             thresholds,
             analytics_url,
@@ -68,6 +74,17 @@ impl OpsMonitor {
     async fn evaluate(&self, outbox: &OutboxStats) -> Result<Vec<(String, Severity, String)>, DbErr> {
         let t = &self.thresholds;
         let mut firing = Vec::new();
+        let replica = self.reads.status();
+        if replica.configured && !replica.usable {
+            firing.push((
+                "replica_unusable".into(),
+                Severity::Ticket,
+                format!(
+                    "the read replica is unreachable or {} ms ({} bytes) behind: tolerant reads go to the primary",
+                    replica.lag_millis, replica.lag_bytes
+                ),
+            ));
+        }
         let snapshot = self.monitor.snapshot();
         if let Some(error) = &snapshot.error {
             firing.push((

@@ -7,14 +7,18 @@
 //!   publishes it again and consumers must ignore the duplicate.
 //! - `POST /admin/poison`: publishes a message that is not an event envelope, to watch it
 //!   land in every consumer's dead-letter queue while the queues keep flowing.
+//! - `POST /admin/replica/lag`: pauses WAL replay on the read replica for some seconds: the
+//!   catalog and analytics go stale (everyone's tolerant reads), while a shopper's own new
+//!   order still shows at once (their reads carry their consistency token).
 
 use actix_web::{HttpResponse, web};
 use lapin::{BasicProperties, options::BasicPublishOptions};
 use platform_broker::Broker;
 use platform_contracts::{
     EXCHANGE,
-    ops::{RELAY_PATH, RelayState},
+    ops::{RELAY_PATH, REPLICA_LAG_PATH, RelayState, ReplicaLag},
 };
+use platform_db::reads::Reads;
 use platform_http::{Admin, ApiError};
 use platform_messaging::Relay;
 use sea_orm::{ConnectionTrait, DatabaseConnection, raw_sql};
@@ -24,6 +28,7 @@ pub struct Demo {
     pub db: DatabaseConnection,
     pub relay: Relay,
     pub broker: Broker,
+    pub reads: Reads,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig, demo: Demo) {
@@ -32,7 +37,27 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: Demo) {
         .route("/admin/relay/pause", web::post().to(pause))
         .route("/admin/relay/resume", web::post().to(resume))
         .route("/admin/outbox/republish-latest", web::post().to(republish_latest))
-        .route("/admin/poison", web::post().to(poison));
+        .route("/admin/poison", web::post().to(poison))
+        .route(REPLICA_LAG_PATH, web::post().to(replica_lag));
+}
+
+/// Pauses the replica's replay for `seconds` (1 to 300).
+async fn replica_lag(
+    _: Admin,
+    demo: web::Data<Demo>,
+    body: web::Json<ReplicaLag>,
+) -> Result<HttpResponse, ApiError> {
+    if !(1..=300).contains(&body.seconds) {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "seconds must be between 1 and 300",
+        ));
+    }
+    demo.reads
+        .pause_replay(std::time::Duration::from_secs(body.seconds))
+        .await
+        .map_err(|e| ApiError::conflict("replica_unavailable", e.to_string()))?;
+    Ok(HttpResponse::Ok().json(*body))
 }
 
 async fn relay_state(_: Admin, demo: web::Data<Demo>) -> HttpResponse {

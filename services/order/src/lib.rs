@@ -224,6 +224,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         db: db.clone(),
         relay: relay.clone(),
         broker: infra.broker.clone(),
+        reads: infra.reads.clone(),
     };
     let relay_worker = periodic::start("outbox-relay", settings.outbox_poll, relay);
     platform_messaging::outbox::listen(settings.service.database_url.clone(), relay_worker.clone());
@@ -260,6 +261,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.alert_thresholds.clone(),
         settings.analytics_url.clone(),
         integrity.clone(),
+        infra.reads.clone(),
     );
     let ops_worker = periodic::start("ops-monitor", settings.ops_interval, ops.clone());
     let journey = journey::Journey {

@@ -213,6 +213,15 @@ pub struct Readiness {
 
 pub const REPLICA_PATH: &str = "/ops/replica";
 
+/// `POST` on the order service (admin): the demo's "replica lags" switch.
+pub const REPLICA_LAG_PATH: &str = "/admin/replica/lag";
+
+/// Pause the replica's WAL replay for this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaLag {
+    pub seconds: u64,
+}
+
 /// `GET /ops/replica` on every service: its read replica, as the service sees it. Not
 /// usable (unreachable, or lagging past the threshold) means its tolerant reads go to the
 /// primary: degraded, not down, so readiness stays green.

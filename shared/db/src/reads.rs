@@ -274,6 +274,29 @@ impl Reads {
         self.policy.interval
     }
 
+    /// The demo's "replica lags" switch: pauses WAL replay on the replica (for every
+    /// database on it: it is one server) and resumes it after `duration`. The replica keeps
+    /// receiving WAL meanwhile, so it catches up at once when replay resumes. Needs EXECUTE
+    /// on `pg_wal_replay_pause`/`_resume`, which `./dev` grants to the order role only.
+    pub async fn pause_replay(&self, duration: Duration) -> Result<(), DbErr> {
+        let replica = self
+            .replica
+            .clone()
+            .ok_or_else(|| DbErr::Custom("no replica is configured (DATABASE_REPLICA_URL)".into()))?;
+        replica.execute_unprepared("SELECT pg_wal_replay_pause()").await?;
+        tracing::warn!(seconds = duration.as_secs(), "replica replay paused (demo)");
+        actix_web::rt::spawn(async move {
+            actix_web::rt::time::sleep(duration).await;
+            match replica.execute_unprepared("SELECT pg_wal_replay_resume()").await {
+                Ok(_) => tracing::warn!("replica replay resumed (demo)"),
+                Err(e) => {
+                    tracing::error!(error = %e, "resuming the replica's replay failed; run SELECT pg_wal_replay_resume() on it")
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// The token for a write's answer: where the primary's WAL is after the commit.
     pub fn write_stamp(&self) -> platform_http::WriteStamp {
         let primary = self.primary.clone();
