@@ -193,10 +193,14 @@ async fn run_scenario(
                 "4242424242424242",
             )
             .await;
-            if placed(&reply).is_none() {
+            let Some(view) = placed(&reply) else {
                 return Ok(checkout_failed(&reply));
-            }
-            let mut res = redirect("/orders?customer=scenario-replica");
+            };
+            // `placed` names the new order (the page ignores it; the browser test reads it).
+            let mut res = redirect(&format!(
+                "/orders?customer=scenario-replica&placed={}",
+                view.order.id
+            ));
             if let Some(token) = &reply.consistency {
                 let _ = res.add_cookie(&session::cookie(session::CONSISTENCY, token.clone()));
             }

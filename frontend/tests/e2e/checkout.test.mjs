@@ -119,3 +119,31 @@ test('pages read well on a phone-sized screen', async () => {
   await page.goto(`${BASE}/scenarios`);
   await page.screenshot({ path: join(ARTIFACTS, 'scenarios-phone.png'), fullPage: true });
 });
+
+test('the replica lags: your own new order shows at once, the replica is reported unusable', async () => {
+  const token = process.env.ADMIN_TOKEN;
+  assert.ok(token, 'ADMIN_TOKEN is set by ./dev test');
+  const page = await newPage();
+  await page.goto(`${BASE}/ops`);
+  await page.fill('input[name=token]', token);
+  await page.click('form[action="/ops/login"] button');
+  await page.goto(`${BASE}/scenarios`);
+  await page.click('form[action="/scenarios/replica-lags"] button');
+  await page.waitForURL(/\/orders\?customer=scenario-replica&placed=/);
+  // Replay is paused: the order exists only on the primary, and the page shows it anyway,
+  // because this shopper's read carried the checkout's consistency token.
+  const placed = new URL(page.url()).searchParams.get('placed');
+  assert.ok(await page.locator(`a[href="/orders/${placed}"]`).count() === 1, `order ${placed} is listed`);
+  await page.screenshot({ path: join(ARTIFACTS, 'replica-own-order.png'), fullPage: true });
+  // Past the lag threshold (5 s) every service stops reading the replica, and says so.
+  const deadline = Date.now() + 20000;
+  let panel = '';
+  while (Date.now() < deadline) {
+    await page.goto(`${BASE}/ops`);
+    panel = await page.textContent('#replica');
+    if (/replica unusable/.test(panel)) break;
+    await page.waitForTimeout(1000);
+  }
+  assert.match(panel, /replica unusable/);
+  await page.screenshot({ path: join(ARTIFACTS, 'replica-lagging-ops.png'), fullPage: true });
+});
