@@ -5,3 +5,7 @@ CREATE ROLE inventory LOGIN PASSWORD 'inventory';   CREATE DATABASE inventory OW
 CREATE ROLE payment LOGIN PASSWORD 'payment';       CREATE DATABASE payment OWNER payment;
 CREATE ROLE email LOGIN PASSWORD 'email';           CREATE DATABASE email OWNER email;
 CREATE ROLE analytics LOGIN PASSWORD 'analytics';   CREATE DATABASE analytics OWNER analytics;
+
+-- The demo's "replica lags" switch (order service): pause and resume replay on the standby.
+-- Granted on the primary; the standby gets it by replication.
+GRANT EXECUTE ON FUNCTION pg_wal_replay_pause(), pg_wal_replay_resume() TO "order";
