@@ -7,5 +7,7 @@ CREATE ROLE email LOGIN PASSWORD 'email';           CREATE DATABASE email OWNER 
 CREATE ROLE analytics LOGIN PASSWORD 'analytics';   CREATE DATABASE analytics OWNER analytics;
 
 -- The demo's "replica lags" switch (order service): pause and resume replay on the standby.
--- Granted on the primary; the standby gets it by replication.
+-- Granted on the primary, in the order database (each database has its own catalog); the
+-- standby gets it by replication.
+\c order
 GRANT EXECUTE ON FUNCTION pg_wal_replay_pause(), pg_wal_replay_resume() TO "order";

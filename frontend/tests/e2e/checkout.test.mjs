@@ -126,10 +126,12 @@ test('the replica lags: your own new order shows at once, the replica is reporte
   const page = await newPage();
   await page.goto(`${BASE}/ops`);
   await page.fill('input[name=token]', token);
-  await page.click('form[action="/ops/login"] button');
+  // Wait for the sign-in's answer (it sets the cookie) before going on.
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/ops/login"] button')]);
   await page.goto(`${BASE}/scenarios`);
-  await page.click('form[action="/scenarios/replica-lags"] button');
-  await page.waitForURL(/\/orders\?customer=scenario-replica&placed=/);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/scenarios/replica-lags"] button')]);
+  assert.match(page.url(), /\/orders\?customer=scenario-replica&placed=/,
+    `the scenario ended on ${page.url()}: ${(await page.textContent('main, body')).slice(0, 300)}`);
   // Replay is paused: the order exists only on the primary, and the page shows it anyway,
   // because this shopper's read carried the checkout's consistency token.
   const placed = new URL(page.url()).searchParams.get('placed');
