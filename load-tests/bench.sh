@@ -2,8 +2,9 @@
 #
 # load-tests/bench.sh: the benchmark harness behind `./dev load <scenario> [--rate N]
 # [--duration D] [k6 args]`: a release build of the platform, the machine's ceilings
-# (pgbench, relay-bench), the k6 scenario, CPU and memory per process (k6 included),
-# pg_stat_statements, the invariant checker and the report in
+# (pgbench, relay-bench), the k6 scenario, CPU and memory per process (k6 and the hot
+# standby included), the standby's lag and the reads it served (replica_report; compare
+# with READ_REPLICA=off), pg_stat_statements, the invariant checker and the report in
 # load-tests/results/<time>-<scenario>/ (scripts/load-report.py writes report.md).
 #
 # Not a program of its own: ./dev sources this file after its own settings and helpers, so
@@ -45,6 +46,8 @@ usage_snapshot() { # -> lines "name ticks peak_kb"
     pid=$(running_pid "$name" "${BINARY[$name]}") && echo "$name $(group_usage "$pid")"
   done
   pg_running && echo "postgres $(group_usage "$(pg_pid)")"
+  # The hot standby on its own line: with READ_REPLICA=off it still streams and replays WAL.
+  pg_running "$PG_REPLICA_DATA" && echo "postgres-replica $(group_usage "$(pg_pid "$PG_REPLICA_DATA")")"
   pid=$(running_pid rabbitmq rabbitmq-server) && echo "rabbitmq $(group_usage "$pid")"
   return 0
 }
@@ -61,6 +64,105 @@ scrape_metrics() { # dir label
   for name in "${DB_SERVICES[@]}"; do
     curl -fsS --max-time 5 "$(service_url "$name")/metrics" >"$1/metrics-$2-$name.txt" 2>/dev/null || true
   done
+}
+
+# The standby's lag as the primary sees it, once a second while k6 runs: one line per
+# sample, "epoch lag_bytes replay_lag_ms" (replay_lsn behind pg_current_wal_lsn(); replay_lag
+# empty when nothing was waiting to be replayed). One psql session for all samples, so the
+# sampler costs a query a second, not a process. Stopped by replica_lag_stop.
+replica_lag_start() { # samples-file
+  local query="SELECT round(extract(epoch FROM clock_timestamp()), 1),
+    pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint,
+    round(extract(epoch FROM r.replay_lag)::numeric * 1000, 1)
+    FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+    WHERE s.slot_name = '$PG_REPLICA_SLOT';"
+  LAG_STOP=$1.stop
+  rm -f "$LAG_STOP"
+  (
+    while [[ ! -e $LAG_STOP ]]; do echo "$query"; sleep 1; done |
+      as_postgres "$PG_BIN/psql" -h "$PG_RUN" -p "$PG_PORT" -U postgres -d postgres -X -q -A -t -F ' ' \
+        >"$1" 2>/dev/null || true
+  ) &
+  LAG_SAMPLER=$!
+}
+
+replica_lag_stop() {
+  touch "$LAG_STOP"
+  wait "$LAG_SAMPLER" 2>/dev/null || true
+  rm -f "$LAG_STOP"
+}
+
+# The read replica's part of a run, appended to report.md and kept as replica.md: CPU per
+# confirmed checkout of the primary, the standby, the services and everything; the standby's
+# lag during k6 (replica-lag.txt); tolerant reads per pool from db_reads_total in each
+# service's /metrics before and after (scrape_metrics; the reads not on the replica count
+# as primary with their reason, and with no replica configured none are counted).
+replica_report() { # results-dir
+  python3 - "$1" "$READ_REPLICA" "${SERVICES[@]}" <<'PY'
+import json, math, pathlib, re, sys
+
+results, read_replica, services = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+text = lambda name: (results / name).read_text() if (results / name).exists() else ""
+summary = next(iter(sorted(results.glob("*-summary.json"))), None)
+summary = json.loads(summary.read_text()) if summary else {}
+values = lambda name: summary.get("metrics", {}).get(name, {}).get("values", {})
+confirmed = values("orders_confirmed").get("count") or values("flash_confirmed").get("count") or 0
+elapsed = float(text("elapsed.txt").strip() or 0)
+cpu = {row.split()[0]: float(row.split()[1]) for row in text("processes.txt").splitlines() if row.strip()}
+per = lambda pct: pct / 100 * elapsed / confirmed * 1000 if confirmed else float("nan")
+groups = [("postgres (primary)", cpu.get("postgres", 0.0)), ("postgres-replica", cpu.get("postgres-replica", 0.0)),
+          ("services (" + ", ".join(s for s in services if s in cpu) + ")", sum(cpu.get(s, 0.0) for s in services)),
+          ("rabbitmq", cpu.get("rabbitmq", 0.0)), ("k6", cpu.get("k6", 0.0)), ("**total**", sum(cpu.values()))]
+
+def stats(samples):
+    if not samples:
+        return None
+    samples = sorted(samples)
+    rank = lambda q: samples[max(0, math.ceil(q * len(samples)) - 1)]   # nearest rank
+    return rank(0.50), rank(0.99), samples[-1]
+
+lag_bytes, lag_ms, missing = [], [], 0
+for row in text("replica-lag.txt").splitlines():
+    fields = row.split(" ")
+    if len(fields) < 3 or fields[1] == "":
+        missing += 1
+        continue
+    lag_bytes.append(float(fields[1]))
+    lag_ms.append(float(fields[2]) if fields[2] else 0.0)   # empty: nothing was waiting
+
+def counters(label):
+    counts = {}
+    for service in services:
+        for line in text(f"metrics-{label}-{service}.txt").splitlines():
+            m = re.match(r"^db_reads_total\{(.*)\} ([0-9.e+-]+)$", line)
+            if m:
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+                key = (service, labels.get("pool", "?"), labels.get("why", "?"))
+                counts[key] = counts.get(key, 0.0) + float(m.group(2))
+    return counts
+
+before, after = counters("before"), counters("after")
+reads = {k: after[k] - before.get(k, 0.0) for k in after}
+out = [f"## Read replica (READ_REPLICA={read_replica})", "",
+       "| process | CPU (% of one core) | CPU per confirmed checkout |", "| --- | --- | --- |"]
+out += [f"| {name} | {pct:.1f} % | {per(pct):.2f} ms |" for name, pct in groups]
+fmt = lambda s, unit, d: "n/a" if s is None else " / ".join(f"{v:,.{d}f}" for v in s) + unit
+out += ["", f"Replica lag during k6, sampled once a second on the primary ({len(lag_bytes)} samples"
+        + (f", {missing} without a streaming standby" if missing else "") + "), p50 / p99 / max: "
+        f"**{fmt(stats(lag_bytes), ' bytes', 0)}**, replay lag **{fmt(stats(lag_ms), ' ms', 1)}** "
+        "(an empty replay_lag, nothing waiting, counts as 0).", ""]
+out += ["Tolerant reads by pool (`db_reads_total`, from before k6 to after the invariant checker):", "",
+        "| service | pool | why | reads |", "| --- | --- | --- | --- |"]
+out += [f"| {s} | {p} | {w} | {n:,.0f} |" for (s, p, w), n in sorted(reads.items()) if n]
+totals = {}
+for (_, p, _), n in reads.items():
+    totals[p] = totals.get(p, 0.0) + n
+out += [f"| all | {p} | | {n:,.0f} |" for p, n in sorted(totals.items())] or ["| all | - | none counted (no replica configured) | 0 |"]
+(results / "replica.md").write_text("\n".join(out) + "\n")
+with open(results / "report.md", "a") as report:
+    report.write("\n" + "\n".join(out) + "\n")
+print("\n".join(out))
+PY
 }
 
 # pg_stat_statements, zeroed before the scenario and read after it (and after the
@@ -120,14 +222,15 @@ measure_ceilings() { # results-dir
 }
 
 cmd_load() { # scenario [run-k6 args...]
-  local scenario=${1:-} stamp results name k6_rc=0 check_rc=0 started_at elapsed
+  local scenario=${1:-} stamp results name k6_rc=0 check_rc=0 started_at elapsed prefix=
   [[ -n $scenario ]] || die "usage: ./dev load <scenario> [--rate N] [--duration D] [k6 args] (scenarios: $(ls "$REPO_ROOT/load-tests/k6" | sed 's/\.js$//' | paste -sd ' ' -))"
   shift
   [[ -f $REPO_ROOT/load-tests/k6/$scenario.js ]] || die "no scenario $scenario in load-tests/k6"
   stamp=$(date -u +%Y%m%dT%H%M%SZ)
   results=$REPO_ROOT/load-tests/results/$stamp-$scenario
   mkdir -p "$results"
-  echo "./dev load $scenario $*" >"$results/command.txt"
+  if [[ $READ_REPLICA == off ]]; then prefix="READ_REPLICA=off "; fi
+  echo "$prefix./dev load $scenario $*" >"$results/command.txt"
   printf '%s; %s cores; %s RAM; %s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)" "$(nproc)" \
     "$(free -h | awk '/^Mem:/ {print $2}')" "$(uname -sr)" >"$results/machine.txt"
 
@@ -148,8 +251,9 @@ cmd_load() { # scenario [run-k6 args...]
   # k6 shares the machine, so its CPU is part of the picture. It is our (grand)child: the
   # shell's `times` (user and system time of finished children) before and after the run.
   times >"$results/times-before.txt"
-  info "k6: $scenario $*"
+  info "k6: $scenario $* (READ_REPLICA=$READ_REPLICA)"
   service_url_env order inventory
+  replica_lag_start "$results/replica-lag.txt"
   env "${URL_ENV[@]}" RESULTS_DIR="$results" \
     ADMIN_TOKEN="$ADMIN_TOKEN" "$REPO_ROOT/load-tests/run-k6.sh" "$scenario" "$@" || k6_rc=$?
   times >"$results/times-after.txt"
@@ -165,11 +269,14 @@ cmd_load() { # scenario [run-k6 args...]
     children_cpu_seconds "$results/times-before.txt" "$results/times-after.txt" |
       awk -v secs="$elapsed" '{ printf "k6 %.1f 0\n", $1 / secs * 100 }'
   } >"$results/processes.txt"
+  # Stopped after the figures above, so the sampler's own processes are not counted as k6.
+  replica_lag_stop
 
   CHECKER_PROFILE=release check_invariants 120 | tee "$results/invariants.txt" || check_rc=$?
   statements_report >"$results/statements.txt"
   scrape_metrics "$results" after
   python3 "$REPO_ROOT/scripts/load-report.py" "$results" >/dev/null
+  replica_report "$results" || warn "the read replica's section of the report failed"
   info "report: $results/report.md"
   ((k6_rc == 0 && check_rc == 0)) || die "load run failed (k6 exit $k6_rc, invariant checker exit $check_rc)"
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use platform_config::Component;
-use platform_contracts::ops::ReplicaStatus;
+use platform_contracts::ops::{ALERTS_PATH, Alerts, ReplicaStatus};
 use platform_testing::{
     RunningService, TEST_ADMIN_TOKEN, TcpProxy, TestDatabase, TestReplica, TestVhost, service_settings, spawn,
 };
@@ -56,6 +56,28 @@ async fn until_usable(service: &RunningService, usable: bool) {
     }
 }
 
+/// Whether the order service's `replica_unusable` alert fires, waiting for it to be `firing`.
+async fn until_alert(order: &RunningService, firing: bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let alerts: Alerts = reqwest::get(order.url(ALERTS_PATH))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if alerts.active.iter().any(|a| a.name == "replica_unusable") == firing {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replica_unusable alert never became firing={firing}: {:?}",
+            alerts.active
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// `hot-sneaker`'s available stock, as the catalog (a tolerant read) shows it.
 async fn available(inventory: &RunningService, token: Option<&str>) -> i64 {
     let mut req = reqwest::Client::new().get(inventory.url("/products/hot-sneaker"));
@@ -77,9 +99,10 @@ async fn post(url: String, body: Value, headers: &[(&str, &str)]) -> reqwest::Re
 #[actix_web::test]
 async fn tolerant_reads_use_the_replica_and_every_stock_and_money_decision_the_primary() {
     let replica = TestReplica::connect().await;
-    let (inventory_db, payment_db) = (
+    let (inventory_db, payment_db, order_db) = (
         TestDatabase::create("inventory").await,
         TestDatabase::create("payment").await,
+        TestDatabase::create("order").await,
     );
     let vhost = TestVhost::create("replica").await;
     let proxy = TcpProxy::start(
@@ -100,11 +123,21 @@ async fn tolerant_reads_use_the_replica_and_every_stock_and_money_decision_the_p
         payment_service::Settings::new(with_replica(Component::Payment, &payment_db, &vhost, &proxy));
     settings.opening_balance_minor = 10_000;
     let payment = spawn(payment_service::build(settings).await.unwrap());
-    for db in [&inventory_db, &payment_db] {
+    // The order service raises the alert (its own view of the replica).
+    let mut settings = order_service::Settings::new(
+        with_replica(Component::Order, &order_db, &vhost, &proxy),
+        inventory.address.clone(),
+        payment.address.clone(),
+    );
+    settings.ops_interval = Duration::from_millis(100);
+    let order = spawn(order_service::build(settings).await.unwrap());
+    for db in [&inventory_db, &payment_db, &order_db] {
         replica.catch_up(db, Duration::from_secs(20)).await;
     }
     until_usable(&inventory, true).await;
     until_usable(&payment, true).await;
+    until_usable(&order, true).await;
+    until_alert(&order, false).await;
     assert_eq!(available(&inventory, None).await, 10);
 
     replica.pause_replay().await;
@@ -174,6 +207,7 @@ async fn tolerant_reads_use_the_replica_and_every_stock_and_money_decision_the_p
     // Past the lag threshold the replica serves nothing; readiness stays green (degraded,
     // not down) and reads come from the primary.
     until_usable(&inventory, false).await;
+    until_alert(&order, true).await;
     let status = replica_status(&inventory).await;
     assert!(status.lag_millis >= 1500 && status.lag_bytes > 0, "{status:?}");
     assert_eq!(
@@ -193,6 +227,7 @@ async fn tolerant_reads_use_the_replica_and_every_stock_and_money_decision_the_p
     replica.resume_replay().await;
     replica.catch_up(&inventory_db, Duration::from_secs(20)).await;
     until_usable(&inventory, true).await;
+    until_alert(&order, false).await;
     assert_eq!(available(&inventory, None).await, 3);
 
     // A replica that cannot be reached is the same: unusable, reads from the primary.
@@ -206,9 +241,23 @@ async fn tolerant_reads_use_the_replica_and_every_stock_and_money_decision_the_p
         200
     );
     assert_eq!(available(&inventory, None).await, 3);
+    until_alert(&order, true).await;
     proxy.restore();
     until_usable(&inventory, true).await;
+    until_alert(&order, false).await;
 
+    // The demo's "replica down" switch does the same for as long as it is set.
+    let switched = post(
+        inventory.url("/admin/replica/down"),
+        json!({ "seconds": 1 }),
+        &[("Authorization", &format!("Bearer {TEST_ADMIN_TOKEN}"))],
+    )
+    .await;
+    assert_eq!(switched.status(), 200);
+    assert!(!replica_status(&inventory).await.usable, "switched off at once");
+    until_usable(&inventory, true).await;
+
+    order.stop().await;
     inventory.stop().await;
     payment.stop().await;
 }

@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::{
     inventory::{PRODUCTS_PATH, Product},
-    ops::{Fault, FaultMode, REPLICA_LAG_PATH, ReplicaLag},
+    ops::{Fault, FaultMode, REPLICA_DOWN_PATH, REPLICA_LAG_PATH, ReplicaSwitch},
     order::{LineInput, ORDERS_PATH, OrderView, PlaceOrder},
 };
 use platform_telemetry::CorrelationId;
@@ -175,7 +175,7 @@ async fn run_scenario(
                     &correlation,
                 )
                 .admin(token.as_deref())
-                .json(&ReplicaLag { seconds: 30 })
+                .json(&ReplicaSwitch { seconds: 30 })
                 .send()
                 .await;
             if !paused.ok() {
@@ -205,6 +205,26 @@ async fn run_scenario(
                 let _ = res.add_cookie(&session::cookie(session::CONSISTENCY, token.clone()));
             }
             res
+        }
+        "replica-down" => {
+            // Every service treats its replica as unreachable for 30 s: tolerant reads move
+            // to the primary, readiness stays green, the alert fires, then clears.
+            let switched = join_all(Component::SERVICES.iter().map(|c| {
+                backend
+                    .request(reqwest::Method::POST, *c, REPLICA_DOWN_PATH, &correlation)
+                    .admin(token.as_deref())
+                    .json(&ReplicaSwitch { seconds: 30 })
+                    .send()
+            }))
+            .await;
+            if let Some(failed) = switched.iter().find(|r| !r.ok()) {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not switch the replica off",
+                    failed.message(),
+                ));
+            }
+            redirect("/ops?done=replica_down_for_30_s")
         }
         "poison-message" => {
             let _ = order_admin("/admin/poison").await;

@@ -16,7 +16,7 @@ use lapin::{BasicProperties, options::BasicPublishOptions};
 use platform_broker::Broker;
 use platform_contracts::{
     EXCHANGE,
-    ops::{RELAY_PATH, REPLICA_LAG_PATH, RelayState, ReplicaLag},
+    ops::{RELAY_PATH, REPLICA_LAG_PATH, RelayState, ReplicaSwitch},
 };
 use platform_db::reads::Reads;
 use platform_http::{Admin, ApiError};
@@ -45,7 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: Demo) {
 async fn replica_lag(
     _: Admin,
     demo: web::Data<Demo>,
-    body: web::Json<ReplicaLag>,
+    body: web::Json<ReplicaSwitch>,
 ) -> Result<HttpResponse, ApiError> {
     if !(1..=300).contains(&body.seconds) {
         return Err(ApiError::bad_request(

@@ -213,12 +213,18 @@ pub struct Readiness {
 
 pub const REPLICA_PATH: &str = "/ops/replica";
 
-/// `POST` on the order service (admin): the demo's "replica lags" switch.
+/// `POST` on the order service (admin): the demo's "replica lags" switch, a real pause of
+/// the replica's WAL replay.
 pub const REPLICA_LAG_PATH: &str = "/admin/replica/lag";
 
-/// Pause the replica's WAL replay for this long.
+/// `POST` on any service (admin): the demo's "replica down" switch. The service treats its
+/// replica as unreachable, as a dropped network would make it (the test cuts a real
+/// connection; a demo cannot stop a database server from a browser).
+pub const REPLICA_DOWN_PATH: &str = "/admin/replica/down";
+
+/// How long a replica switch holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplicaLag {
+pub struct ReplicaSwitch {
     pub seconds: u64,
 }
 

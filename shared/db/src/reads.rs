@@ -130,6 +130,14 @@ struct Health {
     replayed: AtomicU64,
     lag_bytes: AtomicU64,
     lag_millis: AtomicU64,
+    /// The demo's "replica down" switch: treated as unreachable until then (unix ms).
+    cut_off_until_ms: AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The two pools of a service, and the one decision of which a read uses.
@@ -215,7 +223,11 @@ impl Reads {
         let Some(replica) = &self.replica else {
             return Ok(());
         };
+        let cut_off = now_ms() < self.health.cut_off_until_ms.load(Ordering::Relaxed);
         let result = async {
+            if cut_off {
+                return Err(DbErr::Custom("cut off by the demo's replica-down switch".into()));
+            }
             let current = current_lsn(&self.primary).await?;
             let row = replica
                 .query_one_raw(Statement::from_string(
@@ -295,6 +307,18 @@ impl Reads {
             }
         });
         Ok(())
+    }
+
+    /// The demo's "replica down" switch: this service treats its replica as unreachable
+    /// for `duration` (at once, and at every measurement until then).
+    pub fn cut_off(&self, duration: Duration) {
+        let until = now_ms() + duration.as_millis() as u64;
+        self.health.cut_off_until_ms.store(until, Ordering::Relaxed);
+        self.health.usable.store(false, Ordering::Relaxed);
+        tracing::warn!(
+            seconds = duration.as_secs(),
+            "replica treated as unreachable (demo)"
+        );
     }
 
     /// The token for a write's answer: where the primary's WAL is after the commit.

@@ -12,7 +12,7 @@ use actix_web::web;
 use futures_util::FutureExt;
 use platform_broker::Broker;
 use platform_config::{Component, ConfigError, ServiceSettings};
-use platform_contracts::ops::REPLICA_PATH;
+use platform_contracts::ops::{REPLICA_DOWN_PATH, REPLICA_PATH, ReplicaSwitch};
 use platform_db::reads::{Reads, ReplicaPolicy};
 use platform_http::{AdminToken, Application, Probe, ShutdownHook};
 use sea_orm::DatabaseConnection;
@@ -108,7 +108,8 @@ impl Infra {
             cfg.app_data(web::Data::new(admin_token.clone()))
                 .app_data(web::Data::new(write_stamp.clone()))
                 .app_data(web::Data::new(replica.clone()))
-                .route(REPLICA_PATH, web::get().to(replica_status));
+                .route(REPLICA_PATH, web::get().to(replica_status))
+                .route(REPLICA_DOWN_PATH, web::post().to(replica_down));
             routes(cfg);
         };
         let app = platform_http::serve(&self.settings.server, probes, routes)?;
@@ -154,4 +155,21 @@ where
 
 async fn replica_status(reads: web::Data<Reads>) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok().json(reads.status())
+}
+
+/// The demo's "replica down" switch (admin): this service reads only from the primary for
+/// the next `seconds` (1 to 300), as if its replica were unreachable.
+async fn replica_down(
+    _: platform_http::Admin,
+    reads: web::Data<Reads>,
+    body: web::Json<ReplicaSwitch>,
+) -> Result<actix_web::HttpResponse, platform_http::ApiError> {
+    if !(1..=300).contains(&body.seconds) {
+        return Err(platform_http::ApiError::bad_request(
+            "invalid_request",
+            "seconds must be between 1 and 300",
+        ));
+    }
+    reads.cut_off(std::time::Duration::from_secs(body.seconds));
+    Ok(actix_web::HttpResponse::Ok().json(reads.status()))
 }
