@@ -78,20 +78,15 @@ impl TestDatabase {
 
     /// A text the database answers (one row, one column).
     pub async fn text(&self, sql: &str) -> String {
-        let conn = Database::connect(&self.url)
-            .await
-            .expect("connect to the test database");
-        let row = conn
-            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .unwrap_or_else(|| panic!("{sql}: no row"));
-        let text: String = row.try_get_by_index(0).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-        let _ = conn.close().await;
-        text
+        self.value(sql).await
     }
 
     pub async fn scalar(&self, sql: &str) -> i64 {
+        self.value(sql).await
+    }
+
+    /// The one value `sql` answers (first row, first column).
+    async fn value<T: sea_orm::TryGetable>(&self, sql: &str) -> T {
         let conn = Database::connect(&self.url)
             .await
             .expect("connect to the test database");
@@ -100,9 +95,9 @@ impl TestDatabase {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
             .unwrap_or_else(|| panic!("{sql}: no row"));
-        let n: i64 = row.try_get_by_index(0).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        let value: T = row.try_get_by_index(0).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
         let _ = conn.close().await;
-        n
+        value
     }
 
     /// Makes the database refuse connections and kills the existing ones: "the database
