@@ -10,6 +10,7 @@ mod support;
 
 mod bad_input;
 mod cards;
+mod consumer_contracts;
 mod crash_points;
 mod database_outage;
 mod fanout;

@@ -23,6 +23,7 @@
 //! switches, readiness) are in [`ops`].
 
 pub mod analytics;
+pub mod consumers;
 pub mod effects;
 pub mod email;
 mod envelope;

@@ -83,3 +83,18 @@ fn an_unknown_version_or_a_broken_payload_is_refused_with_the_reason() {
         Err(EnvelopeError::Malformed(_))
     ));
 }
+
+/// Every event type a consumer reads has a pinned fixture, and every fixture satisfies what
+/// its consumers declare (`platform_contracts::consumers`).
+#[test]
+fn every_consumed_event_has_a_fixture_that_satisfies_its_consumers() {
+    for event_type in platform_contracts::consumers::read_types() {
+        let pinned = fixture(&format!("{event_type}.v1.json"));
+        let broken = platform_contracts::consumers::broken_expectations(&pinned);
+        assert!(broken.is_empty(), "{event_type} fixture: {broken:#?}");
+    }
+    let envelope: Envelope = serde_json::from_value(fixture("order.heartbeat.v1.json")).unwrap();
+    envelope
+        .decode::<platform_contracts::Heartbeat>()
+        .expect("the heartbeat fixture reads");
+}
