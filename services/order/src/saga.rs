@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use platform_contracts::{
-    Envelope, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected,
+    Envelope, Money, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected,
     inventory::{self, RESERVATIONS_PATH, Reservation, ReserveRequest},
     order::{CompensationKind, OrderStatus},
     payment::{AUTHORIZE_PATH, AuthorizeRequest, Declined, Payment},
@@ -246,9 +246,13 @@ impl Saga {
                 let event = OrderConfirmed {
                     order_id: order.id,
                     customer_id: order.customer_id.clone(),
-                    lines: event_lines(lines),
+                    lines: event_lines(lines, Some(&order.currency)),
                     total_minor: order.total_minor.unwrap_or_default(),
                     currency: order.currency.clone(),
+                    total: Some(Money {
+                        amount_minor: order.total_minor.unwrap_or_default(),
+                        currency: order.currency.clone(),
+                    }),
                     confirmed_at: Utc::now(),
                 };
                 outbox::enqueue(
@@ -348,7 +352,7 @@ impl Saga {
         let (customer_id, reason_code, reason) =
             (order.customer_id.clone(), code.to_string(), message.to_string());
         let envelope = if to == OrderStatus::Rejected {
-            let lines = event_lines(lines);
+            let lines = event_lines(lines, None);
             let event = OrderRejected {
                 order_id: order.id,
                 customer_id,
@@ -456,13 +460,22 @@ impl<'a> Ending<'a> {
     }
 }
 
-fn event_lines(lines: &[orders::OrderLine]) -> Vec<OrderLine> {
+/// The lines as events carry them; with `currency`, each also carries its unit price as
+/// `Money` (order.confirmed's expand step; order.rejected is not part of that change).
+fn event_lines(lines: &[orders::OrderLine], currency: Option<&str>) -> Vec<OrderLine> {
     lines
         .iter()
         .map(|l| OrderLine {
             sku: l.sku.clone(),
             quantity: l.quantity,
             unit_price_minor: l.unit_price_minor.unwrap_or_default(),
+            unit_price: l
+                .unit_price_minor
+                .zip(currency)
+                .map(|(amount_minor, currency)| Money {
+                    amount_minor,
+                    currency: currency.to_string(),
+                }),
         })
         .collect()
 }

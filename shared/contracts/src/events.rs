@@ -14,11 +14,23 @@ pub trait Event: Serialize {
     fn aggregate_id(&self) -> String;
 }
 
+/// An amount of money: minor units (cents) and its ISO 4217 currency, travelling as one
+/// value so that no consumer ever reads an amount without knowing what it is in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OrderLine {
     pub sku: String,
     pub quantity: i32,
     pub unit_price_minor: i64,
+    /// Expand step of the money change (docs/schema-evolution.md): the unit price as
+    /// `Money`, next to `unit_price_minor`. Absent in events produced before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<Money>,
 }
 
 /// The order is confirmed: stock is reserved and payment authorized. Consumers commit the
@@ -30,6 +42,11 @@ pub struct OrderConfirmed {
     pub lines: Vec<OrderLine>,
     pub total_minor: i64,
     pub currency: String,
+    /// Expand step of the money change (docs/schema-evolution.md): the total as `Money`,
+    /// next to `total_minor` and `currency`, which every consumer still reads. Absent in
+    /// events produced before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<Money>,
     pub confirmed_at: DateTime<Utc>,
 }
 

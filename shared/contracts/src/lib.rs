@@ -39,5 +39,7 @@ pub mod payment;
 mod state;
 
 pub use envelope::{EXCHANGE, Envelope, EnvelopeError};
-pub use events::{Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderLine, OrderRejected};
+pub use events::{
+    Event, Heartbeat, Money, OrderCancelled, OrderConfirmed, OrderEvent, OrderLine, OrderRejected,
+};
 pub use state::UnknownState;
