@@ -13,6 +13,7 @@ use platform_config::Component;
 use platform_contracts::{
     analytics::{BACKPRESSURE_PATH, Backpressure},
     effects::{INTEGRITY_PATH, IntegrityReport},
+    evolution::{CONTRACTS_PATH, ContractUse},
     inventory::RestockRequest,
     ops::{
         ALERTS_PATH, Alerts, CONSUMERS_PATH, Consumer, DEAD_LETTERS_PATH, DeadLetter, FAULTS_PATH, Fault,
@@ -49,6 +50,51 @@ pub struct QueueRow {
     pub deliver_rate: String,
 }
 
+pub struct ContractRow {
+    pub service: String,
+    pub produces: String,
+    pub reads: String,
+    pub old_reads: String,
+}
+
+impl From<ContractUse> for ContractRow {
+    fn from(c: ContractUse) -> Self {
+        let list = |items: Vec<String>| match items.is_empty() {
+            true => "none".to_string(),
+            false => items.join(", "),
+        };
+        Self {
+            produces: list(
+                c.produces
+                    .iter()
+                    .map(|p| format!("{} v{}", p.event_type, p.version))
+                    .collect(),
+            ),
+            reads: list(
+                c.reads
+                    .iter()
+                    .map(|r| format!("{} {:?}", r.event_type, r.versions))
+                    .collect(),
+            ),
+            old_reads: list(
+                c.old_field_reads
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}.{}: {} (last {})",
+                            r.event_type,
+                            r.field,
+                            r.count,
+                            time(&r.last_at, 19)
+                        )
+                    })
+                    .collect(),
+            ),
+            service: c.service,
+        }
+    }
+}
+
 pub struct DeadLetterRow {
     pub service: String,
     pub event_type: String,
@@ -80,6 +126,8 @@ struct OpsPage {
     alerts: Vec<(String, String, String, String)>,
     /// The live integrity check: lost, duplicated, stuck, oldest open order.
     integrity: IntegrityReport,
+    /// What each service produces and reads, and the old fields it still reads.
+    contracts: Vec<ContractRow>,
     /// Each service's view of the read replica: (service, state, lag).
     replica: Vec<(String, String, String)>,
     queues: Vec<QueueRow>,
@@ -207,6 +255,12 @@ async fn ops(
             .map(|c| backend.get(*c, REPLICA_PATH, corr)),
     )
     .await;
+    let contracts = join_all(
+        Component::SERVICES
+            .iter()
+            .map(|c| backend.get(*c, CONTRACTS_PATH, corr)),
+    )
+    .await;
     let signed_in = t.is_some() && relay.ok();
     let queues: QueueSnapshot = queues.json_if_ok()?.unwrap_or_default();
     let alerts: Alerts = alerts.json_if_ok()?.unwrap_or_default();
@@ -229,6 +283,11 @@ async fn ops(
             .map(|a| (a.name, a.severity.to_string(), a.message, time(&a.since, 19)))
             .collect(),
         integrity: integrity.json_if_ok::<IntegrityReport>()?.unwrap_or_default(),
+        contracts: each::<ContractUse>(&contracts)?
+            .into_iter()
+            .filter(|c| !c.service.is_empty())
+            .map(ContractRow::from)
+            .collect(),
         replica: Component::SERVICES
             .iter()
             .zip(each::<ReplicaStatus>(&replica)?)

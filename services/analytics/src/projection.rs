@@ -36,15 +36,31 @@ impl Handler for Projection {
         let (at, slot) = (envelope.occurred_at, slot(envelope));
         match OrderEvent::decode(envelope)? {
             OrderEvent::Confirmed(e) => {
-                if count(txn, e.order_id, OrderStatus::Confirmed, e.total_minor, envelope).await? {
-                    // Every line in one statement (a JSON array the database unpacks).
-                    let lines =
-                        serde_json::to_value(&e.lines).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+                if count(
+                    txn,
+                    e.order_id,
+                    OrderStatus::Confirmed,
+                    e.total().amount_minor,
+                    envelope,
+                )
+                .await?
+                {
+                    // Every line in one statement (a JSON array the database unpacks). The
+                    // revenue is computed here, from the line's price as the contract gives
+                    // it: SQL reading a payload field by name is a reader no compiler sees.
+                    let lines: serde_json::Value = e
+                        .lines
+                        .iter()
+                        .map(|l| {
+                            let revenue_minor = e.unit_price(l).amount_minor * i64::from(l.quantity);
+                            serde_json::json!({ "sku": l.sku, "quantity": l.quantity, "revenue_minor": revenue_minor })
+                        })
+                        .collect();
                     txn.execute_raw(raw_sql!(
                         Postgres,
                         r#"INSERT INTO product_sales (sku, slot, units, revenue_minor)
-                           SELECT l.sku, {slot}, l.quantity, l.unit_price_minor * l.quantity
-                           FROM jsonb_to_recordset({lines}) AS l(sku text, quantity bigint, unit_price_minor bigint)
+                           SELECT l.sku, {slot}, l.quantity, l.revenue_minor
+                           FROM jsonb_to_recordset({lines}) AS l(sku text, quantity bigint, revenue_minor bigint)
                            ON CONFLICT (sku, slot) DO UPDATE SET units = product_sales.units + EXCLUDED.units,
                                revenue_minor = product_sales.revenue_minor + EXCLUDED.revenue_minor"#
                     ))

@@ -3,7 +3,6 @@
 use askama::Template;
 use platform_contracts::{
     Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected, email::EmailKind,
-    money::format_minor,
 };
 use platform_messaging::{Handler, HandlerError, effects::ConfirmedEffect};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, raw_sql};
@@ -59,11 +58,7 @@ fn template_failed(e: askama::Error) -> HandlerError {
 }
 
 fn confirmed(e: &OrderConfirmed, correlation: &str) -> Result<Email, HandlerError> {
-    let (id, lines, total) = (
-        e.order_id.to_string(),
-        templates::lines(&e.lines, &e.currency),
-        format_minor(e.total_minor, &e.currency),
-    );
+    let (id, lines, total) = (e.order_id.to_string(), templates::lines(e), e.total().to_string());
     let subject = format!("Your order {} is confirmed", &id[..8]);
     Ok(Email {
         order_id: e.order_id,

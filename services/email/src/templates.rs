@@ -2,7 +2,7 @@
 //! markup cannot inject it) and plain text.
 
 use askama::Template;
-use platform_contracts::{OrderLine, money::format_minor};
+use platform_contracts::{OrderConfirmed, money::format_minor};
 
 pub struct Line {
     pub sku: String,
@@ -50,13 +50,18 @@ pub struct NotCompletedText<'a> {
     pub reason: &'a str,
 }
 
-pub fn lines(lines: &[OrderLine], currency: &str) -> Vec<Line> {
-    lines
+/// The order's lines, each with its amount (unit price times quantity).
+pub fn lines(order: &OrderConfirmed) -> Vec<Line> {
+    order
+        .lines
         .iter()
-        .map(|l| Line {
-            sku: l.sku.clone(),
-            quantity: l.quantity,
-            amount: format_minor(l.unit_price_minor * l.quantity as i64, currency),
+        .map(|l| {
+            let price = order.unit_price(l);
+            Line {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                amount: format_minor(price.amount_minor * l.quantity as i64, &price.currency),
+            }
         })
         .collect()
 }

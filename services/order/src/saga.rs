@@ -243,6 +243,8 @@ impl Saga {
                     return Ok(Step::Raced);
                 };
                 // The event joins the status change's transaction: both happen or neither.
+                // It still carries the old money fields for consumers not yet migrated.
+                #[allow(deprecated)]
                 let event = OrderConfirmed {
                     order_id: order.id,
                     customer_id: order.customer_id.clone(),
@@ -428,7 +430,7 @@ impl Saga {
     }
 }
 
-pub const PRODUCER: &str = "order";
+pub use platform_contracts::events::PRODUCER;
 
 /// How an order ends when it does not end confirmed, and what must be undone.
 struct Ending<'a> {
@@ -462,6 +464,7 @@ impl<'a> Ending<'a> {
 
 /// The lines as events carry them; with `currency`, each also carries its unit price as
 /// `Money` (order.confirmed's expand step; order.rejected is not part of that change).
+#[allow(deprecated)]
 fn event_lines(lines: &[orders::OrderLine], currency: Option<&str>) -> Vec<OrderLine> {
     lines
         .iter()

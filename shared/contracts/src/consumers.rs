@@ -65,9 +65,10 @@ pub const EMAIL: &[Expectation] = &[
             "customer_id",
             "lines[].sku",
             "lines[].quantity",
-            "lines[].unit_price_minor",
-            "total_minor",
-            "currency",
+            "lines[].unit_price.amount_minor",
+            "lines[].unit_price.currency",
+            "total.amount_minor",
+            "total.currency",
         ],
     },
     Expectation {
@@ -93,10 +94,10 @@ pub const ANALYTICS: &[Expectation] = &[
         versions: &[1],
         fields: &[
             "order_id",
-            "total_minor",
+            "total.amount_minor",
             "lines[].sku",
             "lines[].quantity",
-            "lines[].unit_price_minor",
+            "lines[].unit_price.amount_minor",
         ],
     },
     Expectation {
@@ -181,32 +182,33 @@ mod tests {
 
     #[test]
     fn a_missing_field_names_every_consumer_that_reads_it() {
+        let price = json!({ "amount_minor": 100, "currency": "EUR" });
         let mut event = json!({
             "event_type": "order.confirmed", "schema_version": 1,
-            "payload": { "order_id": "o", "customer_id": "c", "currency": "EUR",
-                         "lines": [{ "sku": "mug", "quantity": 1, "unit_price_minor": 100 }] }
+            "payload": { "order_id": "o", "customer_id": "c",
+                         "lines": [{ "sku": "mug", "quantity": 1, "unit_price": price }] }
         });
         let broken = broken_expectations(&event);
-        assert_eq!(broken.len(), 2, "{broken:?}");
+        assert_eq!(broken.len(), 3, "{broken:?}");
         assert!(
             broken
                 .iter()
-                .any(|b| b.starts_with("email: reads order.confirmed.total_minor"))
+                .any(|b| b.starts_with("email: reads order.confirmed.total.amount_minor"))
         );
         assert!(
             broken
                 .iter()
-                .any(|b| b.starts_with("analytics: reads order.confirmed.total_minor"))
+                .any(|b| b.starts_with("analytics: reads order.confirmed.total.amount_minor"))
         );
-        event["payload"]["total_minor"] = json!(100);
+        event["payload"]["total"] = price.clone();
         assert!(broken_expectations(&event).is_empty());
-        event["payload"]["lines"][0]["unit_price_minor"] = Value::Null;
+        event["payload"]["lines"][0]["unit_price"]["amount_minor"] = Value::Null;
         assert_eq!(broken_expectations(&event).len(), 2);
-        event["schema_version"] = json!(2);
+        event["schema_version"] = json!(7);
         assert!(
             broken_expectations(&event)
                 .iter()
-                .any(|b| b.contains("produced v2"))
+                .any(|b| b.contains("produced v7"))
         );
     }
 }

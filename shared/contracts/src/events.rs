@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::money::Money;
+
 pub trait Event: Serialize {
     const TYPE: &'static str;
     /// The version this code produces.
@@ -14,18 +16,13 @@ pub trait Event: Serialize {
     fn aggregate_id(&self) -> String;
 }
 
-/// An amount of money: minor units (cents) and its ISO 4217 currency, travelling as one
-/// value so that no consumer ever reads an amount without knowing what it is in.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Money {
-    pub amount_minor: i64,
-    pub currency: String,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OrderLine {
     pub sku: String,
     pub quantity: i32,
+    /// On its way out of order.confirmed (read [`OrderConfirmed::unit_price`] instead);
+    /// still the price order.rejected carries.
+    #[deprecated = "read OrderConfirmed::unit_price(line): it counts reads of this field"]
     pub unit_price_minor: i64,
     /// Expand step of the money change (docs/schema-evolution.md): the unit price as
     /// `Money`, next to `unit_price_minor`. Absent in events produced before it.
@@ -40,14 +37,44 @@ pub struct OrderConfirmed {
     pub order_id: Uuid,
     pub customer_id: String,
     pub lines: Vec<OrderLine>,
+    #[deprecated = "read OrderConfirmed::total(): it counts reads of this field"]
     pub total_minor: i64,
+    #[deprecated = "read OrderConfirmed::total(): it counts reads of this field"]
     pub currency: String,
     /// Expand step of the money change (docs/schema-evolution.md): the total as `Money`,
-    /// next to `total_minor` and `currency`, which every consumer still reads. Absent in
-    /// events produced before it.
+    /// next to `total_minor` and `currency`, which the producer still sends for consumers
+    /// not yet migrated. Absent in events produced before the expand step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<Money>,
     pub confirmed_at: DateTime<Utc>,
+}
+
+/// Migrate step of the money change: consumers read money through these, which take the
+/// new shape and fall back to the old fields only for events produced before the expand
+/// step, counting each such read (`evolution`), so the old fields' last readers are known.
+#[allow(deprecated)]
+impl OrderConfirmed {
+    /// The order's total.
+    pub fn total(&self) -> Money {
+        self.total.clone().unwrap_or_else(|| {
+            crate::evolution::old_field_read(Self::TYPE, "total_minor");
+            Money {
+                amount_minor: self.total_minor,
+                currency: self.currency.clone(),
+            }
+        })
+    }
+
+    /// A line's unit price, in the order's currency.
+    pub fn unit_price(&self, line: &OrderLine) -> Money {
+        line.unit_price.clone().unwrap_or_else(|| {
+            crate::evolution::old_field_read(Self::TYPE, "lines[].unit_price_minor");
+            Money {
+                amount_minor: line.unit_price_minor,
+                currency: self.currency.clone(),
+            }
+        })
+    }
 }
 
 /// The order was refused (out of stock, card declined). Nothing was sold.
@@ -114,6 +141,17 @@ impl Event for Heartbeat {
         self.producer.clone()
     }
 }
+
+/// The service that produces every event here (the envelope's `producer`).
+pub const PRODUCER: &str = "order";
+
+/// Every event type it produces, with the version it produces.
+pub const PRODUCED: &[(&str, u32)] = &[
+    (OrderConfirmed::TYPE, OrderConfirmed::VERSION),
+    (OrderRejected::TYPE, OrderRejected::VERSION),
+    (OrderCancelled::TYPE, OrderCancelled::VERSION),
+    (Heartbeat::TYPE, Heartbeat::VERSION),
+];
 
 /// An event of the order service, decoded by its type: what every consumer of order events
 /// matches on, exhaustively, instead of comparing type strings in each service. A type

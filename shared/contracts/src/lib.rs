@@ -29,6 +29,7 @@ pub mod email;
 mod envelope;
 pub mod error;
 pub mod events;
+pub mod evolution;
 pub mod inventory;
 pub mod journey;
 pub mod money;
@@ -39,7 +40,6 @@ pub mod payment;
 mod state;
 
 pub use envelope::{EXCHANGE, Envelope, EnvelopeError};
-pub use events::{
-    Event, Heartbeat, Money, OrderCancelled, OrderConfirmed, OrderEvent, OrderLine, OrderRejected,
-};
+pub use events::{Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderLine, OrderRejected};
+pub use money::Money;
 pub use state::UnknownState;

@@ -44,6 +44,7 @@ fn round_trip<E: Event + DeserializeOwned>(name: &str) {
 #[test]
 fn order_events_match_their_pinned_fixtures() {
     round_trip::<OrderConfirmed>("order.confirmed.v1.json");
+    round_trip::<OrderConfirmed>("order.confirmed.v1-before-expand.json");
     round_trip::<OrderRejected>("order.rejected.v1.json");
     round_trip::<OrderCancelled>("order.cancelled.v1.json");
 }
@@ -55,7 +56,7 @@ fn readers_tolerate_unknown_fields_and_missing_optional_ones() {
     v["added_later"] = "ignored".into();
     let envelope: Envelope = serde_json::from_value(v).unwrap();
     let event: OrderConfirmed = envelope.decode().unwrap();
-    assert_eq!(event.total_minor, 3600);
+    assert_eq!(event.total().amount_minor, 3600);
 
     // The rejected fixture has no `lines` and no `causation_id`: both default.
     let envelope: Envelope = serde_json::from_value(fixture("order.rejected.v1.json")).unwrap();
@@ -97,4 +98,41 @@ fn every_consumed_event_has_a_fixture_that_satisfies_its_consumers() {
     envelope
         .decode::<platform_contracts::Heartbeat>()
         .expect("the heartbeat fixture reads");
+}
+
+/// The migrate step: a consumer reads money in the new shape, and an event produced before
+/// the expand step (only `total_minor`, `currency`, `unit_price_minor`) still reads, through
+/// the old fields, each such read counted so the old fields' last readers are known.
+/// (The only test in this binary that reads an old field: the counts are per process.)
+#[test]
+fn money_reads_the_new_shape_and_counts_each_fallback_to_the_old_fields() {
+    use platform_contracts::{Money, evolution::old_field_reads};
+    let reads_of = |field: &str| {
+        old_field_reads()
+            .into_iter()
+            .find(|r| r.field == field)
+            .map_or(0, |r| r.count)
+    };
+    let eur = |amount_minor| Money {
+        amount_minor,
+        currency: "EUR".into(),
+    };
+
+    let envelope: Envelope = serde_json::from_value(fixture("order.confirmed.v1.json")).unwrap();
+    let expanded: OrderConfirmed = envelope.decode().unwrap();
+    assert_eq!(expanded.total(), eur(3600));
+    assert_eq!(expanded.unit_price(&expanded.lines[0]), eur(1800));
+    assert_eq!(
+        reads_of("total_minor"),
+        0,
+        "the new shape is read without the old fields"
+    );
+
+    let envelope: Envelope =
+        serde_json::from_value(fixture("order.confirmed.v1-before-expand.json")).unwrap();
+    let old: OrderConfirmed = envelope.decode().unwrap();
+    assert_eq!(old.total(), eur(3600));
+    assert_eq!(old.unit_price(&old.lines[0]), eur(1800));
+    assert_eq!(reads_of("total_minor"), 1);
+    assert_eq!(reads_of("lines[].unit_price_minor"), 1);
 }

@@ -12,7 +12,10 @@ use actix_web::web;
 use futures_util::FutureExt;
 use platform_broker::Broker;
 use platform_config::{Component, ConfigError, ServiceSettings};
-use platform_contracts::ops::{REPLICA_DOWN_PATH, REPLICA_PATH, ReplicaSwitch};
+use platform_contracts::{
+    evolution::{CONTRACTS_PATH, ContractUse},
+    ops::{REPLICA_DOWN_PATH, REPLICA_PATH, ReplicaSwitch},
+};
 use platform_db::reads::{Reads, ReplicaPolicy};
 use platform_http::{AdminToken, Application, Probe, ShutdownHook};
 use sea_orm::DatabaseConnection;
@@ -104,12 +107,15 @@ impl Infra {
         let admin_token = AdminToken(self.settings.admin_token.clone());
         let write_stamp = self.reads.write_stamp();
         let replica = self.reads.clone();
+        let settings = self.settings.clone();
         let routes = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(web::Data::new(admin_token.clone()))
                 .app_data(web::Data::new(write_stamp.clone()))
                 .app_data(web::Data::new(replica.clone()))
+                .app_data(web::Data::new(settings.clone()))
                 .route(REPLICA_PATH, web::get().to(replica_status))
-                .route(REPLICA_DOWN_PATH, web::post().to(replica_down));
+                .route(REPLICA_DOWN_PATH, web::post().to(replica_down))
+                .route(CONTRACTS_PATH, web::get().to(contract_use));
             routes(cfg);
         };
         let app = platform_http::serve(&self.settings.server, probes, routes)?;
@@ -151,6 +157,12 @@ where
     let settings = settings(ServiceSettings::from_env(component)?)?;
     build(settings).await?.run_until_stopped().await?;
     Ok(())
+}
+
+/// What this service produces and reads, and the old fields it still reads (the ops page's
+/// "Contracts" panel; docs/schema-evolution.md).
+async fn contract_use(settings: web::Data<ServiceSettings>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(ContractUse::of(settings.component().name()))
 }
 
 async fn replica_status(reads: web::Data<Reads>) -> actix_web::HttpResponse {
