@@ -1,5 +1,6 @@
 //! Applies order events to the read model, inside the idempotent consumer's transaction.
 
+use chrono::{DateTime, Utc};
 use platform_contracts::{
     Envelope, Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected, order::OrderStatus,
 };
@@ -79,13 +80,24 @@ impl Handler for Projection {
             }
             OrderEvent::Heartbeat(e) => {
                 let (producer, sent_at) = (e.producer, e.sent_at);
-                txn.execute_raw(raw_sql!(
-                    Postgres,
-                    r#"INSERT INTO heartbeats (producer, sent_at, received_at) VALUES ({producer}, {sent_at}, now())
-                       ON CONFLICT (producer) DO UPDATE
-                       SET sent_at = GREATEST(heartbeats.sent_at, EXCLUDED.sent_at), received_at = now()"#
-                ))
-                .await?;
+                let newest = txn
+                    .query_one_raw(raw_sql!(
+                        Postgres,
+                        r#"INSERT INTO heartbeats (producer, sent_at, received_at) VALUES ({producer}, {sent_at}, now())
+                           ON CONFLICT (producer) DO UPDATE
+                           SET sent_at = GREATEST(heartbeats.sent_at, EXCLUDED.sent_at), received_at = now()
+                           RETURNING sent_at"#
+                    ))
+                    .await?;
+                // The newest heartbeat applied (a late one never moves it back), as a Unix
+                // time: Prometheus' projection_stale rule (scripts/prometheus/alerts.yml)
+                // alerts on its age. Set before the commit; a transaction that fails after
+                // this is redelivered and retried.
+                if let Some(row) = newest {
+                    let newest: DateTime<Utc> = row.try_get("", "sent_at")?;
+                    metrics::gauge!("analytics_last_heartbeat_timestamp_seconds")
+                        .set(newest.timestamp_millis() as f64 / 1000.0);
+                }
             }
         }
         txn.execute_raw(raw_sql!(

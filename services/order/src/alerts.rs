@@ -174,6 +174,9 @@ impl OpsMonitor {
             ),
         )
         .await?;
+        // For Prometheus' copy of this rule (scripts/prometheus/alerts.yml): the count now,
+        // not a counter of parkings, since the alert holds while any stays parked.
+        metrics::gauge!("order_compensations_parked").set(parked as f64);
         if parked > 0 {
             firing.push((
                 "compensations_parked".into(),
