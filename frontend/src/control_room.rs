@@ -88,6 +88,15 @@ impl From<ContractUse> for ContractRow {
                             time(&r.last_at, 19)
                         )
                     })
+                    .chain(c.upcasts.iter().map(|u| {
+                        format!(
+                            "{} v{} upcast: {} (last {})",
+                            u.event_type,
+                            u.from_version,
+                            u.count,
+                            time(&u.last_at, 19)
+                        )
+                    }))
                     .collect(),
             ),
             service: c.service,

@@ -23,7 +23,7 @@ async fn place_with_correlation(c: &Checkout, correlation: &str, body: &Value) -
 }
 
 /// Every effect of one confirmed order, once, with the checkout's correlation id.
-async fn assert_fanned_out(c: &Checkout, id: &str, correlation: &str, quantity: i64, amount: i64) {
+pub(crate) async fn assert_fanned_out(c: &Checkout, id: &str, correlation: &str, quantity: i64, amount: i64) {
     let reservation = c
         .eventually(&c.inventory, &format!("/reservations/{id}"), |r| {
             r["status"] == "committed"

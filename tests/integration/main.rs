@@ -19,3 +19,4 @@ mod integrity;
 mod openapi;
 mod oversell;
 mod queues;
+mod schema_evolution;

@@ -41,7 +41,7 @@ impl Handler for Projection {
                     txn,
                     e.order_id,
                     OrderStatus::Confirmed,
-                    e.total().amount_minor,
+                    e.total.amount_minor,
                     envelope,
                 )
                 .await?
@@ -53,7 +53,7 @@ impl Handler for Projection {
                         .lines
                         .iter()
                         .map(|l| {
-                            let revenue_minor = e.unit_price(l).amount_minor * i64::from(l.quantity);
+                            let revenue_minor = l.unit_price.amount_minor * i64::from(l.quantity);
                             serde_json::json!({ "sku": l.sku, "quantity": l.quantity, "revenue_minor": revenue_minor })
                         })
                         .collect();

@@ -58,7 +58,7 @@ fn template_failed(e: askama::Error) -> HandlerError {
 }
 
 fn confirmed(e: &OrderConfirmed, correlation: &str) -> Result<Email, HandlerError> {
-    let (id, lines, total) = (e.order_id.to_string(), templates::lines(e), e.total().to_string());
+    let (id, lines, total) = (e.order_id.to_string(), templates::lines(e), e.total.to_string());
     let subject = format!("Your order {} is confirmed", &id[..8]);
     Ok(Email {
         order_id: e.order_id,

@@ -56,7 +56,7 @@ pub fn lines(order: &OrderConfirmed) -> Vec<Line> {
         .lines
         .iter()
         .map(|l| {
-            let price = order.unit_price(l);
+            let price = &l.unit_price;
             Line {
                 sku: l.sku.clone(),
                 quantity: l.quantity,

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use platform_contracts::{
-    Envelope, Money, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected,
+    Envelope, Money, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected, PricedLine,
     inventory::{self, RESERVATIONS_PATH, Reservation, ReserveRequest},
     order::{CompensationKind, OrderStatus},
     payment::{AUTHORIZE_PATH, AuthorizeRequest, Declined, Payment},
@@ -243,18 +243,22 @@ impl Saga {
                     return Ok(Step::Raced);
                 };
                 // The event joins the status change's transaction: both happen or neither.
-                // It still carries the old money fields for consumers not yet migrated.
-                #[allow(deprecated)]
+                let money = |amount_minor: Option<i64>| Money {
+                    amount_minor: amount_minor.unwrap_or_default(),
+                    currency: order.currency.clone(),
+                };
                 let event = OrderConfirmed {
                     order_id: order.id,
                     customer_id: order.customer_id.clone(),
-                    lines: event_lines(lines, Some(&order.currency)),
-                    total_minor: order.total_minor.unwrap_or_default(),
-                    currency: order.currency.clone(),
-                    total: Some(Money {
-                        amount_minor: order.total_minor.unwrap_or_default(),
-                        currency: order.currency.clone(),
-                    }),
+                    lines: lines
+                        .iter()
+                        .map(|l| PricedLine {
+                            sku: l.sku.clone(),
+                            quantity: l.quantity,
+                            unit_price: money(l.unit_price_minor),
+                        })
+                        .collect(),
+                    total: money(order.total_minor),
                     confirmed_at: Utc::now(),
                 };
                 outbox::enqueue(
@@ -354,7 +358,7 @@ impl Saga {
         let (customer_id, reason_code, reason) =
             (order.customer_id.clone(), code.to_string(), message.to_string());
         let envelope = if to == OrderStatus::Rejected {
-            let lines = event_lines(lines, None);
+            let lines = event_lines(lines);
             let event = OrderRejected {
                 order_id: order.id,
                 customer_id,
@@ -462,23 +466,13 @@ impl<'a> Ending<'a> {
     }
 }
 
-/// The lines as events carry them; with `currency`, each also carries its unit price as
-/// `Money` (order.confirmed's expand step; order.rejected is not part of that change).
-#[allow(deprecated)]
-fn event_lines(lines: &[orders::OrderLine], currency: Option<&str>) -> Vec<OrderLine> {
+fn event_lines(lines: &[orders::OrderLine]) -> Vec<OrderLine> {
     lines
         .iter()
         .map(|l| OrderLine {
             sku: l.sku.clone(),
             quantity: l.quantity,
             unit_price_minor: l.unit_price_minor.unwrap_or_default(),
-            unit_price: l
-                .unit_price_minor
-                .zip(currency)
-                .map(|(amount_minor, currency)| Money {
-                    amount_minor,
-                    currency: currency.to_string(),
-                }),
         })
         .collect()
 }

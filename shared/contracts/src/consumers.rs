@@ -16,9 +16,9 @@ use crate::{Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderRejected};
 pub struct Expectation {
     pub consumer: &'static str,
     pub event_type: &'static str,
-    /// The `schema_version`s it reads.
+    /// The `schema_version`s it reads (an older one through its upcaster, `crate::upcast`).
     pub versions: &'static [u32],
-    /// The payload fields it reads.
+    /// The payload fields it reads, in the newest version it reads.
     pub fields: &'static [&'static str],
 }
 
@@ -27,7 +27,7 @@ pub const INVENTORY: &[Expectation] = &[
     Expectation {
         consumer: "inventory",
         event_type: OrderConfirmed::TYPE,
-        versions: &[1],
+        versions: &[1, 2],
         fields: &["order_id"],
     },
     Expectation {
@@ -43,7 +43,7 @@ pub const PAYMENT: &[Expectation] = &[
     Expectation {
         consumer: "payment",
         event_type: OrderConfirmed::TYPE,
-        versions: &[1],
+        versions: &[1, 2],
         fields: &["order_id"],
     },
     Expectation {
@@ -59,7 +59,7 @@ pub const EMAIL: &[Expectation] = &[
     Expectation {
         consumer: "email",
         event_type: OrderConfirmed::TYPE,
-        versions: &[1],
+        versions: &[1, 2],
         fields: &[
             "order_id",
             "customer_id",
@@ -91,7 +91,7 @@ pub const ANALYTICS: &[Expectation] = &[
     Expectation {
         consumer: "analytics",
         event_type: OrderConfirmed::TYPE,
-        versions: &[1],
+        versions: &[1, 2],
         fields: &[
             "order_id",
             "total.amount_minor",
@@ -184,7 +184,7 @@ mod tests {
     fn a_missing_field_names_every_consumer_that_reads_it() {
         let price = json!({ "amount_minor": 100, "currency": "EUR" });
         let mut event = json!({
-            "event_type": "order.confirmed", "schema_version": 1,
+            "event_type": "order.confirmed", "schema_version": 2,
             "payload": { "order_id": "o", "customer_id": "c",
                          "lines": [{ "sku": "mug", "quantity": 1, "unit_price": price }] }
         });

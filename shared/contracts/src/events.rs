@@ -16,65 +16,37 @@ pub trait Event: Serialize {
     fn aggregate_id(&self) -> String;
 }
 
+/// A line of an order that was not confirmed (order.rejected): the price is 0 when the
+/// order was refused before its stock was priced.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OrderLine {
     pub sku: String,
     pub quantity: i32,
-    /// On its way out of order.confirmed (read [`OrderConfirmed::unit_price`] instead);
-    /// still the price order.rejected carries.
-    #[deprecated = "read OrderConfirmed::unit_price(line): it counts reads of this field"]
     pub unit_price_minor: i64,
-    /// Expand step of the money change (docs/schema-evolution.md): the unit price as
-    /// `Money`, next to `unit_price_minor`. Absent in events produced before it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit_price: Option<Money>,
+}
+
+/// A line of a confirmed order, with its price.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PricedLine {
+    pub sku: String,
+    pub quantity: i32,
+    pub unit_price: Money,
 }
 
 /// The order is confirmed: stock is reserved and payment authorized. Consumers commit the
 /// reservation, capture the payment, send the confirmation email, count the sale.
+///
+/// Version 2: money is one value, `{ amount_minor, currency }`, for the total and for each
+/// line's unit price. Version 1 had a bare `total_minor` next to `currency` and each line's
+/// `unit_price_minor`; a v1 event still in a queue, an outbox or a dead-letter queue is read
+/// through [`crate::upcast::v1`] (docs/schema-evolution.md).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OrderConfirmed {
     pub order_id: Uuid,
     pub customer_id: String,
-    pub lines: Vec<OrderLine>,
-    #[deprecated = "read OrderConfirmed::total(): it counts reads of this field"]
-    pub total_minor: i64,
-    #[deprecated = "read OrderConfirmed::total(): it counts reads of this field"]
-    pub currency: String,
-    /// Expand step of the money change (docs/schema-evolution.md): the total as `Money`,
-    /// next to `total_minor` and `currency`, which the producer still sends for consumers
-    /// not yet migrated. Absent in events produced before the expand step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total: Option<Money>,
+    pub lines: Vec<PricedLine>,
+    pub total: Money,
     pub confirmed_at: DateTime<Utc>,
-}
-
-/// Migrate step of the money change: consumers read money through these, which take the
-/// new shape and fall back to the old fields only for events produced before the expand
-/// step, counting each such read (`evolution`), so the old fields' last readers are known.
-#[allow(deprecated)]
-impl OrderConfirmed {
-    /// The order's total.
-    pub fn total(&self) -> Money {
-        self.total.clone().unwrap_or_else(|| {
-            crate::evolution::old_field_read(Self::TYPE, "total_minor");
-            Money {
-                amount_minor: self.total_minor,
-                currency: self.currency.clone(),
-            }
-        })
-    }
-
-    /// A line's unit price, in the order's currency.
-    pub fn unit_price(&self, line: &OrderLine) -> Money {
-        line.unit_price.clone().unwrap_or_else(|| {
-            crate::evolution::old_field_read(Self::TYPE, "lines[].unit_price_minor");
-            Money {
-                amount_minor: line.unit_price_minor,
-                currency: self.currency.clone(),
-            }
-        })
-    }
 }
 
 /// The order was refused (out of stock, card declined). Nothing was sold.
@@ -108,8 +80,9 @@ pub struct Heartbeat {
 
 impl Event for OrderConfirmed {
     const TYPE: &'static str = "order.confirmed";
-    const VERSION: u32 = 1;
-    const READS: &'static [u32] = &[1];
+    const VERSION: u32 = 2;
+    /// Read directly; v1 is read through its upcaster (`OrderEvent::decode`).
+    const READS: &'static [u32] = &[2];
     fn aggregate_id(&self) -> String {
         self.order_id.to_string()
     }
@@ -154,9 +127,10 @@ pub const PRODUCED: &[(&str, u32)] = &[
 ];
 
 /// An event of the order service, decoded by its type: what every consumer of order events
-/// matches on, exhaustively, instead of comparing type strings in each service. A type
-/// nobody here knows, or a version this code cannot read, is the same permanent error for
-/// every consumer (dead-lettered with the reason).
+/// matches on, exhaustively, instead of comparing type strings in each service. An older
+/// version is upcast to the current one here, once for every consumer. A type nobody here
+/// knows, or a version this code cannot read, is the same permanent error for every
+/// consumer (dead-lettered with the reason).
 #[derive(Debug, Clone, PartialEq)]
 pub enum OrderEvent {
     Confirmed(OrderConfirmed),
@@ -168,7 +142,10 @@ pub enum OrderEvent {
 impl OrderEvent {
     pub fn decode(envelope: &crate::Envelope) -> Result<Self, crate::EnvelopeError> {
         Ok(match envelope.event_type.as_str() {
-            OrderConfirmed::TYPE => Self::Confirmed(envelope.decode()?),
+            OrderConfirmed::TYPE => Self::Confirmed(match envelope.schema_version {
+                1 => envelope.decode::<crate::upcast::v1::OrderConfirmed>()?.into(),
+                _ => envelope.decode()?,
+            }),
             OrderRejected::TYPE => Self::Rejected(envelope.decode()?),
             OrderCancelled::TYPE => Self::Cancelled(envelope.decode()?),
             Heartbeat::TYPE => Self::Heartbeat(envelope.decode()?),

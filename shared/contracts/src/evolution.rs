@@ -1,7 +1,8 @@
 //! Watching a contract change: every time a consumer reads a field that is on its way out,
 //! it is counted here, per event type and field, so that "is anyone still using
 //! `total_minor`?" has an answer (a number, and when it last happened) before the field is
-//! removed (docs/schema-evolution.md).
+//! removed (docs/schema-evolution.md). Likewise every event of an old version that was
+//! upcast (`upcast`): "may the v1 reader go?"
 //!
 //! The counts are per process, and each consuming service is one consumer, so the service
 //! that serves them (`GET /ops/contracts`) and the `/metrics` it is scraped on say *which*
@@ -25,29 +26,63 @@ pub struct OldFieldRead {
     pub last_at: DateTime<Utc>,
 }
 
-/// (event type, field) → (reads, the last one).
-type Reads = BTreeMap<(&'static str, &'static str), (u64, DateTime<Utc>)>;
+/// Events of an old version this process upcast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Upcast {
+    pub event_type: String,
+    pub from_version: u32,
+    pub count: u64,
+    pub last_at: DateTime<Utc>,
+}
 
-static READS: LazyLock<Mutex<Reads>> = LazyLock::new(Default::default);
+/// key → (how many, the last one).
+type Counts<K> = LazyLock<Mutex<BTreeMap<K, (u64, DateTime<Utc>)>>>;
+
+static FIELDS: Counts<(&str, &str)> = LazyLock::new(Default::default);
+static UPCASTS: Counts<(&str, u32)> = LazyLock::new(Default::default);
+
+fn bump<K: Ord>(counts: &Counts<K>, key: K) {
+    let mut counts = counts.lock().expect("contract counts poisoned");
+    let entry = counts.entry(key).or_insert((0, Utc::now()));
+    *entry = (entry.0 + 1, Utc::now());
+}
 
 /// Records that this process read `event_type`'s old `field` (it had no newer one to read).
 pub fn old_field_read(event_type: &'static str, field: &'static str) {
     metrics::counter!("contract_old_field_reads_total", "event_type" => event_type, "field" => field)
         .increment(1);
-    let mut reads = READS.lock().expect("contract reads poisoned");
-    let entry = reads.entry((event_type, field)).or_insert((0, Utc::now()));
-    *entry = (entry.0 + 1, Utc::now());
+    bump(&FIELDS, (event_type, field));
+}
+
+/// Records that this process upcast an `event_type` of `from_version`.
+pub fn upcast(event_type: &'static str, from_version: u32) {
+    metrics::counter!("contract_upcasts_total", "event_type" => event_type, "from_version" => from_version.to_string())
+        .increment(1);
+    bump(&UPCASTS, (event_type, from_version));
 }
 
 /// What this process has read of old fields since it started.
 pub fn old_field_reads() -> Vec<OldFieldRead> {
-    READS
-        .lock()
-        .expect("contract reads poisoned")
+    let counts = FIELDS.lock().expect("contract counts poisoned");
+    counts
         .iter()
         .map(|(&(event_type, field), &(count, last_at))| OldFieldRead {
             event_type: event_type.to_string(),
             field: field.to_string(),
+            count,
+            last_at,
+        })
+        .collect()
+}
+
+/// The old-version events this process has upcast since it started.
+pub fn upcasts() -> Vec<Upcast> {
+    let counts = UPCASTS.lock().expect("contract counts poisoned");
+    counts
+        .iter()
+        .map(|(&(event_type, from_version), &(count, last_at))| Upcast {
+            event_type: event_type.to_string(),
+            from_version,
             count,
             last_at,
         })
@@ -65,6 +100,8 @@ pub struct ContractUse {
     pub produces: Vec<Produced>,
     pub reads: Vec<ReadVersions>,
     pub old_field_reads: Vec<OldFieldRead>,
+    #[serde(default)]
+    pub upcasts: Vec<Upcast>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +146,7 @@ impl ContractUse {
             produces,
             reads,
             old_field_reads: old_field_reads(),
+            upcasts: upcasts(),
         }
     }
 }

@@ -12,8 +12,16 @@
 //! - **A change of meaning is a new contract**: a new `schema_version` (or event type).
 //!   Consumers declare the versions they understand; an event with a version they do not
 //!   know is dead-lettered with the reason, never half-understood.
-//! - Contract tests (`tests/contracts.rs`) pin the wire format with fixture files, so a
-//!   change that would break a consumer fails the build of the producer.
+//! - **Events of an old version keep being read** after the new one is deployed: they wait
+//!   in queues, outboxes and dead-letter queues. [`upcast`] reads each old version as it was
+//!   and converts it to the current one, once, for every consumer; [`evolution`] counts
+//!   every upcast and every read of a field on its way out (`GET /ops/contracts`).
+//! - Contract tests (`tests/contracts.rs`) pin the wire format with fixture files, and each
+//!   consumer declares what it reads ([`consumers`]), checked against events the producer's
+//!   code produced: a change that would break a consumer fails the producer's tests.
+//!
+//! docs/schema-evolution.md walks through one change done this way: order.confirmed's
+//! money, v1 → v2.
 
 //!
 //! The HTTP APIs on the synchronous path have their request and response types here too
@@ -38,8 +46,11 @@ pub mod order;
 pub mod outcomes;
 pub mod payment;
 mod state;
+pub mod upcast;
 
 pub use envelope::{EXCHANGE, Envelope, EnvelopeError};
-pub use events::{Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderLine, OrderRejected};
+pub use events::{
+    Event, Heartbeat, OrderCancelled, OrderConfirmed, OrderEvent, OrderLine, OrderRejected, PricedLine,
+};
 pub use money::Money;
 pub use state::UnknownState;

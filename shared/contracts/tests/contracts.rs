@@ -1,7 +1,9 @@
 //! Contract tests: the wire format is pinned by fixture files. A producer change that
 //! would break a consumer (a renamed or removed field, a changed type) fails here.
 
-use platform_contracts::{Envelope, EnvelopeError, Event, OrderCancelled, OrderConfirmed, OrderRejected};
+use platform_contracts::{
+    Envelope, EnvelopeError, Event, OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -43,20 +45,19 @@ fn round_trip<E: Event + DeserializeOwned>(name: &str) {
 
 #[test]
 fn order_events_match_their_pinned_fixtures() {
-    round_trip::<OrderConfirmed>("order.confirmed.v1.json");
-    round_trip::<OrderConfirmed>("order.confirmed.v1-before-expand.json");
+    round_trip::<OrderConfirmed>("order.confirmed.v2.json");
     round_trip::<OrderRejected>("order.rejected.v1.json");
     round_trip::<OrderCancelled>("order.cancelled.v1.json");
 }
 
 #[test]
 fn readers_tolerate_unknown_fields_and_missing_optional_ones() {
-    let mut v = fixture("order.confirmed.v1.json");
+    let mut v = fixture("order.confirmed.v2.json");
     v["payload"]["loyalty_points"] = 42.into();
     v["added_later"] = "ignored".into();
     let envelope: Envelope = serde_json::from_value(v).unwrap();
     let event: OrderConfirmed = envelope.decode().unwrap();
-    assert_eq!(event.total().amount_minor, 3600);
+    assert_eq!(event.total.amount_minor, 3600);
 
     // The rejected fixture has no `lines` and no `causation_id`: both default.
     let envelope: Envelope = serde_json::from_value(fixture("order.rejected.v1.json")).unwrap();
@@ -66,18 +67,25 @@ fn readers_tolerate_unknown_fields_and_missing_optional_ones() {
 
 #[test]
 fn an_unknown_version_or_a_broken_payload_is_refused_with_the_reason() {
-    let mut v = fixture("order.confirmed.v1.json");
-    v["schema_version"] = 2.into();
+    let mut v = fixture("order.confirmed.v2.json");
+    v["schema_version"] = 3.into();
     let envelope: Envelope = serde_json::from_value(v.clone()).unwrap();
     assert!(matches!(
-        envelope.decode::<OrderConfirmed>(),
-        Err(EnvelopeError::UnsupportedVersion { found: 2, .. })
+        OrderEvent::decode(&envelope),
+        Err(EnvelopeError::UnsupportedVersion { found: 3, .. })
     ));
 
-    v["schema_version"] = 1.into();
-    v["payload"]["total_minor"] = "a lot".into();
+    v["schema_version"] = 2.into();
+    v["payload"]["total"]["amount_minor"] = "a lot".into();
     let envelope: Envelope = serde_json::from_value(v).unwrap();
-    let err = envelope.decode::<OrderConfirmed>().unwrap_err().to_string();
+    let err = OrderEvent::decode(&envelope).unwrap_err().to_string();
+    assert!(err.contains("total.amount_minor"), "{err}");
+
+    // A v1 event without its old fields is refused by the v1 reader, naming the field.
+    let mut v = fixture("order.confirmed.v1-before-expand.json");
+    v["payload"].as_object_mut().unwrap().remove("total_minor");
+    let envelope: Envelope = serde_json::from_value(v).unwrap();
+    let err = OrderEvent::decode(&envelope).unwrap_err().to_string();
     assert!(err.contains("total_minor"), "{err}");
     assert!(matches!(
         Envelope::from_bytes(b"{not json"),
@@ -85,54 +93,84 @@ fn an_unknown_version_or_a_broken_payload_is_refused_with_the_reason() {
     ));
 }
 
-/// Every event type a consumer reads has a pinned fixture, and every fixture satisfies what
-/// its consumers declare (`platform_contracts::consumers`).
+/// Every event type a consumer reads has a pinned fixture of the version produced today,
+/// and it satisfies what its consumers declare (`platform_contracts::consumers`).
 #[test]
 fn every_consumed_event_has_a_fixture_that_satisfies_its_consumers() {
-    for event_type in platform_contracts::consumers::read_types() {
-        let pinned = fixture(&format!("{event_type}.v1.json"));
-        let broken = platform_contracts::consumers::broken_expectations(&pinned);
+    use platform_contracts::{consumers, events::PRODUCED};
+    for event_type in consumers::read_types() {
+        let (_, version) = PRODUCED.iter().find(|(t, _)| *t == event_type).unwrap();
+        let pinned = fixture(&format!("{event_type}.v{version}.json"));
+        let broken = consumers::broken_expectations(&pinned);
         assert!(broken.is_empty(), "{event_type} fixture: {broken:#?}");
     }
-    let envelope: Envelope = serde_json::from_value(fixture("order.heartbeat.v1.json")).unwrap();
-    envelope
-        .decode::<platform_contracts::Heartbeat>()
-        .expect("the heartbeat fixture reads");
 }
 
-/// The migrate step: a consumer reads money in the new shape, and an event produced before
-/// the expand step (only `total_minor`, `currency`, `unit_price_minor`) still reads, through
-/// the old fields, each such read counted so the old fields' last readers are known.
-/// (The only test in this binary that reads an old field: the counts are per process.)
+/// The contract step: v1 events still in a queue, an outbox or a dead-letter queue when v2
+/// is deployed are upcast to v2, whichever v1 shape they have (from before the expand step,
+/// or with both shapes); each upcast is counted, and each read of an old field.
+/// (The only test in this binary that upcasts: the counts are per process.)
 #[test]
-fn money_reads_the_new_shape_and_counts_each_fallback_to_the_old_fields() {
-    use platform_contracts::{Money, evolution::old_field_reads};
+fn v1_events_of_either_shape_are_upcast_to_v2() {
+    use platform_contracts::{
+        Money,
+        evolution::{old_field_reads, upcasts},
+    };
     let reads_of = |field: &str| {
         old_field_reads()
             .into_iter()
             .find(|r| r.field == field)
             .map_or(0, |r| r.count)
     };
+    let upcast_count = || upcasts().iter().map(|u| u.count).sum::<u64>();
     let eur = |amount_minor| Money {
         amount_minor,
         currency: "EUR".into(),
     };
+    let confirmed = |name: &str| {
+        let envelope: Envelope = serde_json::from_value(fixture(name)).unwrap();
+        match OrderEvent::decode(&envelope).unwrap() {
+            OrderEvent::Confirmed(e) => e,
+            other => panic!("{name} decoded as {other:?}"),
+        }
+    };
 
-    let envelope: Envelope = serde_json::from_value(fixture("order.confirmed.v1.json")).unwrap();
-    let expanded: OrderConfirmed = envelope.decode().unwrap();
-    assert_eq!(expanded.total(), eur(3600));
-    assert_eq!(expanded.unit_price(&expanded.lines[0]), eur(1800));
+    let expanded = confirmed("order.confirmed.v1.json");
+    assert_eq!(
+        (expanded.total.clone(), expanded.lines[0].unit_price.clone()),
+        (eur(3600), eur(1800))
+    );
+    assert_eq!(upcast_count(), 1);
     assert_eq!(
         reads_of("total_minor"),
         0,
-        "the new shape is read without the old fields"
+        "the expanded v1 has the new shape: no old field read"
     );
 
-    let envelope: Envelope =
-        serde_json::from_value(fixture("order.confirmed.v1-before-expand.json")).unwrap();
-    let old: OrderConfirmed = envelope.decode().unwrap();
-    assert_eq!(old.total(), eur(3600));
-    assert_eq!(old.unit_price(&old.lines[0]), eur(1800));
+    let old = confirmed("order.confirmed.v1-before-expand.json");
+    assert_eq!(
+        (old.total.clone(), old.lines[0].unit_price.clone()),
+        (eur(3600), eur(1800))
+    );
+    assert_eq!(upcast_count(), 2);
     assert_eq!(reads_of("total_minor"), 1);
     assert_eq!(reads_of("lines[].unit_price_minor"), 1);
+
+    let current = confirmed("order.confirmed.v2.json");
+    assert_eq!(current.total, eur(3600));
+    assert_eq!(upcast_count(), 2, "v2 is read as it is");
+
+    // Every version a consumer declares it reads has a fixture that decodes.
+    for e in platform_contracts::consumers::ALL.iter().flat_map(|c| c.iter()) {
+        for version in e.versions {
+            let envelope: Envelope =
+                serde_json::from_value(fixture(&format!("{}.v{version}.json", e.event_type))).unwrap();
+            OrderEvent::decode(&envelope).unwrap_or_else(|err| {
+                panic!(
+                    "{} declares it reads {} v{version}: {err}",
+                    e.consumer, e.event_type
+                )
+            });
+        }
+    }
 }
