@@ -71,18 +71,24 @@ macro_rules! sql_migration {
 }
 
 /// Declares a service's `Migrator`: its own migration modules, then (after `;`) shared
-/// migrations such as the outbox table. New migrations are only ever appended.
+/// migrations such as the outbox table, then (after a second `;`) its own migrations written
+/// after those. New migrations are only ever appended: `down` undoes the list from its end,
+/// so a migration inserted before the shared ones would be rolled back after them.
 #[macro_export]
 macro_rules! migrator {
-    ($($module:ident),+ $(; $($shared:expr),+)? $(,)?) => {
+    ($($module:ident),+ $(; $($shared:expr),+ $(; $($later:ident),+)?)? $(,)?) => {
         $(mod $module;)+
+        $($($(mod $later;)+)?)?
 
         pub struct Migrator;
 
         #[sea_orm_migration::async_trait::async_trait]
         impl sea_orm_migration::MigratorTrait for Migrator {
             fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-                vec![$(Box::new($module::Migration)),+ $($(, Box::new($shared))+)?]
+                vec![
+                    $(Box::new($module::Migration)),+
+                    $($(, Box::new($shared))+ $($(, Box::new($later::Migration))+)?)?
+                ]
             }
         }
     };
