@@ -104,6 +104,7 @@ async fn main() {
         .or_else(|| std::env::var("DATABASE_URL").ok())
         .unwrap_or_else(|| format!("postgres://{service}:{service}@127.0.0.1:55432/{service}"));
     let result = match service.as_str() {
+        "order" if args.command == "backfill" => backfill(&url, &args).await,
         "order" => run::<migrations::order::Migrator>(&url, &args).await,
         "inventory" => run::<migrations::inventory::Migrator>(&url, &args).await,
         "payment" => run::<migrations::payment::Migrator>(&url, &args).await,
@@ -128,7 +129,53 @@ async fn run<M: MigratorTrait>(url: &str, args: &Args) -> Result<(), String> {
         "down" => migrations::revert::<M>(&db, steps(args)?.unwrap_or(1)).await,
         "status" => M::status(&db).await,
         "fresh" => M::fresh(&db).await,
+        "backfill" => return Err("backfill is the order service's only (orders.total_amount_minor)".into()),
         other => return Err(format!("unknown command {other:?}")),
     };
     result.map_err(|e| e.to_string())
+}
+
+/// `migrate order backfill`: one line per batch, then a summary.
+async fn backfill(url: &str, args: &Args) -> Result<(), String> {
+    use migrations::order::backfill::{self, Options, Outcome};
+    args.only(&["batch", "pause-ms"])?;
+    let defaults = Options::default();
+    let options = Options {
+        batch: args.number("batch")?.unwrap_or(defaults.batch),
+        pause: args
+            .number("pause-ms")?
+            .map_or(defaults.pause, std::time::Duration::from_millis),
+    };
+    let db = Database::connect(url).await.map_err(|e| e.to_string())?;
+    println!(
+        "backfill: orders.total_minor -> total_amount_minor, {} orders per batch, {:?} pause",
+        options.batch, options.pause
+    );
+    let (progress, outcome) = backfill::run(&db, options, |p| {
+        let share = match p.missing_at_start {
+            0 => 100.0,
+            n => (p.copied as f64 / n as f64 * 100.0).min(100.0),
+        };
+        println!(
+            "backfill: pass {} batch {}: {} of ~{} copied ({share:.0}%), {:.1} s",
+            p.passes,
+            p.batches,
+            p.copied,
+            p.missing_at_start,
+            p.elapsed.as_secs_f64()
+        );
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    match outcome {
+        Outcome::AlreadyContracted => println!("backfill: nothing to do, the contract migration already ran"),
+        Outcome::Done => println!(
+            "backfill: done: {} orders copied in {} batches, {} pass(es), {:.1} s; none left without total_amount_minor",
+            progress.copied,
+            progress.batches,
+            progress.passes,
+            progress.elapsed.as_secs_f64()
+        ),
+    }
+    Ok(())
 }

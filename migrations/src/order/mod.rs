@@ -31,5 +31,7 @@ crate::migrator!(
     m20261124_000001_orders_total_amount_minor_expand
 );
 
+pub mod backfill;
+
 /// The expand step of the `total_minor` -> `total_amount_minor` rename (docs/online-migration.md).
 pub use m20261124_000001_orders_total_amount_minor_expand::Migration as TotalAmountExpand;
