@@ -28,10 +28,13 @@ CREATE TRIGGER orders_total_amount_sync BEFORE INSERT OR UPDATE ON orders
 crate::migrator!(
     m20261122_000001_orders;
     crate::messaging::Outbox, crate::messaging::OutboxTraceContext;
-    m20261124_000001_orders_total_amount_minor_expand
+    m20261124_000001_orders_total_amount_minor_expand,
+    m20261124_000002_orders_total_amount_minor_contract
 );
 
 pub mod backfill;
 
 /// The expand step of the `total_minor` -> `total_amount_minor` rename (docs/online-migration.md).
 pub use m20261124_000001_orders_total_amount_minor_expand::Migration as TotalAmountExpand;
+/// The contract step of the same rename.
+pub use m20261124_000002_orders_total_amount_minor_contract::Migration as TotalAmountContract;
