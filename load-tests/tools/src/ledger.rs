@@ -378,7 +378,7 @@ pub async fn analyse(platform: &crate::invariants::Platform, ledger: &Ledger) ->
     for r in rows(
         &platform.order,
         format!(
-            "SELECT id::text, customer_id, status, COALESCE(total_minor, 0)::text FROM orders
+            "SELECT id::text, customer_id, status, COALESCE(total_amount_minor, 0)::text FROM orders
              WHERE customer_id IN {} OR created_at BETWEEN {} AND {}",
             sql_list(customers.iter().copied()),
             ts(from),

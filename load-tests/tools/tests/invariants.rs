@@ -27,7 +27,7 @@ impl Checkouts for Platform {
         exec(
             &self.order,
             &format!(
-                "INSERT INTO orders (id, customer_id, status, total_minor, payment_method, correlation_id, deadline_at)
+                "INSERT INTO orders (id, customer_id, status, total_amount_minor, payment_method, correlation_id, deadline_at)
                  VALUES ('{CONFIRMED}', 'alice', 'confirmed', 1800, '4242424242424242', 'corr-ok', now()),
                         ('{REJECTED}', 'bob', 'rejected', 1800, '4000000000000002', 'corr-no', now());
                  INSERT INTO outbox (event_id, event_type, aggregate_id, correlation_id, envelope, published_at)

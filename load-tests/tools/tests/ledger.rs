@@ -97,7 +97,7 @@ async fn confirmed_order(platform: &Platform, id: &str, customer: &str) {
     exec(
         &platform.order,
         &format!(
-            "INSERT INTO orders (id, customer_id, status, total_minor, payment_method, correlation_id, deadline_at)
+            "INSERT INTO orders (id, customer_id, status, total_amount_minor, payment_method, correlation_id, deadline_at)
              VALUES ('{id}', '{customer}', 'confirmed', 1800, '4242424242424242', 'c-{id}', now());"
         ),
     )
@@ -143,7 +143,7 @@ async fn rejected_order(platform: &Platform, id: &str, customer: &str) {
     exec(
         &platform.order,
         &format!(
-            "INSERT INTO orders (id, customer_id, status, reason_code, total_minor, payment_method, correlation_id, deadline_at)
+            "INSERT INTO orders (id, customer_id, status, reason_code, total_amount_minor, payment_method, correlation_id, deadline_at)
              VALUES ('{id}', '{customer}', 'rejected', 'payment_declined', 1800, '4000000000000002', 'c-{id}', now());"
         ),
     )
@@ -217,7 +217,7 @@ async fn lost_duplicated_and_unexpected_orders_are_each_reported_and_fail_the_ru
     exec(
         &platform.order,
         &format!(
-            "INSERT INTO orders (id, customer_id, status, total_minor, payment_method, correlation_id, deadline_at)
+            "INSERT INTO orders (id, customer_id, status, total_amount_minor, payment_method, correlation_id, deadline_at)
              VALUES ('{HOLLOW}', 'ch-test-k7', 'confirmed', 1800, '4242424242424242', 'c', now());"
         ),
     )

@@ -43,8 +43,12 @@ impl From<Order> for contract::Order {
     }
 }
 
-const ORDER_COLUMNS: &str = "id, customer_id, status, reason_code, reason, total_minor, currency::text AS currency, \
-     payment_method, correlation_id, attempts, next_attempt_at, deadline_at, created_at, updated_at";
+/// The columns of an [`Order`]. The total is stored as `total_amount_minor` (an amount, beside
+/// its `currency`) and still answered as `total_minor`, the API's field: a column rename is
+/// not an API change (docs/online-migration.md).
+const ORDER_COLUMNS: &str = "id, customer_id, status, reason_code, reason, total_amount_minor AS total_minor, \
+     currency::text AS currency, payment_method, correlation_id, attempts, next_attempt_at, deadline_at, \
+     created_at, updated_at";
 
 pub async fn load(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Order>, OrderError> {
     Order::find_by_statement(sea_orm::Statement::from_sql_and_values(
@@ -177,7 +181,8 @@ pub async fn transition(
         format!(
             "WITH moved AS ( \
                UPDATE orders SET status = $1, reason_code = COALESCE($2, reason_code), \
-                   reason = COALESCE($3, reason), total_minor = COALESCE($4, total_minor), updated_at = now() \
+                   reason = COALESCE($3, reason), total_amount_minor = COALESCE($4, total_amount_minor), \
+                   updated_at = now() \
                WHERE id = $5 AND status = $6 RETURNING {ORDER_COLUMNS}), \
              priced AS ( \
                UPDATE order_lines o SET unit_price_minor = p.unit_price_minor \
@@ -211,6 +216,7 @@ pub async fn transition(
 pub struct Change<'a> {
     pub reason_code: Option<&'a str>,
     pub reason: Option<&'a str>,
+    /// Written to `total_amount_minor`.
     pub total_minor: Option<i64>,
     /// Unit prices to write to the order's lines: the lines of inventory's reservation.
     pub prices: Option<&'a [ReservedLine]>,

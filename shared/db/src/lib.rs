@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use platform_http::Probe;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 
 /// Opens the connection pool.
@@ -41,17 +41,14 @@ pub async fn connect_replica(url: &str, max_connections: u32) -> Result<Database
     Database::connect(options).await
 }
 
-/// Applies the service's pending migrations at start-up.
+/// Applies the service's pending migrations at start-up ([`migrations::apply`]).
 ///
 /// Several instances of a service may start at once. They serialise on a transaction-scoped
 /// advisory lock, so exactly one applies each migration and the others find nothing to do,
-/// instead of racing to create the same table.
+/// instead of racing to create the same table. A migration that gives up waiting for a
+/// table lock (its `lock_timeout`) is tried again, a few times, before start-up fails.
 pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
-    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7100001)")
-        .await?;
-    M::up(&txn, None).await?;
-    txn.commit().await?;
+    migrations::apply::<M>(db, None).await?;
     tracing::info!("database migrations applied");
     Ok(())
 }
