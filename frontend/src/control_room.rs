@@ -18,7 +18,7 @@ use platform_contracts::{
     ops::{
         ALERTS_PATH, Alerts, CONSUMERS_PATH, Consumer, DEAD_LETTERS_PATH, DeadLetter, FAULTS_PATH, Fault,
         FaultMode, FaultSwitches, OUTBOX_PATH, OutboxStats, QUEUES_PATH, QueueSnapshot, RELAY_PATH,
-        REPLICA_PATH, RelayState, ReplicaStatus,
+        REPLICA_PATH, ReaderMode, ReaderSwitch, RelayState, ReplicaStatus,
     },
     order::{Compensation, Order},
 };
@@ -124,6 +124,8 @@ pub struct ConsumerRow {
     pub service: String,
     pub queue: String,
     pub paused: bool,
+    /// The reader it reads events with: tolerant, or the scenario's strict v1 reader.
+    pub strict: bool,
 }
 
 #[derive(Template)]
@@ -377,6 +379,7 @@ async fn ops(
                 service: c.name,
                 queue: c.queue,
                 paused: c.paused,
+                strict: c.reader == ReaderMode::StrictV1,
             })
             .collect(),
         faults: WITH_FAULTS
@@ -459,6 +462,7 @@ struct ActionForm {
 enum ActionBody {
     Fault(Fault),
     Restock(RestockRequest),
+    Reader(ReaderSwitch),
 }
 
 /// The switch a fault action turns on.
@@ -520,6 +524,13 @@ async fn action(
             reqwest::Method::POST,
             format!("/admin/consumers/{}/resume", service.name()),
             None,
+        ),
+        "reader_tolerant" => (
+            reqwest::Method::PUT,
+            format!("/admin/consumers/{}/reader", service.name()),
+            Some(ActionBody::Reader(ReaderSwitch {
+                mode: ReaderMode::Tolerant,
+            })),
         ),
         "pause_relay" => (reqwest::Method::POST, "/admin/relay/pause".to_string(), None),
         "resume_relay" => (reqwest::Method::POST, "/admin/relay/resume".to_string(), None),

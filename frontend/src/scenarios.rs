@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::{
     inventory::{PRODUCTS_PATH, Product},
-    ops::{Fault, FaultMode, REPLICA_DOWN_PATH, REPLICA_LAG_PATH, ReplicaSwitch},
+    ops::{Fault, FaultMode, REPLICA_DOWN_PATH, REPLICA_LAG_PATH, ReaderMode, ReaderSwitch, ReplicaSwitch},
     order::{LineInput, ORDERS_PATH, OrderView, PlaceOrder},
 };
 use platform_telemetry::CorrelationId;
@@ -225,6 +225,47 @@ async fn run_scenario(
                 ));
             }
             redirect("/ops?done=replica_down_for_30_s")
+        }
+        "breaking-change" => {
+            // Analytics is "deployed" with a strict reader of the v1 money fields, which v2
+            // renamed: three orders are placed and go through; analytics dead-letters each
+            // order.confirmed. The ops page shows the dead letters, the alert, the consumer's
+            // reader and the fix (back to tolerant), then the replay.
+            let switched = backend
+                .request(
+                    reqwest::Method::PUT,
+                    Component::Analytics,
+                    "/admin/consumers/analytics/reader",
+                    &correlation,
+                )
+                .admin(token.as_deref())
+                .json(&ReaderSwitch {
+                    mode: ReaderMode::StrictV1,
+                })
+                .send()
+                .await;
+            if !switched.ok() {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not switch analytics' reader",
+                    switched.message(),
+                ));
+            }
+            for i in 0..3 {
+                let reply = place(
+                    &backend,
+                    &correlation,
+                    &format!("scenario-breaking-{i}"),
+                    "mug",
+                    "4242424242424242",
+                )
+                .await;
+                if placed(&reply).is_none() {
+                    return Ok(checkout_failed(&reply));
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            redirect("/ops?done=breaking_change_deployed#consumers")
         }
         "poison-message" => {
             let _ = order_admin("/admin/poison").await;

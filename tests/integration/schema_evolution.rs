@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use lapin::{BasicProperties, Connection, ConnectionProperties, options::BasicPublishOptions};
 use platform_contracts::evolution::ContractUse;
+use platform_testing::TEST_ADMIN_TOKEN;
 use serde_json::{Value, json};
 
 use crate::{fanout::assert_fanned_out, support::*};
@@ -148,4 +149,95 @@ async fn dead_letter(c: &Checkout, dlq: &str, envelope: &Value) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// "Deploy a breaking change": analytics is switched to a strict reader of the renamed
+/// v1 money fields. Checkouts go on; email (tolerant) sends; analytics dead-letters every
+/// order.confirmed, naming the missing field, and the alert fires. The fix (back to the
+/// tolerant reader) and a replay of the dead letters count each order once.
+#[actix_web::test]
+async fn a_strict_reader_of_a_renamed_field_dead_letters_and_a_replay_after_the_fix_recovers() {
+    let c = Checkout::start().await;
+    let reader = |mode: &'static str| {
+        c.http
+            .put(c.analytics.url("/admin/consumers/analytics/reader"))
+            .bearer_auth(TEST_ADMIN_TOKEN)
+            .json(&json!({ "mode": mode }))
+            .send()
+    };
+    assert_eq!(reader("strict_v1").await.unwrap().status(), 200);
+    let consumers = c.admin_get(&c.analytics, "/admin/consumers").await;
+    assert_eq!(consumers[0]["reader"], "strict_v1", "{consumers:#}");
+
+    let mut ids = Vec::new();
+    for customer in ["sam", "sue"] {
+        let res = c
+            .place(&key(), &order_body(customer, "socks", 1, CARD_SUCCESS))
+            .await;
+        let order: Value = res.json().await.unwrap();
+        assert_eq!(
+            order["status"], "confirmed",
+            "the checkout does not notice: {order:#}"
+        );
+        ids.push(order["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        c.eventually(&c.email, &format!("/emails?order_id={id}"), |e| {
+            e[0]["status"] == "sent"
+        })
+        .await;
+    }
+    let dead = c
+        .eventually_admin(&c.analytics, "/admin/dead-letters", |l| {
+            l.as_array().is_some_and(|a| {
+                a.iter()
+                    .filter(|m| m["event_type"] == "order.confirmed")
+                    .filter(|m| {
+                        let reason = m["reason"].as_str().unwrap_or_default();
+                        reason.contains("strict v1 reader") && reason.contains("missing field")
+                    })
+                    .count()
+                    == 2
+            })
+        })
+        .await;
+    c.eventually(&c.order, "/ops/alerts", |a| {
+        a.to_string().contains("dead_letters")
+    })
+    .await;
+    for id in &ids {
+        let counted = c.get(&c.analytics, &format!("/analytics/orders/{id}")).await;
+        assert_ne!(
+            counted["outcome"], "confirmed",
+            "not counted while dead-lettered: {dead:#}"
+        );
+    }
+
+    // The fix is deployed; the dead letters are replayed (twice: a replay is idempotent).
+    assert_eq!(reader("tolerant").await.unwrap().status(), 200);
+    for _ in 0..2 {
+        assert_eq!(
+            c.admin_post(&c.analytics, "/admin/dead-letters/replay")
+                .await
+                .status(),
+            200
+        );
+    }
+    for id in &ids {
+        c.eventually(&c.analytics, &format!("/analytics/orders/{id}"), |a| {
+            a["outcome"] == "confirmed"
+        })
+        .await;
+    }
+    c.eventually_queue_empty("analytics.order-events.dlq").await;
+    let counted = Checkout::count(
+        &c.analytics_db,
+        &format!(
+            "SELECT count(*) FROM counted_orders WHERE order_id IN ('{}', '{}')",
+            ids[0], ids[1]
+        ),
+    )
+    .await;
+    assert_eq!(counted, 2, "each order counted once");
+    c.stop().await;
 }

@@ -149,3 +149,45 @@ test('the replica lags: your own new order shows at once, the replica is reporte
   assert.match(panel, /replica unusable/);
   await page.screenshot({ path: join(ARTIFACTS, 'replica-lagging-ops.png'), fullPage: true });
 });
+
+test('deploy a breaking change: a strict reader dead-letters, the fix and a replay recover', async () => {
+  const token = process.env.ADMIN_TOKEN;
+  assert.ok(token, 'ADMIN_TOKEN is set by ./dev test');
+  const page = await newPage();
+  await page.goto(`${BASE}/ops`);
+  await page.fill('input[name=token]', token);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/ops/login"] button')]);
+  await page.goto(`${BASE}/scenarios`);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/scenarios/breaking-change"] button')]);
+  assert.match(page.url(), /\/ops\?done=breaking_change_deployed/,
+    `the scenario ended on ${page.url()}: ${(await page.textContent('main, body')).slice(0, 300)}`);
+  // Analytics reads strictly and dead-letters the v2 events, naming the missing field.
+  const strictRow = 'tr[data-consumer="analytics"]';
+  assert.match(await page.textContent(strictRow), /strict v1 reader/);
+  const deadline = Date.now() + 20000;
+  let dead = '';
+  while (Date.now() < deadline) {
+    dead = await page.textContent('#dead-letters');
+    if (/strict v1 reader.*missing field/s.test(dead)) break;
+    await page.waitForTimeout(1000);
+    await page.goto(`${BASE}/ops`);
+  }
+  assert.match(dead, /strict v1 reader.*missing field/s);
+  await page.screenshot({ path: join(ARTIFACTS, 'breaking-change-dead-letters.png'), fullPage: true });
+  // The fix, then the replay: no analytics dead letter is left, the reader is tolerant.
+  await Promise.all([page.waitForNavigation(),
+    page.click(`${strictRow} form:has(input[value="reader_tolerant"]) button`)]);
+  assert.doesNotMatch(await page.textContent(strictRow), /strict v1 reader/);
+  await Promise.all([page.waitForNavigation(),
+    page.locator('#dead-letters form:has(input[name=service][value="analytics"]) button').first().click()]);
+  let left = '';
+  const drained = Date.now() + 20000;
+  while (Date.now() < drained) {
+    await page.goto(`${BASE}/ops`);
+    left = await page.textContent('#dead-letters');
+    if (!/strict v1 reader/.test(left)) break;
+    await page.waitForTimeout(1000);
+  }
+  assert.doesNotMatch(left, /strict v1 reader/, 'the replayed events were applied');
+  await page.screenshot({ path: join(ARTIFACTS, 'breaking-change-recovered.png'), fullPage: true });
+});

@@ -153,6 +153,30 @@ pub struct Consumer {
     pub name: String,
     pub queue: String,
     pub paused: bool,
+    /// The reader it reads events with.
+    #[serde(default)]
+    pub reader: ReaderMode,
+}
+
+states! {
+    /// How a consumer reads events. `Tolerant` is the platform's reader: it ignores fields it
+    /// does not know and upcasts old versions (`upcast`). `StrictV1` is the reader a consumer
+    /// had before order.confirmed's money change, strict about it: it requires `total_minor`,
+    /// whatever the event's version says. It exists for the "deploy a breaking change"
+    /// scenario, which switches a consumer to it (`PUT /admin/consumers/{name}/reader`) to
+    /// show what a strict reader of a renamed field does: every v2 event is dead-lettered.
+    #[derive(Default)]
+    pub enum ReaderMode {
+        #[default]
+        Tolerant => "tolerant",
+        StrictV1 => "strict_v1",
+    }
+}
+
+/// The body of `PUT /admin/consumers/{name}/reader`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReaderSwitch {
+    pub mode: ReaderMode,
 }
 
 states! {

@@ -83,3 +83,20 @@ pub mod v1 {
         }
     }
 }
+
+/// The strict v1 reader (`ops::ReaderMode::StrictV1`): reads an order.confirmed as v1
+/// whatever its `schema_version`, as a consumer that never checked versions would, and
+/// fails on what v1 requires and the event lacks, naming the field. Other event types pass.
+pub fn read_strictly_as_v1(envelope: &crate::Envelope) -> Result<(), crate::EnvelopeError> {
+    use crate::Event;
+    if envelope.event_type != v1::OrderConfirmed::TYPE {
+        return Ok(());
+    }
+    serde_path_to_error::deserialize::<_, v1::OrderConfirmed>(&envelope.payload)
+        .map(|_| ())
+        .map_err(|e| crate::EnvelopeError::BadPayload {
+            event_type: envelope.event_type.clone(),
+            version: envelope.schema_version,
+            reason: format!("strict v1 reader: {}: {}", e.path(), e.inner()),
+        })
+}

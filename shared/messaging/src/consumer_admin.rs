@@ -1,10 +1,12 @@
 //! Operator endpoints every consuming service shares:
 //! - `GET  /admin/consumers`: each consumer, its queue and whether it is paused;
 //! - `POST /admin/consumers/{name}/pause` and `/resume`: the ops page's switch (and a way
-//!   to watch a queue fill up and its oldest-message age grow, on purpose).
+//!   to watch a queue fill up and its oldest-message age grow, on purpose);
+//! - `PUT  /admin/consumers/{name}/reader`: the reader it reads events with (the "deploy a
+//!   breaking change" scenario; `consumer/reader.rs`).
 
 use actix_web::{HttpResponse, web};
-use platform_contracts::ops::{CONSUMERS_PATH, Consumer};
+use platform_contracts::ops::{CONSUMERS_PATH, Consumer, ReaderSwitch};
 use platform_http::{Admin, ApiError};
 
 use crate::ConsumerHandle;
@@ -23,7 +25,8 @@ pub fn routes(consumers: Vec<ConsumerHandle>) -> impl Fn(&mut web::ServiceConfig
             .route(
                 "/admin/consumers/{name}/resume",
                 web::post().to(set_paused::<false>),
-            );
+            )
+            .route("/admin/consumers/{name}/reader", web::put().to(set_reader));
     }
 }
 
@@ -34,6 +37,7 @@ fn describe(handles: &[ConsumerHandle]) -> Vec<Consumer> {
             name: h.spec.name.to_string(),
             queue: h.spec.queue.clone(),
             paused: h.is_paused(),
+            reader: h.reader(),
         })
         .collect()
 }
@@ -64,5 +68,17 @@ async fn set_paused<const PAUSED: bool>(
         handle.resume();
         tracing::warn!(consumer = %name, "consumer resumed by an operator");
     }
+    Ok(HttpResponse::Ok().json(describe(&consumers.0)))
+}
+
+async fn set_reader(
+    _: Admin,
+    consumers: web::Data<Consumers>,
+    name: web::Path<String>,
+    body: web::Json<ReaderSwitch>,
+) -> Result<HttpResponse, ApiError> {
+    let handle = find(&consumers, &name)?;
+    handle.set_reader(body.mode);
+    tracing::warn!(consumer = %name, reader = %body.mode, "consumer's reader switched by an operator");
     Ok(HttpResponse::Ok().json(describe(&consumers.0)))
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use actix::{Actor, AsyncContext, Context, Handler as ActixHandler, Message, Supervised, WrapFuture};
 use platform_broker::Broker;
+use platform_contracts::ops::ReaderMode;
 use platform_http::Faults;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
@@ -22,6 +23,7 @@ pub(super) struct Inner {
     pub(super) handler: Arc<dyn DynHandler>,
     pub(super) faults: Faults,
     pub(super) paused: watch::Receiver<bool>,
+    pub(super) reader: watch::Receiver<ReaderMode>,
 }
 
 /// Pauses and resumes a consumer (backpressure, or the ops page's "pause consumer").
@@ -29,6 +31,7 @@ pub(super) struct Inner {
 pub struct ConsumerHandle {
     pub spec: ConsumerSpec,
     paused: watch::Sender<bool>,
+    reader: watch::Sender<ReaderMode>,
     addr: actix::Addr<ConsumerActor>,
 }
 
@@ -41,6 +44,13 @@ impl ConsumerHandle {
     }
     pub fn is_paused(&self) -> bool {
         *self.paused.borrow()
+    }
+    /// Switches the reader it reads events with (see `reader.rs`).
+    pub fn set_reader(&self, mode: ReaderMode) {
+        self.reader.send_replace(mode);
+    }
+    pub fn reader(&self) -> ReaderMode {
+        *self.reader.borrow()
     }
     /// A shutdown hook: stop consuming (in-flight messages finish or are redelivered).
     pub fn stop_hook(&self) -> platform_http::ShutdownHook {
@@ -65,6 +75,7 @@ pub fn start(
 ) -> ConsumerHandle {
     let handler: Arc<dyn DynHandler> = Arc::new(handler);
     let (paused_tx, paused) = watch::channel(false);
+    let (reader_tx, reader) = watch::channel(ReaderMode::Tolerant);
     let inner = Arc::new(Inner {
         spec: spec.clone(),
         db,
@@ -72,6 +83,7 @@ pub fn start(
         handler,
         faults,
         paused,
+        reader,
     });
     let addr = actix::Supervisor::start(move |_| ConsumerActor {
         inner,
@@ -81,6 +93,7 @@ pub fn start(
     ConsumerHandle {
         spec,
         paused: paused_tx,
+        reader: reader_tx,
         addr,
     }
 }

@@ -73,6 +73,7 @@ impl Inner {
             // `remove`: the same event twice in one batch takes effect once.
             let first = new.remove(&envelope.event_id);
             if first {
+                self.read(envelope)?;
                 self.handler
                     .handle(&txn, envelope)
                     .instrument(span.clone())

@@ -31,6 +31,7 @@ impl Inner {
             txn.rollback().await?;
             return Ok(false);
         }
+        self.read(envelope)?;
         self.handler.handle(&txn, envelope).await?;
         txn.commit().await?;
         Ok(true)

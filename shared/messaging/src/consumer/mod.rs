@@ -37,6 +37,7 @@ mod actor;
 mod batch;
 mod dedup;
 mod delivery;
+mod reader;
 mod routing;
 mod settings;
 
