@@ -350,9 +350,11 @@ mod tests {
     #[test]
     fn consumers_keep_their_wire_format() {
         let consumers: Vec<Consumer> = round_trip(json!([
-            { "name": "email", "queue": "email.order-events", "paused": false },
+            { "name": "email", "queue": "email.order-events", "paused": false, "reader": "tolerant" },
+            { "name": "analytics", "queue": "analytics.order-events", "paused": false, "reader": "strict_v1" },
         ]));
         assert_eq!(consumers[0].queue, "email.order-events");
+        assert_eq!(consumers[1].reader, ReaderMode::StrictV1);
     }
 
     #[test]
