@@ -80,6 +80,11 @@ fn respond(answer: Answer) -> HttpResponse {
     if let Some(url) = answer.body["links"]["self"].as_str() {
         res.insert_header(("Location", url.to_string()));
     }
+    // A replay says so: a client (or a person reading logs) can tell "this is the order you
+    // placed before" from "a new order".
+    if answer.replayed {
+        res.insert_header(("Idempotent-Replayed", "true"));
+    }
     res.json(answer.body)
 }
 

@@ -53,6 +53,8 @@ pub struct Checkout {
 pub struct Answer {
     pub status: StatusCode,
     pub body: Value,
+    /// The stored answer to an earlier request with the same key (`Idempotent-Replayed`).
+    pub replayed: bool,
 }
 
 const MAX_LINES: usize = 20;
@@ -83,21 +85,24 @@ impl Checkout {
         // Bounded concurrency: when the critical path is saturated (slow database, slow
         // dependency), say so at once rather than letting requests queue without bound
         // until every one of them times out and is retried.
+        let customer = order.customer_id.as_str();
         let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
             metrics::counter!("checkout_shed_total", "reason" => "saturated").increment(1);
-            return Err(OrderError::DependencyUnavailable {
+            let refusal = OrderError::DependencyUnavailable {
                 dependency: "checkout capacity",
                 retry_after_secs: 1,
-            });
+            };
+            return self.known_key_or(customer, key, &fingerprint, refusal).await;
         };
         // Everything below touches inventory and payment. If either is known to be down,
         // queueing checkouts behind it only turns an outage into timeouts and retries.
         for dependency in [&self.saga.inventory, &self.saga.payment] {
             if !dependency.is_available() {
-                return Err(OrderError::DependencyUnavailable {
+                let refusal = OrderError::DependencyUnavailable {
                     dependency: dependency.name,
                     retry_after_secs: 2,
-                });
+                };
+                return self.known_key_or(customer, key, &fingerprint, refusal).await;
             }
         }
         let skus: Vec<&str> = order.lines.iter().map(|(s, _)| s.as_str()).collect();
@@ -112,7 +117,6 @@ impl Checkout {
         }
 
         let settings = &self.settings;
-        let customer = order.customer_id.as_str();
         let new = orders::NewOrder {
             id: Uuid::now_v7(),
             customer_id: customer,
@@ -165,12 +169,33 @@ impl Checkout {
         Ok(answer)
     }
 
+    /// Before refusing a request (`refusal`: saturated, or a dependency's circuit open): the
+    /// answer its key already has, if it has one. A retry of an order that exists must hear
+    /// about that order; told "503, nothing was ordered", the shopper orders again with a new
+    /// key, and pays twice. Only refused requests pay for this read.
+    async fn known_key_or(
+        &self,
+        customer: &str,
+        key: &str,
+        fingerprint: &str,
+        refusal: OrderError,
+    ) -> Result<Answer, OrderError> {
+        let stale_after = self.settings.checkout_grace * 2;
+        match idempotency::lookup(&self.db, customer, key, fingerprint, stale_after).await {
+            Ok(Some(taken)) => self.answer_taken_key(customer, key, taken).await,
+            Ok(None) => Err(refusal),
+            // The database is the trouble: the refusal is the honest answer.
+            Err(_) => Err(refusal),
+        }
+    }
+
     /// The answer to a request whose key another request has already claimed.
     async fn answer_taken_key(&self, customer: &str, key: &str, taken: Taken) -> Result<Answer, OrderError> {
         match taken {
             Taken::Replay { status, body } => Ok(Answer {
                 status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
                 body,
+                replayed: true,
             }),
             Taken::Mismatch => Err(OrderError::IdempotencyKeyReused),
             // The first request's process died after creating the order: answer with where
@@ -185,7 +210,10 @@ impl Checkout {
                     idempotency::complete(&self.db, customer, key, answer.status.as_u16(), &answer.body)
                         .await?;
                 }
-                Ok(answer)
+                Ok(Answer {
+                    replayed: true,
+                    ..answer
+                })
             }
             Taken::InFlight { order_id, .. } => Err(OrderError::RequestInFlight { order_id }),
         }
@@ -267,5 +295,9 @@ async fn answer(db: &DatabaseConnection, order: Order) -> Result<Answer, OrderEr
     let status = status_of(&order);
     let body =
         serde_json::to_value(view(db, order).await?).map_err(|e| OrderError::Internal(e.to_string()))?;
-    Ok(Answer { status, body })
+    Ok(Answer {
+        status,
+        body,
+        replayed: false,
+    })
 }

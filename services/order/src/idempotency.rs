@@ -86,26 +86,44 @@ pub async fn claim(
     if inserted {
         return Ok(Claim::New);
     }
+    Ok(Claim::Taken(
+        lookup(db, customer_id, key, hash, stale_after).await?.unwrap_or(
+            // Purged between our insert and select: extremely unlikely; treat as in flight.
+            Taken::InFlight {
+                order_id: None,
+                stale: false,
+            },
+        ),
+    ))
+}
+
+/// What became of `key`, if it was used and has not expired: read without claiming it.
+/// The checkout asks before it refuses a request for want of capacity or because a
+/// dependency is down, so that the retry of an order that exists gets its answer, never a
+/// 503 "nothing was ordered" that would make the shopper order again under a new key.
+pub async fn lookup(
+    db: &impl ConnectionTrait,
+    customer_id: &str,
+    key: &str,
+    hash: &str,
+    stale_after: Duration,
+) -> Result<Option<Taken>, DbErr> {
     let stale_ms = stale_after.as_millis() as i64;
     let Some(row) = KeyRow::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT request_hash, order_id, response_status, response_body,
                   created_at < now() - {stale_ms} * interval '1 millisecond' AS stale
-           FROM idempotency_keys WHERE customer_id = {customer_id} AND key = {key}"#
+           FROM idempotency_keys WHERE customer_id = {customer_id} AND key = {key} AND expires_at >= now()"#
     ))
     .one(db)
     .await?
     else {
-        // Purged between our insert and select: extremely unlikely; treat as in flight.
-        return Ok(Claim::Taken(Taken::InFlight {
-            order_id: None,
-            stale: false,
-        }));
+        return Ok(None);
     };
     if row.request_hash != hash {
-        return Ok(Claim::Taken(Taken::Mismatch));
+        return Ok(Some(Taken::Mismatch));
     }
-    Ok(Claim::Taken(match (row.response_status, row.response_body) {
+    Ok(Some(match (row.response_status, row.response_body) {
         (Some(status), Some(body)) => Taken::Replay {
             status: status as u16,
             body,

@@ -36,9 +36,21 @@ impl FromRequest for IdempotencyKey {
 }
 
 fn parse(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
-    let key = req
-        .headers()
-        .get("idempotency-key")
+    let header = req.headers().get("idempotency-key");
+    // A key that is there but not visible ASCII is a client bug of its own: saying
+    // "missing" would send the client looking for the wrong problem.
+    if let Some(value) = header
+        && !value
+            .as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_graphic() || *b == b' ')
+    {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be visible ASCII characters (e.g. a UUID)",
+        ));
+    }
+    let key = header
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty())
@@ -59,4 +71,46 @@ fn parse(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
         ));
     }
     Ok(IdempotencyKey(key.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{http::header::HeaderValue, test::TestRequest};
+
+    use super::*;
+
+    fn code(req: TestRequest) -> String {
+        match parse(&req.to_http_request()) {
+            Ok(k) => format!("ok:{}", k.0),
+            Err(e) => e.code.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_missing_key_and_a_key_that_is_not_visible_ascii_are_told_apart() {
+        assert_eq!(code(TestRequest::post()), "missing_idempotency_key");
+        assert_eq!(
+            code(TestRequest::post().insert_header(("Idempotency-Key", "  "))),
+            "missing_idempotency_key"
+        );
+        let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap();
+        assert_eq!(
+            code(TestRequest::post().insert_header(("Idempotency-Key", latin1))),
+            "invalid_idempotency_key"
+        );
+        let tab = HeaderValue::from_bytes(b"a\tb").unwrap();
+        assert_eq!(
+            code(TestRequest::post().insert_header(("Idempotency-Key", tab))),
+            "invalid_idempotency_key"
+        );
+        assert_eq!(
+            code(TestRequest::post().insert_header(("Idempotency-Key", " 0b7c-1 "))),
+            "ok:0b7c-1"
+        );
+        let long = "k".repeat(MAX_LEN + 1);
+        assert_eq!(
+            code(TestRequest::post().insert_header(("Idempotency-Key", long))),
+            "invalid_request"
+        );
+    }
 }
