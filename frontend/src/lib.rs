@@ -18,6 +18,7 @@ mod backend;
 mod control_room;
 mod mailbox;
 mod scenarios;
+mod security;
 mod session;
 mod shop;
 mod views;
@@ -48,13 +49,22 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
     // on the status page rather than folded into its own, so one slow backend does not take
     // the whole demo out of rotation.
     let app = platform_http::serve(&settings.server, vec![], move |cfg| {
-        shop::routes(cfg, backend.clone());
-        mailbox::routes(cfg);
-        analytics::routes(cfg);
-        control_room::routes(cfg);
-        scenarios::routes(cfg);
-        // Last: any other path is a friendly HTML 404 (not the services' JSON one).
-        cfg.route("/{tail:.*}", actix_web::web::to(views::not_found));
+        let backend = backend.clone();
+        // Every page, script and answer of the storefront carries its security headers.
+        cfg.service(
+            actix_web::web::scope("")
+                .wrap(security::headers())
+                .configure(move |cfg| {
+                    shop::routes(cfg, backend.clone());
+                    mailbox::routes(cfg);
+                    analytics::routes(cfg);
+                    control_room::routes(cfg);
+                    scenarios::routes(cfg);
+                    security::routes(cfg);
+                    // Last: any other path is a friendly HTML 404 (not the services' JSON one).
+                    cfg.route("/{tail:.*}", actix_web::web::to(views::not_found));
+                }),
+        );
     })?;
     Ok(app)
 }
