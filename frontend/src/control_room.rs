@@ -13,6 +13,7 @@ use platform_config::Component;
 use platform_contracts::{
     analytics::{BACKPRESSURE_PATH, Backpressure},
     effects::{INTEGRITY_PATH, IntegrityReport},
+    email::{Email, RETRY_FAILED_PATH},
     evolution::{CONTRACTS_PATH, ContractUse},
     inventory::RestockRequest,
     ops::{
@@ -137,6 +138,8 @@ struct OpsPage {
     alerts: Vec<(String, String, String, String)>,
     /// The live integrity check: lost, duplicated, stuck, oldest open order.
     integrity: IntegrityReport,
+    /// Emails that ran out of attempts: (order, recipient, last error).
+    failed_emails: Vec<(String, String, String)>,
     /// What each service produces and reads, and the old fields it still reads.
     contracts: Vec<ContractRow>,
     /// Each service's view of the read replica: (service, state, lag).
@@ -266,6 +269,9 @@ async fn ops(
             .map(|c| backend.get(*c, REPLICA_PATH, corr)),
     )
     .await;
+    let failed_emails = backend
+        .get(Component::Email, "/emails?status=failed&limit=100", corr)
+        .await;
     let contracts = join_all(
         Component::SERVICES
             .iter()
@@ -294,6 +300,18 @@ async fn ops(
             .map(|a| (a.name, a.severity.to_string(), a.message, time(&a.since, 19)))
             .collect(),
         integrity: integrity.json_if_ok::<IntegrityReport>()?.unwrap_or_default(),
+        failed_emails: failed_emails
+            .json_if_ok::<Vec<Email>>()?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| {
+                (
+                    e.order_id.to_string(),
+                    e.recipient,
+                    e.last_error.unwrap_or_default(),
+                )
+            })
+            .collect(),
         contracts: each::<ContractUse>(&contracts)?
             .into_iter()
             .filter(|c| !c.service.is_empty())
@@ -532,6 +550,7 @@ async fn action(
                 mode: ReaderMode::Tolerant,
             })),
         ),
+        "retry_failed_emails" => (reqwest::Method::POST, RETRY_FAILED_PATH.to_string(), None),
         "pause_relay" => (reqwest::Method::POST, "/admin/relay/pause".to_string(), None),
         "resume_relay" => (reqwest::Method::POST, "/admin/relay/resume".to_string(), None),
         action @ ("fault_rate_limit" | "fault_error" | "fault_delay") => (

@@ -14,6 +14,7 @@ mod consumer_contracts;
 mod crash_points;
 mod database_outage;
 mod fanout;
+mod housekeeping;
 mod idempotency;
 mod integrity;
 mod openapi;

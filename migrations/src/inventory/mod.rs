@@ -3,5 +3,5 @@ crate::migrator!(
     m20261122_000001_catalog_and_stock,
     m20261122_000002_seed_catalog,
     m20261123_000001_restocks;
-    crate::messaging::ProcessedEvents
+    crate::messaging::ProcessedEvents, crate::messaging::ProcessedEventsRetention
 );

@@ -85,6 +85,24 @@ ALTER TABLE outbox ADD COLUMN trace_context JSONB NOT NULL DEFAULT '{}'::jsonb;
     );
 }
 
+pub mod processed_events_retention {
+    crate::sql_migration!(
+        "m20261202_100004_processed_events_retention",
+        r#"
+-- The purge (shared/messaging/src/processed_events.rs) deletes records older than the
+-- retention; without this index each pass would read the whole table. A plain CREATE INDEX
+-- blocks writes while it builds: at this platform's sizes, milliseconds, bounded by the
+-- lock_timeout (apply retries). On a table of hundreds of millions of rows it would be
+-- built CONCURRENTLY, outside the migration's transaction.
+SET LOCAL lock_timeout = '1s';
+CREATE INDEX processed_events_by_age ON processed_events (processed_at);
+CREATE INDEX redeliveries_by_age ON redeliveries (last_at);
+"#,
+        "DROP INDEX redeliveries_by_age; DROP INDEX processed_events_by_age;"
+    );
+}
+
 pub use outbox::Migration as Outbox;
 pub use outbox_trace_context::Migration as OutboxTraceContext;
 pub use processed_events::Migration as ProcessedEvents;
+pub use processed_events_retention::Migration as ProcessedEventsRetention;

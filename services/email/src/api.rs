@@ -1,10 +1,10 @@
 //! The email HTTP API: what was sent (the demo's mailbox), as `platform_contracts::email`.
 
 use actix_web::{HttpResponse, web};
-use platform_contracts::email::Email;
-use platform_db::reads::Tolerant;
-use platform_http::ApiError;
-use sea_orm::{FromQueryResult, raw_sql};
+use platform_contracts::email::{Email, EmailStatus, RETRY_FAILED_PATH, RetriedEmails};
+use platform_db::reads::{Reads, Tolerant};
+use platform_http::{Admin, ApiError};
+use sea_orm::{ConnectionTrait, FromQueryResult, raw_sql};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -12,23 +12,47 @@ use uuid::Uuid;
 /// the replica has the email.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/emails", web::get().to(list))
-        .route("/emails/{id}", web::get().to(get));
+        .route("/emails/{id}", web::get().to(get))
+        .route(RETRY_FAILED_PATH, web::post().to(retry_failed));
+}
+
+/// `POST /admin/emails/retry-failed` (admin): every email that ran out of attempts goes back
+/// to the queue with a fresh budget, once the mail server is fixed: the ops page's button.
+/// A failed email is never lost; it waits here, listed, for this. Safe to repeat: the
+/// mailbox keeps one copy per Message-ID, and a sent email is not touched.
+async fn retry_failed(_: Admin, reads: web::Data<Reads>) -> Result<HttpResponse, ApiError> {
+    let retried = reads
+        .primary()
+        .execute_raw(raw_sql!(
+            Postgres,
+            r#"UPDATE emails SET status = 'queued', attempts = 0, next_attempt_at = now(),
+                      last_error = 'retried by an operator after: ' || COALESCE(last_error, '')
+               WHERE status = 'failed'"#
+        ))
+        .await
+        .map_err(platform_db::api_error)?
+        .rows_affected();
+    tracing::warn!(retried, "failed emails queued again by an operator");
+    Ok(HttpResponse::Ok().json(RetriedEmails { retried }))
 }
 
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     order_id: Option<Uuid>,
+    status: Option<EmailStatus>,
     limit: Option<u32>,
 }
 
 async fn list(db: Tolerant, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50).min(500) as i64;
     let order_id = query.order_id;
+    let status = query.status.map(|s| s.as_str());
     let emails = Email::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT id, order_id, kind, recipient, subject, body_text, body_html, status, attempts, last_error,
                   correlation_id, created_at, sent_at
            FROM emails WHERE ({order_id}::uuid IS NULL OR order_id = {order_id})
+                            AND ({status}::text IS NULL OR status = {status})
            ORDER BY created_at DESC LIMIT {limit}"#
     ))
     .all(&*db)

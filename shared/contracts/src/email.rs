@@ -53,6 +53,15 @@ pub struct Email {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+pub const RETRY_FAILED_PATH: &str = "/admin/emails/retry-failed";
+
+/// The answer to `POST /admin/emails/retry-failed`: how many failed emails went back to the
+/// queue.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RetriedEmails {
+    pub retried: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,7 @@ impl Subscription {
 pub struct Subscriber {
     pub subscription: Subscription,
     pub faults: Faults,
+    purge: actix::Addr<platform_service::periodic::Periodic>,
 }
 
 impl Subscriber {
@@ -80,7 +81,19 @@ impl Subscriber {
             handler,
             faults.clone(),
         );
-        Self { subscription, faults }
+        let purge = platform_service::periodic::start(
+            "processed-events-purge",
+            tuning.purge_interval,
+            processed_events::Purge {
+                db: infra.background_db.clone(),
+                retention: tuning.processed_retention,
+            },
+        );
+        Self {
+            subscription,
+            faults,
+            purge,
+        }
     }
 
     /// Serves the service's own `routes`, the fault switches for `fault_operations` and the
@@ -98,6 +111,8 @@ impl Subscriber {
             fault_routes(cfg);
             subscription_routes(cfg);
         })?;
-        Ok(app.on_shutdown(self.subscription.handle.stop_hook()))
+        Ok(app
+            .on_shutdown(self.subscription.handle.stop_hook())
+            .on_shutdown(platform_service::periodic::stop_hook(self.purge.clone())))
     }
 }

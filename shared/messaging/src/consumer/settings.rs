@@ -42,6 +42,11 @@ pub struct Tuning {
     pub prefetch: u16,
     pub max_retries: u32,
     pub retry_delays: Vec<Duration>,
+    /// How long deduplication records are kept (`processed_events.rs`: the window in which a
+    /// redelivered or replayed event is recognised). `PROCESSED_EVENTS_RETENTION_SECS`.
+    pub processed_retention: Duration,
+    /// How often records past it are deleted. `PROCESSED_EVENTS_PURGE_INTERVAL_SECS`.
+    pub purge_interval: Duration,
 }
 
 impl Default for Tuning {
@@ -54,6 +59,8 @@ impl Default for Tuning {
                 Duration::from_secs(5),
                 Duration::from_secs(30),
             ],
+            processed_retention: Duration::from_secs(7 * 24 * 3600),
+            purge_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -85,6 +92,14 @@ impl Tuning {
             prefetch: platform_config::parse("CONSUMER_PREFETCH", d.prefetch)?,
             max_retries: platform_config::parse("CONSUMER_MAX_RETRIES", d.max_retries)?,
             retry_delays,
+            processed_retention: Duration::from_secs(platform_config::parse(
+                "PROCESSED_EVENTS_RETENTION_SECS",
+                d.processed_retention.as_secs(),
+            )?),
+            purge_interval: Duration::from_secs(platform_config::parse(
+                "PROCESSED_EVENTS_PURGE_INTERVAL_SECS",
+                d.purge_interval.as_secs(),
+            )?),
         })
     }
 
@@ -94,6 +109,8 @@ impl Tuning {
             prefetch: 32,
             max_retries: 3,
             retry_delays: vec![Duration::from_millis(50), Duration::from_millis(100)],
+            purge_interval: Duration::from_millis(200),
+            ..Self::default()
         }
     }
 }
