@@ -1,7 +1,8 @@
 //! The scenarios page: one-click demonstrations of real failures (the broker down, a
-//! duplicate delivery, a poison message, a compensation storm, a flash sale), each doing the
-//! real thing and then showing where to look. All but the flash sale flip operator switches,
-//! with the admin token the operator signed in with on the ops page.
+//! duplicate delivery, a poison message, a compensation storm, the replica lagging, the
+//! replica down, a breaking change deployed, a flash sale), each doing the real thing and
+//! then showing where to look. All but the flash sale flip operator switches, with the admin
+//! token the operator signed in with on the ops page.
 
 use std::time::Duration;
 

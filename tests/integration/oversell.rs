@@ -61,9 +61,11 @@ async fn concurrent_checkouts_never_oversell() {
 #[actix_web::test]
 async fn concurrent_reservations_never_oversell() {
     let c = Checkout::start().await;
+    let (auth, credential) = platform_testing::as_service(platform_config::Component::Order);
     let responses = join_all((0..200).map(|_| {
         c.http
             .post(c.inventory.url("/reservations"))
+            .header(auth, &credential)
             .json(&serde_json::json!({
                 "order_id": uuid::Uuid::new_v4(),
                 "lines": [{ "sku": "hot-sneaker", "quantity": 1 }, { "sku": "mug", "quantity": 1 }],

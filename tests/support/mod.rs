@@ -201,7 +201,8 @@ impl Backends {
     /// The same settings as environment variables, for the order service as a process
     /// (keep the two in step).
     pub fn order_env(&self, knobs: &Knobs) -> Vec<(String, String)> {
-        let mut env = platform_testing::process_env(&self.order_db, &self.vhost, self.order_port);
+        let mut env =
+            platform_testing::process_env(Component::Order, &self.order_db, &self.vhost, self.order_port);
         let ms = |d: Duration| d.as_millis().to_string();
         env.extend(
             [

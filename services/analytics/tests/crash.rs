@@ -15,7 +15,7 @@ async fn a_crash_between_commit_and_ack_counts_the_order_once() {
         TestDatabase::create("analytics").await,
         TestVhost::create("analytics").await,
     );
-    let mut env = process_env(&db, &vhost, free_port());
+    let mut env = process_env(Component::Analytics, &db, &vhost, free_port());
     env.push(("CRASH_POINTS".into(), "consumer.after_commit".into()));
     let mut analytics =
         ServiceProcess::start(Component::Analytics, env!("CARGO_BIN_EXE_analytics-service"), env);

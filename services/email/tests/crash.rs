@@ -28,7 +28,7 @@ async fn a_crash_between_send_and_mark_leaves_one_email_in_the_mailbox() {
         TestVhost::create("email").await,
     );
     let data_dir = std::env::temp_dir().join(format!("platform-crash-{}", db.name));
-    let mut env = process_env(&db, &vhost, free_port());
+    let mut env = process_env(Component::Email, &db, &vhost, free_port());
     env.extend(
         [
             ("CRASH_POINTS", "email.after_send"),

@@ -8,7 +8,7 @@ use platform_contracts::inventory::{
     SettleResponse, Shortage,
 };
 use platform_db::reads::Tolerant;
-use platform_http::{Admin, ApiError, Faults, IdempotencyKey};
+use platform_http::{Admin, ApiError, Caller, Faults, IdempotencyKey, OrderOnly};
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
 use utoipa::OpenApi;
@@ -91,6 +91,7 @@ async fn get_product(db: Tolerant, sku: web::Path<String>) -> Result<HttpRespons
     )
 )]
 async fn reserve(
+    _: Caller<OrderOnly>,
     state: web::Data<State>,
     correlation: CorrelationId,
     body: web::Json<ReserveRequest>,
@@ -127,6 +128,7 @@ async fn get_reservation(db: Tolerant, order_id: web::Path<Uuid>) -> Result<Http
     responses((status = 200, body = SettleResponse), (status = 409, description = "already_committed"))
 )]
 async fn release(
+    _: Caller<OrderOnly>,
     state: web::Data<State>,
     correlation: CorrelationId,
     order_id: web::Path<Uuid>,
@@ -147,6 +149,7 @@ async fn release(
     responses((status = 200, body = SettleResponse), (status = 404), (status = 409, description = "reservation_closed"))
 )]
 async fn commit(
+    _: Caller<OrderOnly>,
     state: web::Data<State>,
     correlation: CorrelationId,
     order_id: web::Path<Uuid>,

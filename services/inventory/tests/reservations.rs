@@ -2,7 +2,9 @@
 use std::time::Duration;
 
 use platform_config::Component;
-use platform_testing::{TestDatabase, TestVhost, service_settings, spawn};
+use platform_testing::{
+    TestDatabase, TestVhost, as_service, assert_only_the_owner_may_call, service_settings, spawn,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -56,7 +58,9 @@ async fn start(ttl: Duration) -> Inventory {
 
 async fn post(url: String, body: Option<Value>) -> (u16, Value) {
     let client = reqwest::Client::new();
-    let req = client.post(url);
+    // As the order service, the only caller reservations accept.
+    let (auth, credential) = as_service(Component::Order);
+    let req = client.post(url).header(auth, credential);
     let req = match body {
         Some(b) => req.json(&b),
         None => req,
@@ -72,6 +76,32 @@ async fn product(s: &platform_testing::RunningService, sku: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// Reservations move stock: only the order service may make, release or commit one. A
+/// stranger (no credential, a wrong one, another service) is refused before anything is
+/// read or written, and the stock is untouched.
+#[actix_web::test]
+async fn only_the_order_service_may_reserve_release_or_commit() {
+    let s = start(Duration::from_secs(600)).await;
+    let base = s.service.url("");
+    let order = Uuid::new_v4();
+    let body = json!({ "order_id": order, "lines": [{ "sku": "mug", "quantity": 2 }] });
+    assert_only_the_owner_may_call(&base, "/reservations", Some(&body), Component::Order).await;
+    assert_eq!(product(&s, "mug").await["reserved"], 0, "nothing reserved");
+    let (status, _) = post(s.url("/reservations"), Some(body)).await;
+    assert_eq!(status, 201, "the order service may");
+    for action in ["release", "commit"] {
+        let path = format!("/reservations/{order}/{action}");
+        assert_only_the_owner_may_call(&base, &path, None, Component::Order).await;
+    }
+    let mug = product(&s, "mug").await;
+    assert_eq!(
+        (mug["reserved"].as_i64(), mug["sold"].as_i64()),
+        (Some(2), Some(0)),
+        "still held: neither released nor committed by a stranger"
+    );
+    s.stop().await;
 }
 
 #[actix_web::test]

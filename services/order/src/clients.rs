@@ -92,6 +92,9 @@ pub struct Dependency {
     http: reqwest::Client,
     timeout: Duration,
     breaker: Breaker,
+    /// `Authorization: Service order:<secret>`: inventory and payment accept their
+    /// state-changing calls only from the order service (`platform_http::service_auth`).
+    credential: Option<Arc<str>>,
 }
 
 impl Dependency {
@@ -122,7 +125,14 @@ impl Dependency {
                 .expect("a plain HTTP client always builds"),
             timeout,
             breaker: Config::new().failure_policy(policy).build(),
+            credential: None,
         }
+    }
+
+    /// Every call carries this service's credential (`SERVICE_TOKEN`).
+    pub fn authenticated_as(mut self, service: &str, secret: &str) -> Self {
+        self.credential = Some(platform_http::service_auth::credential(service, secret).into());
+        self
     }
 
     /// Whether the breaker currently lets calls through (used for backpressure).
@@ -192,6 +202,10 @@ impl Dependency {
         );
         let request = match body {
             Some(b) => request.json(b),
+            None => request,
+        };
+        let request = match &self.credential {
+            Some(c) => request.header(reqwest::header::AUTHORIZATION, &**c),
             None => request,
         };
         let call = async move {

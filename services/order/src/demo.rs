@@ -1,5 +1,7 @@
 //! Switches for the demo's scenarios page, admin-only, each reproducing a real failure
 //! honestly rather than faking its effect:
+//! - `GET /admin/relay`: whether the relay is paused (`{"paused": ...}`); the ops page shows
+//!   it, and uses the answer to tell whether the operator's token is valid.
 //! - `POST /admin/relay/pause|resume`: the relay stops publishing, as if the broker were
 //!   unreachable; checkouts still succeed and their events wait in the outbox.
 //! - `POST /admin/outbox/republish-latest`: marks the newest published `order.confirmed` row

@@ -179,13 +179,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.inventory_url.clone(),
         settings.inventory_timeout,
         settings.breaker_window,
-    );
+    )
+    .authenticated_as("order", &settings.service.service_token);
     let payment = clients::Dependency::new(
         "payment",
         settings.payment_url.clone(),
         settings.payment_timeout,
         settings.breaker_window,
-    );
+    )
+    .authenticated_as("order", &settings.service.service_token);
 
     let compensator = compensation::Compensator::new(
         background.clone(),

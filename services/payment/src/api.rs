@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use platform_contracts::payment::{Account, AuthorizeRequest, Payment, PaymentStatus, TestCard};
 use platform_db::reads::Tolerant;
-use platform_http::{ApiError, Faults};
+use platform_http::{ApiError, Caller, Faults, OrderOnly};
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
 use utoipa::OpenApi;
@@ -87,6 +87,7 @@ async fn get_account(
     )
 )]
 async fn authorize(
+    _: Caller<OrderOnly>,
     state: web::Data<State>,
     correlation: CorrelationId,
     body: web::Json<AuthorizeRequest>,
@@ -121,7 +122,11 @@ async fn get_payment(db: Tolerant, order_id: web::Path<Uuid>) -> Result<HttpResp
 }
 
 #[utoipa::path(post, path = "/payments/{order_id}/capture", responses((status = 200, body = Payment), (status = 404), (status = 409)))]
-async fn capture(state: web::Data<State>, order_id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn capture(
+    _: Caller<OrderOnly>,
+    state: web::Data<State>,
+    order_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     state.faults.inject("capture").await?;
     Ok(HttpResponse::Ok().json(ledger::capture(&state.db, *order_id).await?))
 }
@@ -129,6 +134,7 @@ async fn capture(state: web::Data<State>, order_id: web::Path<Uuid>) -> Result<H
 /// Releases a hold. Safe before the authorize arrived: the late authorize then charges nothing.
 #[utoipa::path(post, path = "/payments/{order_id}/void", responses((status = 200, body = Payment), (status = 409)))]
 async fn void(
+    _: Caller<OrderOnly>,
     state: web::Data<State>,
     correlation: CorrelationId,
     order_id: web::Path<Uuid>,
@@ -140,7 +146,11 @@ async fn void(
 }
 
 #[utoipa::path(post, path = "/payments/{order_id}/refund", responses((status = 200, body = Payment), (status = 404), (status = 409)))]
-async fn refund(state: web::Data<State>, order_id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn refund(
+    _: Caller<OrderOnly>,
+    state: web::Data<State>,
+    order_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     state.faults.inject("refund").await?;
     Ok(HttpResponse::Ok().json(ledger::refund(&state.db, *order_id).await?))
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use platform_config::Component;
-use platform_testing::{ServiceProcess, TestDatabase, TestVhost, free_port, process_env};
+use platform_testing::{ServiceProcess, TestDatabase, TestVhost, as_service, free_port, process_env};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -17,7 +17,11 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> Result<(u16, Value), reqwest::Error> {
-    let mut req = reqwest::Client::new().request(method, p.url(path));
+    // As the order service: the authorization and the void accept no other caller.
+    let (auth, credential) = as_service(Component::Order);
+    let mut req = reqwest::Client::new()
+        .request(method, p.url(path))
+        .header(auth, credential);
     if let Some(body) = body {
         req = req.json(&body);
     }
@@ -31,7 +35,7 @@ async fn a_crash_after_the_providers_approval_never_charges_and_never_asks_twice
         TestDatabase::create("payment").await,
         TestVhost::create("payment").await,
     );
-    let mut env = process_env(&db, &vhost, free_port());
+    let mut env = process_env(Component::Payment, &db, &vhost, free_port());
     env.push(("CRASH_POINTS".into(), "payment.after_provider_approved".into()));
     let mut payment = ServiceProcess::start(Component::Payment, env!("CARGO_BIN_EXE_payment-service"), env);
     payment.wait_ready(Duration::from_secs(30)).await;

@@ -3,7 +3,10 @@ use std::time::Duration;
 
 use payment_service::provider::{CARD_RATE_LIMITED, CARD_SUCCESS, CARD_TIMEOUT};
 use platform_config::Component;
-use platform_testing::{RunningService, TestDatabase, TestVhost, service_settings, spawn};
+use platform_testing::{
+    RunningService, TestDatabase, TestVhost, as_service, assert_only_the_owner_may_call, service_settings,
+    spawn,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -17,7 +20,9 @@ async fn start() -> (RunningService, TestDatabase, TestVhost) {
 }
 
 async fn post(url: String, body: Option<Value>) -> (u16, Value) {
-    let req = reqwest::Client::new().post(url);
+    // As the order service, the only caller money movements accept.
+    let (auth, credential) = as_service(Component::Order);
+    let req = reqwest::Client::new().post(url).header(auth, credential);
     let req = match body {
         Some(b) => req.json(&b),
         None => req,
@@ -37,6 +42,43 @@ async fn account(s: &RunningService, customer: &str) -> Value {
 
 fn authorize(order: Uuid, customer: &str, amount: i64, card: &str) -> Value {
     json!({ "order_id": order, "customer_id": customer, "amount_minor": amount, "currency": "EUR", "card_number": card })
+}
+
+/// Authorizations, captures, voids and refunds move money: only the order service may ask
+/// for one. A stranger is refused before anything is read or written; the balance and the
+/// payment are untouched.
+#[actix_web::test]
+async fn only_the_order_service_may_move_money() {
+    let (s, _db, _vhost) = start().await;
+    let base = s.url("");
+    let order = Uuid::new_v4();
+    let body = authorize(order, "zoe", 1000, CARD_SUCCESS);
+    assert_only_the_owner_may_call(&base, "/payments/authorize", Some(&body), Component::Order).await;
+    let none = reqwest::get(s.url(&format!("/payments/{order}"))).await.unwrap();
+    assert_eq!(none.status(), 404, "no payment was made");
+    let (status, _) = post(s.url("/payments/authorize"), Some(body)).await;
+    assert_eq!(status, 201, "the order service may");
+    for action in ["capture", "void", "refund"] {
+        let path = format!("/payments/{order}/{action}");
+        assert_only_the_owner_may_call(&base, &path, None, Component::Order).await;
+    }
+    let payment: Value = reqwest::get(s.url(&format!("/payments/{order}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        payment["status"], "authorized",
+        "neither captured, voided nor refunded"
+    );
+    let zoe = account(&s, "zoe").await;
+    assert_eq!(
+        (zoe["held_minor"].as_i64(), zoe["captured_minor"].as_i64()),
+        (Some(1000), Some(0)),
+        "held once, nothing captured or returned"
+    );
+    s.stop().await;
 }
 
 #[actix_web::test]
@@ -136,8 +178,10 @@ async fn a_void_that_overtakes_a_slow_authorize_means_no_money_moves() {
 async fn a_rate_limited_provider_charges_nothing_and_can_be_retried() {
     let (s, _db, _vhost) = start().await;
     let order = Uuid::new_v4();
+    let (auth, credential) = as_service(Component::Order);
     let res = reqwest::Client::new()
         .post(s.url("/payments/authorize"))
+        .header(auth, credential)
         .json(&authorize(order, "dave", 700, CARD_RATE_LIMITED))
         .send()
         .await

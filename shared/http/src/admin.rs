@@ -50,6 +50,6 @@ fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
 
 /// Compares without an early exit, so response timing does not reveal how many leading
 /// characters of a guess were right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -6,6 +6,8 @@
 //! - [`health`]: `/health/live` and `/health/ready` with pluggable probes.
 //! - [`server`]: builds the actix-web server with the shared middleware and runs it until
 //!   SIGTERM, then runs the service's shutdown hooks (closing broker channels, stopping actors).
+//! - [`admin`] and [`service_auth`]: who may call what (an operator's token; a service's
+//!   own credential for the internal endpoints that move stock and money).
 
 pub mod admin;
 pub mod consistency;
@@ -16,6 +18,7 @@ pub mod health;
 pub mod idempotency;
 pub mod metrics;
 pub mod server;
+pub mod service_auth;
 
 pub use admin::{Admin, AdminToken};
 pub use consistency::{CONSISTENCY_HEADER, WriteStamp};
@@ -24,3 +27,4 @@ pub use faults::Faults;
 pub use health::Probe;
 pub use idempotency::IdempotencyKey;
 pub use server::{Application, ShutdownHook, serve};
+pub use service_auth::{Caller, KnownCallers, OrderOnly};

@@ -8,7 +8,7 @@
 //! purged would be applied twice. It must outlast anything that can redeliver: the broker's
 //! redeliveries (seconds), the relay's republish after a crash (seconds), and a replay from a
 //! dead-letter queue, the long one, which is why the default is a week and why dead letters
-//! are replayed (or discarded) within it (docs/observability.md).
+//! must be replayed within it (docs/observability.md).
 
 use actix_web::{HttpResponse, web};
 use platform_contracts::journey::ProcessedEvent;

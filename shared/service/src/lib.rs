@@ -17,7 +17,7 @@ use platform_contracts::{
     ops::{REPLICA_DOWN_PATH, REPLICA_PATH, ReplicaSwitch},
 };
 use platform_db::reads::{Reads, ReplicaPolicy};
-use platform_http::{AdminToken, Application, Probe, ShutdownHook};
+use platform_http::{AdminToken, Application, KnownCallers, Probe, ShutdownHook};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
@@ -105,11 +105,13 @@ impl Infra {
         let mut probes = vec![platform_db::probe(self.db.clone()), self.broker.probe()];
         probes.extend(extra_probes);
         let admin_token = AdminToken(self.settings.admin_token.clone());
+        let callers = KnownCallers::new(&self.settings.service_callers);
         let write_stamp = self.reads.write_stamp();
         let replica = self.reads.clone();
         let settings = self.settings.clone();
         let routes = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(web::Data::new(admin_token.clone()))
+                .app_data(web::Data::new(callers.clone()))
                 .app_data(web::Data::new(write_stamp.clone()))
                 .app_data(web::Data::new(replica.clone()))
                 .app_data(web::Data::new(settings.clone()))

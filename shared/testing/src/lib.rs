@@ -16,6 +16,7 @@ mod process;
 mod proxy;
 mod replica;
 mod service;
+mod service_auth;
 mod vhost;
 
 pub use database::TestDatabase;
@@ -23,7 +24,11 @@ pub use lifecycle::check_service_lifecycle;
 pub use process::{ServiceProcess, process_env};
 pub use proxy::TcpProxy;
 pub use replica::{TestReplica, replica_admin_url};
-pub use service::{RunningService, TEST_ADMIN_TOKEN, free_port, server_settings, service_settings, spawn};
+pub use service::{
+    RunningService, TEST_ADMIN_TOKEN, as_service, free_port, server_settings, service_settings, spawn,
+    test_service_callers, test_service_secret,
+};
+pub use service_auth::assert_only_the_owner_may_call;
 pub use vhost::{TestVhost, management_url};
 
 /// Runs a future to completion on a throw-away runtime in a plain thread. `Drop` cannot be

@@ -29,7 +29,17 @@ pub struct ServiceProcess {
 
 /// The environment a service binary needs to run against the test's database and vhost on
 /// `port`; tests add their own knobs (`CRASH_POINTS`, timeouts) to it.
-pub fn process_env(db: &TestDatabase, vhost: &TestVhost, port: u16) -> Vec<(String, String)> {
+pub fn process_env(
+    component: Component,
+    db: &TestDatabase,
+    vhost: &TestVhost,
+    port: u16,
+) -> Vec<(String, String)> {
+    let callers = crate::test_service_callers()
+        .into_iter()
+        .map(|(name, digest)| format!("{name}={digest}"))
+        .collect::<Vec<_>>()
+        .join(",");
     [
         ("HTTP_HOST", "127.0.0.1".to_string()),
         ("HTTP_PORT", port.to_string()),
@@ -37,6 +47,8 @@ pub fn process_env(db: &TestDatabase, vhost: &TestVhost, port: u16) -> Vec<(Stri
         ("AMQP_URL", vhost.amqp_url.clone()),
         ("RABBITMQ_MANAGEMENT_URL", crate::vhost::management_url()),
         ("ADMIN_TOKEN", TEST_ADMIN_TOKEN.to_string()),
+        ("SERVICE_TOKEN", crate::test_service_secret(component)),
+        ("SERVICE_CALLERS", callers),
         ("SHUTDOWN_TIMEOUT_SECS", "5".to_string()),
         ("RUST_LOG", "info,sqlx=warn".to_string()),
     ]

@@ -8,6 +8,34 @@ use crate::{TestDatabase, TestVhost};
 
 pub const TEST_ADMIN_TOKEN: &str = "test-admin-token";
 
+/// A service's own secret under test (`SERVICE_TOKEN`).
+pub fn test_service_secret(component: Component) -> String {
+    format!("test-service-secret-{}", component.name())
+}
+
+/// Every service knows every other one under test (`SERVICE_CALLERS`), so that a call from
+/// the wrong one is a 403, as in `./dev`'s stack.
+pub fn test_service_callers() -> Vec<(String, String)> {
+    Component::SERVICES
+        .iter()
+        .chain([&Component::Frontend])
+        .map(|c| {
+            (
+                c.name().to_string(),
+                platform_http::service_auth::digest_hex(&test_service_secret(*c)),
+            )
+        })
+        .collect()
+}
+
+/// The `Authorization` header a test sends to pass for `component` on an internal endpoint.
+pub fn as_service(component: Component) -> (&'static str, String) {
+    (
+        "Authorization",
+        platform_http::service_auth::credential(component.name(), &test_service_secret(component)),
+    )
+}
+
 /// Settings for a service under test: port 0, its own database and vhost.
 pub fn service_settings(component: Component, db: &TestDatabase, vhost: &TestVhost) -> ServiceSettings {
     platform_telemetry::init_for_tests();
@@ -22,6 +50,8 @@ pub fn service_settings(component: Component, db: &TestDatabase, vhost: &TestVho
         amqp_url: vhost.amqp_url.clone(),
         rabbitmq_management_url: crate::vhost::management_url(),
         admin_token: TEST_ADMIN_TOKEN.into(),
+        service_token: test_service_secret(component),
+        service_callers: test_service_callers(),
     }
 }
 
