@@ -9,6 +9,7 @@
 mod support;
 
 mod bad_input;
+mod cancel;
 mod cards;
 mod consumer_contracts;
 mod crash_points;

@@ -29,7 +29,8 @@ crate::migrator!(
     m20261122_000001_orders;
     crate::messaging::Outbox, crate::messaging::OutboxTraceContext;
     m20261124_000001_orders_total_amount_minor_expand,
-    m20261124_000002_orders_total_amount_minor_contract
+    m20261124_000002_orders_total_amount_minor_contract,
+    m20261204_000001_cancellations
 );
 
 pub mod backfill;

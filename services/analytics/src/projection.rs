@@ -73,6 +73,12 @@ impl Handler for Projection {
                     reason(txn, &e.reason_code, slot).await?;
                 }
             }
+            // A confirmed order its customer cancelled: it was counted once, as confirmed;
+            // the cancellation is counted by its reason (once: the consumer applies each
+            // event once, processed_events).
+            OrderEvent::Cancelled(e) if e.after_confirmation => {
+                reason(txn, &e.reason_code, slot).await?;
+            }
             OrderEvent::Cancelled(e) => {
                 if count(txn, e.order_id, OrderStatus::Cancelled, 0, envelope).await? {
                     reason(txn, &e.reason_code, slot).await?;

@@ -40,6 +40,7 @@ fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
             &e.customer_id,
             &e.reason,
             EmailKind::OrderRejected,
+            false,
             envelope,
         ),
         OrderEvent::Cancelled(e) => not_completed(
@@ -47,6 +48,7 @@ fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
             &e.customer_id,
             &e.reason,
             EmailKind::OrderCancelled,
+            e.after_confirmation,
             envelope,
         ),
         OrderEvent::Heartbeat(_) => Err(HandlerError::not_bound(Heartbeat::TYPE)),
@@ -87,16 +89,22 @@ fn confirmed(e: &OrderConfirmed, correlation: &str) -> Result<Email, HandlerErro
     })
 }
 
-/// The email for an order that was rejected or cancelled: what happened, in the shopper's terms.
+/// The email for an order that was rejected or cancelled (`by_you`: by its customer, after
+/// it was confirmed): what happened, in the shopper's terms.
 fn not_completed(
     order_id: Uuid,
     customer: &str,
     reason: &str,
     kind: EmailKind,
+    by_you: bool,
     envelope: &Envelope,
 ) -> Result<Email, HandlerError> {
     let (id, correlation) = (order_id.to_string(), envelope.correlation_id.as_str());
-    let subject = format!("We could not complete your order {}", &id[..8]);
+    let subject = if by_you {
+        format!("Your order {} is cancelled and refunded", &id[..8])
+    } else {
+        format!("We could not complete your order {}", &id[..8])
+    };
     Ok(Email {
         order_id,
         kind,
@@ -107,6 +115,7 @@ fn not_completed(
             order_id: &id,
             correlation_id: correlation,
             reason,
+            by_you,
         }
         .render()
         .map_err(template_failed)?,
@@ -115,6 +124,7 @@ fn not_completed(
             order_id: &id,
             correlation_id: correlation,
             reason,
+            by_you,
         }
         .render()
         .map_err(template_failed)?,

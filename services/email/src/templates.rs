@@ -39,6 +39,8 @@ pub struct NotCompletedHtml<'a> {
     pub order_id: &'a str,
     pub correlation_id: &'a str,
     pub reason: &'a str,
+    /// Cancelled by the customer after it was confirmed: the money is refunded.
+    pub by_you: bool,
 }
 
 #[derive(Template)]
@@ -48,6 +50,8 @@ pub struct NotCompletedText<'a> {
     pub order_id: &'a str,
     pub correlation_id: &'a str,
     pub reason: &'a str,
+    /// Cancelled by the customer after it was confirmed: the money is refunded.
+    pub by_you: bool,
 }
 
 /// The order's lines, each with its amount (unit price times quantity).

@@ -32,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         .route("/reservations/{order_id}", web::get().to(get_reservation))
         .route("/reservations/{order_id}/release", web::post().to(release))
         .route("/reservations/{order_id}/commit", web::post().to(commit))
+        .route("/reservations/{order_id}/return", web::post().to(return_stock))
         .route("/admin/products/{sku}/restock", web::post().to(restock));
 }
 
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         get_reservation,
         release,
         commit,
+        return_stock,
         restock
     ),
     components(schemas(
@@ -136,6 +138,26 @@ async fn release(
     state.faults.inject("release").await?;
     let status = stock::release(&state.db, *order_id, correlation.as_str()).await?;
     tracing::info!(order_id = %order_id, %status, "release");
+    Ok(HttpResponse::Ok().json(SettleResponse {
+        order_id: *order_id,
+        status,
+    }))
+}
+
+/// Puts a cancelled order's stock back on sale (committed or still reserved). Idempotent.
+#[utoipa::path(
+    post,
+    path = "/reservations/{order_id}/return",
+    responses((status = 200, body = SettleResponse), (status = 404), (status = 409, description = "reservation_closed"))
+)]
+async fn return_stock(
+    _: Caller<OrderOnly>,
+    state: web::Data<State>,
+    order_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.faults.inject("return").await?;
+    let status = stock::return_stock(&state.db, *order_id).await?;
+    tracing::info!(order_id = %order_id, %status, "return");
     Ok(HttpResponse::Ok().json(SettleResponse {
         order_id: *order_id,
         status,

@@ -25,6 +25,9 @@ impl Handler for OrderEvents {
     async fn handle(&self, txn: &DatabaseTransaction, envelope: &Envelope) -> Result<(), HandlerError> {
         let (order_id, how) = match OrderEvent::decode(envelope)? {
             OrderEvent::Confirmed(e) => (e.order_id, Settle::Commit),
+            // A customer's cancel of a confirmed order: the order service returns the stock
+            // itself (a durable compensation, `return_stock`), after the commit or before it.
+            OrderEvent::Cancelled(e) if e.after_confirmation => return Ok(()),
             OrderEvent::Cancelled(e) => (e.order_id, Settle::Release),
             // A rejected order never held stock.
             e @ (OrderEvent::Rejected(_) | OrderEvent::Heartbeat(_)) => {

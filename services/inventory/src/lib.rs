@@ -20,7 +20,7 @@ use platform_service::{Infra, periodic};
 pub use error::InventoryError;
 
 /// Operations that fault switches can target (see `/admin/faults`).
-pub const FAULT_OPERATIONS: &[&str] = &["reserve", "release", "commit", "consume"];
+pub const FAULT_OPERATIONS: &[&str] = &["reserve", "release", "commit", "return", "consume"];
 
 #[derive(Debug, Clone)]
 pub struct Settings {

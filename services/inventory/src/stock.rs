@@ -261,7 +261,7 @@ async fn replay(
             }
             Ok(existing)
         }
-        closed @ (ReservationStatus::Released | ReservationStatus::Expired) => {
+        closed @ (ReservationStatus::Released | ReservationStatus::Expired | ReservationStatus::Returned) => {
             Err(InventoryError::ReservationClosed(closed))
         }
     }
@@ -325,6 +325,64 @@ pub async fn commit(
     let status = settle(&txn, order_id, Settle::Commit, correlation_id).await?;
     txn.commit().await?;
     Ok(status)
+}
+
+/// Puts a cancelled order's stock back on sale, in one transaction: a committed
+/// reservation's stock moves from `sold` to `available`, a reservation still `reserved` (the
+/// cancel came before the commit) from `reserved` to `available`. Idempotent: returning
+/// twice returns once. Only the order service's cancel asks for it (a compensation), after
+/// it moved the order to `cancelled`; a released or expired reservation holds nothing to
+/// return, and saying so (409) is the honest answer.
+pub async fn return_stock(
+    db: &DatabaseConnection,
+    order_id: Uuid,
+) -> Result<ReservationStatus, InventoryError> {
+    let txn = db.begin().await?;
+    // The reservation first, then its products in SKU order: the order every settlement
+    // and reservation locks in, so a return never deadlocks with them.
+    let Some(current) = ReservationRow::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT order_id, status, correlation_id, expires_at FROM reservations
+           WHERE order_id = {order_id} FOR UPDATE"#
+    ))
+    .one(&txn)
+    .await?
+    else {
+        return Err(InventoryError::ReservationNotFound);
+    };
+    let (from_reserved, from_sold) = match current.status {
+        ReservationStatus::Returned => return Ok(ReservationStatus::Returned),
+        ReservationStatus::Reserved => (1, 0),
+        ReservationStatus::Committed => (0, 1),
+        closed @ (ReservationStatus::Released | ReservationStatus::Expired) => {
+            return Err(InventoryError::ReservationClosed(closed));
+        }
+    };
+    txn.query_all_raw(raw_sql!(
+        Postgres,
+        r#"SELECT p.sku FROM products p
+           WHERE p.sku IN (SELECT sku FROM reservation_lines WHERE order_id = {order_id})
+           ORDER BY p.sku FOR UPDATE OF p"#
+    ))
+    .await?;
+    txn.execute_raw(raw_sql!(
+        Postgres,
+        r#"UPDATE products p
+           SET reserved = p.reserved - l.quantity * {from_reserved},
+               sold = p.sold - l.quantity * {from_sold},
+               available = p.available + l.quantity,
+               updated_at = now()
+           FROM reservation_lines l
+           WHERE l.order_id = {order_id} AND p.sku = l.sku"#
+    ))
+    .await?;
+    txn.execute_raw(raw_sql!(
+        Postgres,
+        r#"UPDATE reservations SET status = 'returned', updated_at = now() WHERE order_id = {order_id}"#
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(ReservationStatus::Returned)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -400,6 +458,10 @@ pub async fn settle(
     use ReservationStatus::*;
     match (how, status) {
         (Settle::Release, Released | Expired) | (Settle::Commit, Committed) => Ok(status),
+        // The customer cancelled before the commit arrived, and the stock is back on sale:
+        // there is nothing left to commit or to release. `Returned` only ever follows a
+        // cancel of a confirmed order (`return_stock`), so this hides no other mistake.
+        (Settle::Release | Settle::Commit, Returned) => Ok(status),
         (Settle::Release, Committed) => Err(InventoryError::AlreadyCommitted),
         (_, Reserved) | (Settle::Commit, Released | Expired) => {
             Err(InventoryError::ReservationClosed(status))

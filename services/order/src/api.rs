@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use platform_contracts::{
     order::{
-        Compensation, CompensationKind, CompensationStatus, LineInput, Links, Order, OrderLine, OrderStatus,
-        OrderView, PlaceOrder, TimelineEntry,
+        CancelRequest, Compensation, CompensationKind, CompensationStatus, LineInput, Links, Order,
+        OrderLine, OrderStatus, OrderView, PlaceOrder, TimelineEntry,
     },
     outcomes,
 };
@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     OrderError,
+    cancel::{self, Cancelled},
     checkout::{self, Answer, Checkout},
     compensation, orders,
 };
@@ -32,6 +33,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: Checkout) {
         .route("/orders", web::get().to(list_orders))
         .route(outcomes::OUTCOMES_PATH, web::post().to(order_outcomes))
         .route("/orders/{id}", web::get().to(get_order))
+        .route("/orders/{id}/cancel", web::post().to(cancel_order))
+        .route("/admin/orders/{id}/ship", web::post().to(ship_order))
         .route("/admin/orders/in-flight", web::get().to(in_flight))
         .route("/admin/compensations", web::get().to(list_compensations))
         .route(
@@ -50,12 +53,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: Checkout) {
         place_order,
         list_orders,
         get_order,
+        cancel_order,
+        ship_order,
         in_flight,
         list_compensations,
         retry_compensation
     ),
     components(schemas(
         PlaceOrder,
+        CancelRequest,
         LineInput,
         OrderView,
         Order,
@@ -113,6 +119,53 @@ async fn place_order(
     Ok(respond(
         state.place(&key.0, body.into_inner(), &correlation).await?,
     ))
+}
+
+/// The customer cancels a confirmed order that has not shipped: its stock goes back on sale
+/// and its money back to the customer, through durable compensations (cancel.rs).
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/cancel",
+    request_body = CancelRequest,
+    params(("Idempotency-Key" = String, Header, description = "one unique value per cancel")),
+    responses(
+        (status = 200, description = "cancelled (Idempotent-Replayed: true when it already was)", body = OrderView),
+        (status = 404, description = "no such order"),
+        (status = 409, description = "not_cancellable (not confirmed) or already_shipped"),
+    )
+)]
+async fn cancel_order(
+    state: web::Data<Checkout>,
+    _key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: Option<web::Json<CancelRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body.as_ref().and_then(|b| b.reason.as_deref());
+    let (order, replayed) = match cancel::cancel(&state.db, &state.saga.compensations, *id, reason).await? {
+        Cancelled::Now(order) => (order, false),
+        Cancelled::Already(order) => (order, true),
+    };
+    let view = checkout::view(&state.db, order).await?;
+    let mut res = HttpResponse::Ok();
+    if replayed {
+        res.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(res.json(view))
+}
+
+/// Operator action: the order left the warehouse; it can no longer be cancelled.
+#[utoipa::path(
+    post,
+    path = "/admin/orders/{id}/ship",
+    responses((status = 200, body = OrderView), (status = 401), (status = 404), (status = 409, description = "not_shippable"))
+)]
+async fn ship_order(
+    _: Admin,
+    state: web::Data<Checkout>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let order = cancel::ship(&state.db, *id).await?;
+    Ok(HttpResponse::Ok().json(checkout::view(&state.db, order).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -120,6 +120,17 @@ impl Compensator {
                 .post::<Payment>(&payment::void_path(c.order_id), None::<&()>, &correlation)
                 .await
                 .map(drop),
+            // A customer's cancel (cancel.rs): the same durable, retried, rate-limited undo.
+            CompensationKind::ReturnStock => self
+                .inventory
+                .post::<SettleResponse>(&inventory::return_path(c.order_id), None::<&()>, &correlation)
+                .await
+                .map(drop),
+            CompensationKind::RefundPayment => self
+                .payment
+                .post::<Payment>(&payment::refund_path(c.order_id), None::<&()>, &correlation)
+                .await
+                .map(drop),
         };
         let id = c.id;
         match result {

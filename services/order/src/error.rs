@@ -1,4 +1,5 @@
 use actix_web::http::StatusCode;
+use platform_contracts::order::OrderStatus;
 use platform_http::ApiError;
 use sea_orm::DbErr;
 use serde_json::json;
@@ -24,6 +25,12 @@ pub enum OrderError {
     },
     #[error("order not found")]
     NotFound,
+    #[error("an order that is {status} cannot be cancelled")]
+    NotCancellable { status: OrderStatus },
+    #[error("the order has shipped")]
+    AlreadyShipped,
+    #[error("an order that is {status} cannot ship")]
+    NotShippable { status: OrderStatus },
     #[error("compensation not found or not parked")]
     CompensationNotParked,
     #[error("internal error: {0}")]
@@ -67,6 +74,19 @@ impl From<OrderError> for ApiError {
             )
             .retry_after(retry_after_secs),
             OrderError::NotFound => ApiError::not_found("order_not_found", "no such order"),
+            OrderError::NotCancellable { status } => ApiError::conflict(
+                "not_cancellable",
+                format!("only a confirmed order can be cancelled; this one is {status}"),
+            )
+            .details(json!({ "status": status })),
+            OrderError::AlreadyShipped => ApiError::conflict(
+                "already_shipped",
+                "the order has shipped and can no longer be cancelled; return it instead",
+            ),
+            OrderError::NotShippable { status } => ApiError::conflict(
+                "not_shippable",
+                format!("only a confirmed order can ship; this one is {status}"),
+            ),
             OrderError::CompensationNotParked => {
                 ApiError::not_found("compensation_not_parked", "no parked compensation with this id")
             }

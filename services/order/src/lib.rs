@@ -16,6 +16,7 @@
 
 pub mod alerts;
 mod api;
+mod cancel;
 mod catalog;
 mod checkout;
 mod clients;

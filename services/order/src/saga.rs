@@ -373,6 +373,7 @@ impl Saga {
                 customer_id,
                 reason_code,
                 reason,
+                after_confirmation: false,
             };
             Envelope::new(&event, PRODUCER, &order.correlation_id, None)
         };

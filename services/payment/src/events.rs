@@ -28,6 +28,9 @@ impl Handler for OrderEvents {
     async fn handle(&self, txn: &DatabaseTransaction, envelope: &Envelope) -> Result<(), HandlerError> {
         let (order_id, movement) = match OrderEvent::decode(envelope)? {
             OrderEvent::Confirmed(e) => (e.order_id, Movement::Capture),
+            // A customer's cancel of a confirmed order: the order service refunds (or voids)
+            // the payment itself, through a durable, retried compensation.
+            OrderEvent::Cancelled(e) if e.after_confirmation => return Ok(()),
             OrderEvent::Cancelled(e) => (e.order_id, Movement::Void),
             // A rejected order was never authorized, or its compensation voids it.
             e @ (OrderEvent::Rejected(_) | OrderEvent::Heartbeat(_)) => {
@@ -39,6 +42,12 @@ impl Handler for OrderEvents {
             // Voiding a payment that never reached us: the compensation path fences it.
             Err(PaymentError::NotFound) if matches!(movement, Movement::Void) => Ok(()),
             Err(PaymentError::WrongState(PaymentStatus::Declined)) if matches!(movement, Movement::Void) => {
+                Ok(())
+            }
+            // The customer cancelled before the capture arrived, and the refund voided the
+            // hold: nothing is left to capture. A confirmed order's payment is voided by
+            // nothing else (the saga voids only orders it did not confirm).
+            Err(PaymentError::WrongState(PaymentStatus::Voided)) if matches!(movement, Movement::Capture) => {
                 Ok(())
             }
             Err(PaymentError::Database(e)) => Err(HandlerError::Transient(e.to_string())),

@@ -244,9 +244,18 @@ pub async fn capture(db: &DatabaseConnection, order_id: Uuid) -> Result<Payment,
     apply(db, order_id, Movement::Capture).await
 }
 
-/// Moves captured money back to the balance. Idempotent.
+/// Gives a cancelled order's money back: captured money is refunded; a payment only
+/// authorized (the capture has not happened yet) is voided, which releases the hold, and
+/// the late capture then finds nothing to take. Idempotent.
 pub async fn refund(db: &DatabaseConnection, order_id: Uuid) -> Result<Payment, PaymentError> {
-    apply(db, order_id, Movement::Refund).await
+    match apply(db, order_id, Movement::Refund).await {
+        Err(PaymentError::WrongState(PaymentStatus::Authorized)) => apply(db, order_id, Movement::Void).await,
+        // Voided earlier for this cancel: already given back.
+        Err(PaymentError::WrongState(PaymentStatus::Voided)) => {
+            load(db, order_id).await?.ok_or(PaymentError::NotFound)
+        }
+        other => other,
+    }
 }
 
 /// Releases a hold. Idempotent, and safe before the authorize arrived: it then leaves a

@@ -34,7 +34,7 @@ pub const INVENTORY: &[Expectation] = &[
         consumer: "inventory",
         event_type: OrderCancelled::TYPE,
         versions: &[1],
-        fields: &["order_id"],
+        fields: &["order_id", "after_confirmation"],
     },
 ];
 
@@ -50,7 +50,7 @@ pub const PAYMENT: &[Expectation] = &[
         consumer: "payment",
         event_type: OrderCancelled::TYPE,
         versions: &[1],
-        fields: &["order_id"],
+        fields: &["order_id", "after_confirmation"],
     },
 ];
 
@@ -81,7 +81,7 @@ pub const EMAIL: &[Expectation] = &[
         consumer: "email",
         event_type: OrderCancelled::TYPE,
         versions: &[1],
-        fields: &["order_id", "customer_id", "reason"],
+        fields: &["order_id", "customer_id", "reason", "after_confirmation"],
     },
 ];
 
@@ -110,7 +110,7 @@ pub const ANALYTICS: &[Expectation] = &[
         consumer: "analytics",
         event_type: OrderCancelled::TYPE,
         versions: &[1],
-        fields: &["order_id", "reason_code"],
+        fields: &["order_id", "reason_code", "after_confirmation"],
     },
     Expectation {
         consumer: "analytics",

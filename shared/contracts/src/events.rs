@@ -60,14 +60,22 @@ pub struct OrderRejected {
     pub lines: Vec<OrderLine>,
 }
 
-/// The system gave up on the order (no definite outcome by its deadline) and undoes it.
-/// Consumers release the reservation and void the authorization (idempotently).
+/// The order is cancelled: either the system gave up on it (no definite outcome by its
+/// deadline; consumers release the reservation and void the authorization, idempotently),
+/// or its customer cancelled it after it was confirmed (`after_confirmation`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OrderCancelled {
     pub order_id: Uuid,
     pub customer_id: String,
     pub reason_code: String,
     pub reason: String,
+    /// The order had been confirmed, and its stock committed and its money captured by the
+    /// fan-out (or about to be): the order service itself gives them back, through its
+    /// durable compensations (return the stock, refund the payment). Inventory and payment
+    /// have nothing to do; email and analytics tell and count a cancellation. Added without
+    /// a new version (additive): events from before it read as `false`, which they were.
+    #[serde(default)]
+    pub after_confirmation: bool,
 }
 
 /// Published every few seconds by the order service through the same outbox and broker as

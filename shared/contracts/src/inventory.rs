@@ -22,6 +22,11 @@ pub fn commit_path(order_id: Uuid) -> String {
     format!("{RESERVATIONS_PATH}/{order_id}/commit")
 }
 
+/// `POST /reservations/{order_id}/return`: a cancelled order's stock goes back on sale.
+pub fn return_path(order_id: Uuid) -> String {
+    format!("{RESERVATIONS_PATH}/{order_id}/return")
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Line {
     pub sku: String,
@@ -61,6 +66,9 @@ states! {
         Released => "released",
         /// Stock returned because the order's owner said it will never be confirmed.
         Expired => "expired",
+        /// A cancelled order's stock, put back on sale: from `Committed` (sold back to
+        /// available) or, when the cancel came before the commit, from `Reserved`.
+        Returned => "returned",
     }
 }
 

@@ -15,6 +15,25 @@ pub fn order_path(id: Uuid) -> String {
     format!("{ORDERS_PATH}/{id}")
 }
 
+/// `POST /orders/{id}/cancel`: the customer cancels a confirmed order (Idempotency-Key).
+pub fn cancel_path(id: Uuid) -> String {
+    format!("{ORDERS_PATH}/{id}/cancel")
+}
+
+/// `POST /admin/orders/{id}/ship` (admin): the order leaves the warehouse; it can no longer
+/// be cancelled.
+pub fn ship_path(id: Uuid) -> String {
+    format!("/admin{ORDERS_PATH}/{id}/ship")
+}
+
+/// The body of `POST /orders/{id}/cancel`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CancelRequest {
+    /// Why, in the customer's words (kept on the order and in the email).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// `POST /orders`, with an `Idempotency-Key` header.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlaceOrder {
@@ -104,6 +123,12 @@ states! {
         ReleaseReservation => "release_reservation",
         /// Release the held money (payment).
         VoidAuthorization => "void_authorization",
+        /// Put a cancelled order's stock back on sale (inventory): a committed reservation
+        /// is returned, one not yet committed is released.
+        ReturnStock => "return_stock",
+        /// Give a cancelled order's money back (payment): refunded if captured, voided if
+        /// still only authorized.
+        RefundPayment => "refund_payment",
     }
 }
 

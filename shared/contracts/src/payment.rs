@@ -17,6 +17,12 @@ pub fn void_path(order_id: Uuid) -> String {
 }
 
 /// `POST` here captures the order's authorized amount.
+/// `POST /payments/{order_id}/refund`: a cancelled order's money goes back (refunded if
+/// captured, voided if only authorized).
+pub fn refund_path(order_id: Uuid) -> String {
+    format!("/payments/{order_id}/refund")
+}
+
 pub fn capture_path(order_id: Uuid) -> String {
     format!("/payments/{order_id}/capture")
 }
