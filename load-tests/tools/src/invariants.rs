@@ -152,21 +152,40 @@ impl Platform {
             format!("{total} orders, {open} not terminal"),
         );
 
-        let confirmed = ids(
+        // Orders whose customer cancelled them after they were confirmed (services/order/src/
+        // cancel.rs): they were fanned out like every confirmed order, then given back.
+        let cancelled_by_customer = ids(
+            &self.order,
+            "SELECT id::text FROM orders WHERE status = 'cancelled' AND reason_code = 'cancelled_by_customer'",
+        )
+        .await?;
+        let confirmed: HashSet<String> = ids(
             &self.order,
             "SELECT id::text FROM orders WHERE status = 'confirmed'",
         )
-        .await?;
+        .await?
+        .union(&cancelled_by_customer)
+        .cloned()
+        .collect();
         let committed = ids(
             &self.inventory,
-            "SELECT order_id::text FROM reservations WHERE status = 'committed'",
+            "SELECT order_id::text FROM reservations WHERE status IN ('committed', 'returned')",
         )
         .await?;
-        let captured_ids = ids(
+        let voided = ids(
+            &self.payment,
+            "SELECT order_id::text FROM payments WHERE status = 'voided'",
+        )
+        .await?;
+        // A cancel that came before the capture voided the hold instead of refunding it.
+        let captured_ids: HashSet<String> = ids(
             &self.payment,
             "SELECT order_id::text FROM payments WHERE status IN ('captured', 'refunded')",
         )
-        .await?;
+        .await?
+        .union(&voided.intersection(&cancelled_by_customer).cloned().collect())
+        .cloned()
+        .collect();
         let emailed = ids(
             &self.email,
             "SELECT order_id::text FROM emails WHERE kind = 'order_confirmed' AND status = 'sent'",
@@ -198,6 +217,28 @@ impl Platform {
                 "{} confirmed; missing: {m_commit} stock commits, {m_capture} captures, {m_email} emails, {m_count} analytics counts; \
                  for unconfirmed orders: {x_commit} commits, {x_capture} captures, {x_email} confirmation emails, {x_count} counts",
                 confirmed.len()
+            ),
+        );
+        let still_sold = ids(
+            &self.inventory,
+            "SELECT order_id::text FROM reservations WHERE status IN ('reserved', 'committed')",
+        )
+        .await?;
+        let still_charged = ids(
+            &self.payment,
+            "SELECT order_id::text FROM payments WHERE status IN ('authorized', 'pending', 'captured')",
+        )
+        .await?;
+        let (kept_stock, kept_money) = (
+            cancelled_by_customer.intersection(&still_sold).count(),
+            cancelled_by_customer.intersection(&still_charged).count(),
+        );
+        push(
+            "cancelled orders given back",
+            kept_stock + kept_money == 0,
+            format!(
+                "{} cancelled by their customer; {kept_stock} still hold stock, {kept_money} still hold or took money",
+                cancelled_by_customer.len()
             ),
         );
         let duplicate_emails = scalar(

@@ -13,6 +13,8 @@ const CONFIRMED: &str = "00000000-0000-0000-0000-00000000c001";
 const REJECTED: &str = "00000000-0000-0000-0000-00000000f001";
 /// Added by the broken-platform test: rejected, but its reservation still holds stock.
 const REJECTED_STILL_HELD: &str = "00000000-0000-0000-0000-00000000f002";
+/// A customer cancelled it, and its stock was never given back.
+const CANCELLED_STILL_SOLD: &str = "0192f5d4-6c3e-7a10-9a55-0000000000cc";
 
 /// The invariant tests' own steps on the shared test platform.
 trait Checkouts {
@@ -105,8 +107,8 @@ async fn a_consistent_platform_passes_and_its_dead_letters_are_listed_with_their
     let (code, report) = platform.check();
 
     assert_eq!(code, 0, "a consistent platform must pass:\n{report}");
-    assert_eq!(invariant_lines(&report).len(), 9, "{report}");
-    assert!(report.contains("9 passed, 0 failed"), "{report}");
+    assert_eq!(invariant_lines(&report).len(), 10, "{report}");
+    assert!(report.contains("10 passed, 0 failed"), "{report}");
     assert!(report.contains("1 confirmed; missing: 0"), "{report}");
     assert!(report.contains("email.order-events.dlq x1"), "{report}");
     assert!(
@@ -132,7 +134,8 @@ async fn each_broken_invariant_is_reported_and_fails_the_run() {
              UPDATE products SET available = available - 1, reserved = reserved + 1
               WHERE sku = 'mug';                                                  -- held for nobody
              INSERT INTO reservations (order_id, status, correlation_id, expires_at)
-             VALUES ('{REJECTED_STILL_HELD}', 'reserved', 'x', now());           -- rejected, still held"
+             VALUES ('{REJECTED_STILL_HELD}', 'reserved', 'x', now()),           -- rejected, still held
+                    ('{CANCELLED_STILL_SOLD}', 'committed', 'x', now());         -- cancelled, not returned"
         ),
     )
     .await;
@@ -149,6 +152,8 @@ async fn each_broken_invariant_is_reported_and_fails_the_run() {
              VALUES (gen_random_uuid(), 'carol', 'pending', '4242424242424242', 'x', now()),   -- never finished
                     (gen_random_uuid(), 'carol', 'confirmed', '4242424242424242', 'x', now()), -- never fanned out
                     ('{REJECTED_STILL_HELD}', 'bob', 'rejected', '4000000000000002', 'x', now());
+             INSERT INTO orders (id, customer_id, status, reason_code, payment_method, correlation_id, deadline_at)
+             VALUES ('{CANCELLED_STILL_SOLD}', 'erin', 'cancelled', 'cancelled_by_customer', '4242424242424242', 'x', now());
              INSERT INTO outbox (event_id, event_type, aggregate_id, correlation_id, envelope)
              VALUES (gen_random_uuid(), 'order.confirmed', 'x', 'x', '{{}}');                  -- never published"
         ),
@@ -173,11 +178,11 @@ async fn each_broken_invariant_is_reported_and_fails_the_run() {
 
     assert_eq!(code, 1, "violations must fail the run:\n{report}");
     let lines = invariant_lines(&report);
-    assert_eq!(lines.len(), 9, "{report}");
+    assert_eq!(lines.len(), 10, "{report}");
     for line in lines {
         assert!(line.trim_start().starts_with("[FAIL]"), "not reported: {line}");
     }
-    assert!(report.contains("0 passed, 9 failed"), "{report}");
+    assert!(report.contains("0 passed, 10 failed"), "{report}");
     assert!(report.contains("analytics.order-events=1"), "{report}");
     assert!(report.contains("1 not terminal"), "{report}");
     assert!(report.contains("1 still hold stock"), "{report}");

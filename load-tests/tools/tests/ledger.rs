@@ -184,7 +184,7 @@ async fn a_consistent_run_passes_and_reports_the_checkout_the_platform_finished_
         "{report}"
     );
     assert!(
-        report.contains("9 passed, 0 failed"),
+        report.contains("10 passed, 0 failed"),
         "the invariants ran and held:\n{report}"
     );
     // The fault (t0 - 10 ms to t0 + 50 ms): the 503 and a timeout at t0 failed, the 201 at
