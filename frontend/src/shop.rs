@@ -11,7 +11,10 @@ use platform_contracts::{
     journey::{Journey, journey_path},
     money::format_minor,
     ops::{READY_PATH, Readiness},
-    order::{LineInput, ORDERS_PATH, Order, OrderStatus, OrderView, PlaceOrder, order_path},
+    order::{
+        CancelRequest, LineInput, ORDERS_PATH, Order, OrderStatus, OrderView, PlaceOrder, cancel_path,
+        order_path,
+    },
     payment::{TEST_CARDS_PATH, TestCard},
 };
 use platform_telemetry::CorrelationId;
@@ -35,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, backend: Backend) {
         .route("/checkout", web::post().to(checkout))
         .route("/orders", web::get().to(my_orders))
         .route("/orders/{id}", web::get().to(order_page))
+        .route("/orders/{id}/cancel", web::post().to(cancel_order))
         .route("/orders/{id}/journey-fragment", web::get().to(journey_fragment));
 }
 
@@ -353,6 +357,72 @@ struct OrderPage {
     total: String,
     lines: Vec<OrderLineView>,
     journey: JourneyFragment,
+    /// A confirmed order can be cancelled (until it ships): the form's token and key.
+    cancellable: bool,
+    csrf: String,
+    cancel_key: String,
+}
+
+#[derive(Deserialize)]
+struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    idempotency_key: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The shopper cancels: the order service decides (cancel.rs) and gives the stock and the
+/// money back. The form carries its own Idempotency-Key, made when the page was rendered: a
+/// double click cancels (and refunds) once.
+async fn cancel_order(
+    req: HttpRequest,
+    backend: web::Data<Backend>,
+    correlation: CorrelationId,
+    id: web::Path<String>,
+    form: web::Form<CancelForm>,
+) -> Page {
+    if !session::csrf_ok(&req, &form.csrf) {
+        return Ok(forbidden());
+    }
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return Ok(views::not_found().await);
+    };
+    let body = CancelRequest {
+        reason: Some(form.reason.trim().to_string()).filter(|r| !r.is_empty()),
+    };
+    let reply = backend
+        .request(
+            reqwest::Method::POST,
+            Component::Order,
+            &cancel_path(id),
+            &correlation,
+        )
+        .idempotency_key(&form.idempotency_key)
+        .json(&body)
+        .send()
+        .await;
+    Ok(match reply.status {
+        200 => {
+            let mut res = redirect(&format!("/orders/{id}"));
+            if let Some(token) = &reply.consistency {
+                let _ = res.add_cookie(&session::cookie(session::CONSISTENCY, token.clone()));
+            }
+            res
+        }
+        404 => views::not_found().await,
+        400 | 409 | 422 => views::error(
+            StatusCode::CONFLICT,
+            "This order cannot be cancelled",
+            reply.message(),
+        ),
+        _ => views::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again in a moment",
+            format!("{} Your order is unchanged.", reply.message()),
+        ),
+    })
 }
 
 async fn order_page(
@@ -377,9 +447,13 @@ async fn order_page(
         ));
     }
     let OrderView { order, lines, .. } = reply.json()?;
+    let (csrf, new_cookie) = session::csrf_token(&req);
     let outcome = match order.status {
         OrderStatus::Confirmed => "Your order is confirmed.",
         OrderStatus::Rejected => "Your order was not placed.",
+        OrderStatus::Cancelled if order.reason_code.as_deref() == Some("cancelled_by_customer") => {
+            "You cancelled this order: its stock is back on sale and your money on its way back."
+        }
         OrderStatus::Cancelled => "Your order was cancelled; nothing was charged.",
         OrderStatus::Pending | OrderStatus::StockReserved => {
             "We are still working on your order. This page updates by itself."
@@ -409,8 +483,11 @@ async fn order_page(
             })
             .collect(),
         journey: journey(&backend, &correlation, id).await,
+        cancellable: order.status == OrderStatus::Confirmed,
+        csrf,
+        cancel_key: Uuid::new_v4().to_string(),
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render_form(&page, new_cookie))
 }
 
 pub struct StepView {

@@ -191,3 +191,31 @@ test('deploy a breaking change: a strict reader dead-letters, the fix and a repl
   assert.doesNotMatch(left, /strict v1 reader/, 'the replayed events were applied');
   await page.screenshot({ path: join(ARTIFACTS, 'breaking-change-recovered.png'), fullPage: true });
 });
+
+test('cancel a confirmed order: the refund shows in its journey and the email in the mailbox', async () => {
+  const page = await newPage();
+  const customer = `e2e-${run}-cancel`;
+  await addToCartAndOpenCheckout(page, 'mug', customer, '4242424242424242');
+  await page.click('#place-order');
+  await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+  const orderId = page.url().split('/').pop();
+  assert.equal(await page.textContent('#order-status'), 'confirmed');
+  await page.fill('#cancel-form input[name=reason]', 'changed my mind');
+  await page.click('#cancel-order');
+  // The form posts and comes back to the same order page, now cancelled.
+  await waitForText(page, '#order-status', /^cancelled$/);
+  assert.match(await page.textContent('.outcome'), /You cancelled this order/);
+  assert.equal(await page.locator('#cancel-form').count(), 0, 'no second cancel button');
+  // The order service's compensations give the stock and the money back; the journey shows them.
+  await waitForText(page, '#journey', /refund_payment[a-z_]*done by compensator/, 30000);
+  await waitForText(page, '#journey', /return_stock[a-z_]*done by compensator/, 30000);
+  await page.screenshot({ path: join(ARTIFACTS, 'order-cancelled.png'), fullPage: true });
+
+  // The email goes out a moment later (the email service's sender): look until it is there.
+  const cancelled = page.locator(`.card[data-order="${orderId}"]`, { hasText: 'cancelled and refunded' });
+  for (let i = 0; i < 40 && await cancelled.count() === 0; i++) {
+    await page.goto(`${BASE}/mailbox`);
+    if (await cancelled.count() === 0) await page.waitForTimeout(500);
+  }
+  assert.equal(await cancelled.count(), 1, 'one cancellation email');
+});
