@@ -27,6 +27,9 @@ pub struct Reply {
     pub status: u16,
     /// The consistency token a write's answer carried: keep it in the shopper's session.
     pub consistency: Option<String>,
+    /// The service answered with the stored answer to an earlier request with the same
+    /// Idempotency-Key (`Idempotent-Replayed: true`).
+    pub replayed: bool,
     service: &'static str,
     path: String,
     body: Vec<u8>,
@@ -220,20 +223,24 @@ impl Call {
     }
 
     pub async fn send(self) -> Reply {
-        let (status, consistency, body) = match self.request.send().await {
+        let (status, consistency, replayed, body) = match self.request.send().await {
             Ok(res) => (
                 res.status().as_u16(),
                 res.headers()
                     .get(platform_http::CONSISTENCY_HEADER)
                     .and_then(|v| v.to_str().ok())
                     .map(String::from),
+                res.headers()
+                    .get("idempotent-replayed")
+                    .is_some_and(|v| v == "true"),
                 res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
             ),
-            Err(e) => (503, None, unreachable(self.component, &e)),
+            Err(e) => (503, None, false, unreachable(self.component, &e)),
         };
         Reply {
             status,
             consistency,
+            replayed,
             service: self.component.name(),
             path: self.path,
             body,
@@ -263,6 +270,7 @@ mod tests {
         Reply {
             status,
             consistency: None,
+            replayed: false,
             service: "inventory",
             path: "/products".into(),
             body: body.as_bytes().to_vec(),

@@ -1,8 +1,10 @@
 //! The scenarios page: one-click demonstrations of real failures (the broker down, a
 //! duplicate delivery, a poison message, a compensation storm, the replica lagging, the
-//! replica down, a breaking change deployed, a flash sale), each doing the real thing and
-//! then showing where to look. All but the flash sale flip operator switches, with the admin
-//! token the operator signed in with on the ops page.
+//! replica down, a breaking change deployed, a flash sale, the mail provider down, a slow
+//! payment provider, a retry storm with one key, a refund the provider rate-limits), each
+//! doing the real thing and then showing where to look. All but the flash sale and the retry
+//! storm flip operator switches, with the admin token the operator signed in with on the ops
+//! page.
 
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use platform_config::Component;
 use platform_contracts::{
     inventory::{PRODUCTS_PATH, Product},
     ops::{Fault, FaultMode, REPLICA_DOWN_PATH, REPLICA_LAG_PATH, ReaderMode, ReaderSwitch, ReplicaSwitch},
-    order::{LineInput, ORDERS_PATH, OrderView, PlaceOrder},
+    order::{CancelRequest, LineInput, ORDERS_PATH, OrderView, PlaceOrder, cancel_path},
 };
 use platform_telemetry::CorrelationId;
 use uuid::Uuid;
@@ -80,6 +82,17 @@ async fn place(
         .await
 }
 
+#[derive(Template)]
+#[template(path = "retry_storm.html")]
+struct RetryStormPage {
+    attempts: usize,
+    named: usize,
+    distinct: usize,
+    replayed: usize,
+    in_flight: usize,
+    order_id: String,
+}
+
 /// The order a checkout answered with, when it got one (an error body is not an order).
 fn placed(reply: &Reply) -> Option<OrderView> {
     reply.json::<OrderView>().ok()
@@ -115,7 +128,7 @@ async fn run_scenario(
         }
     };
     let order_admin = |path: &str| admin(Component::Order, reqwest::Method::POST, path.into(), None);
-    let needs_admin = name.as_str() != "flash-sale";
+    let needs_admin = !matches!(name.as_str(), "flash-sale" | "retry-storm");
     if needs_admin && token.is_none() {
         return Ok(views::error(
             StatusCode::UNAUTHORIZED,
@@ -302,6 +315,176 @@ async fn run_scenario(
             }))
             .await;
             redirect("/ops?done=compensation_storm_started")
+        }
+        "mail-down" => {
+            // The mail provider fails the next 6 deliveries. Two orders are placed and
+            // confirmed at once (email is not on the critical path); their emails wait in the
+            // email service's queue, retried with backoff, and go out when it recovers.
+            let fault = Fault {
+                remaining: Some(6),
+                ..switch(FaultMode::Error)
+            };
+            let down = admin(
+                Component::Email,
+                reqwest::Method::PUT,
+                "/admin/faults/deliver".into(),
+                Some(fault),
+            )
+            .await;
+            if !down.ok() {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not switch the mail provider off",
+                    down.message(),
+                ));
+            }
+            for i in 0..2 {
+                let reply = place(
+                    &backend,
+                    &correlation,
+                    &format!("scenario-mail-{i}"),
+                    "tea",
+                    "4242424242424242",
+                )
+                .await;
+                if placed(&reply).is_none() {
+                    return Ok(checkout_failed(&reply));
+                }
+            }
+            redirect("/mailbox?done=mail_provider_down")
+        }
+        "slow-payment" => {
+            // The card provider takes longer than the order service waits (PAYMENT_TIMEOUT_MS)
+            // for the next 3 authorizations. The shoppers are told 202 "we are working on
+            // it"; the reconciler asks payment again (the same order id, so never a second
+            // charge) and finishes each order without anyone's help.
+            let fault = Fault {
+                remaining: Some(3),
+                delay_ms: Some(4_000),
+                ..switch(FaultMode::Delay)
+            };
+            let slow = admin(
+                Component::Payment,
+                reqwest::Method::PUT,
+                "/admin/faults/authorize".into(),
+                Some(fault),
+            )
+            .await;
+            if !slow.ok() {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not slow the card provider down",
+                    slow.message(),
+                ));
+            }
+            let reply = place(
+                &backend,
+                &correlation,
+                "scenario-slow-payment",
+                "notebook",
+                "4242424242424242",
+            )
+            .await;
+            match placed(&reply) {
+                Some(view) => redirect(&format!("/orders/{}", view.order.id)),
+                None => checkout_failed(&reply),
+            }
+        }
+        "retry-storm" => {
+            // 20 identical requests with one key at once: one order, and every answer that
+            // names an order names that one.
+            let key = Uuid::new_v4().to_string();
+            let order = PlaceOrder {
+                customer_id: "scenario-storm".into(),
+                lines: vec![LineInput {
+                    sku: "mug".into(),
+                    quantity: 1,
+                }],
+                card_number: "4242424242424242".into(),
+            };
+            let attempts = 20;
+            let replies = join_all((0..attempts).map(|_| {
+                backend
+                    .request(reqwest::Method::POST, Component::Order, ORDERS_PATH, &correlation)
+                    .idempotency_key(&key)
+                    .json(&order)
+                    .send()
+            }))
+            .await;
+            let mut ids: Vec<Uuid> = replies.iter().filter_map(placed).map(|v| v.order.id).collect();
+            let named = ids.len();
+            ids.sort();
+            ids.dedup();
+            render(
+                StatusCode::OK,
+                &RetryStormPage {
+                    attempts,
+                    named,
+                    distinct: ids.len(),
+                    replayed: replies.iter().filter(|r| r.replayed).count(),
+                    in_flight: replies.iter().filter(|r| r.status == 409).count(),
+                    order_id: ids.first().map(Uuid::to_string).unwrap_or_default(),
+                },
+            )
+        }
+        "refund-rate-limited" => {
+            // The seeds' incident: a refund answered 429, was dead-lettered, nobody watched,
+            // customers were charged for cancelled orders. Here the provider refuses the next
+            // 3 refunds with 429; an order is placed and cancelled by its customer; the refund
+            // is a durable compensation, retried with backoff until it is done.
+            let fault = Fault {
+                remaining: Some(3),
+                retry_after_secs: Some(1),
+                ..switch(FaultMode::RateLimit)
+            };
+            let limited = admin(
+                Component::Payment,
+                reqwest::Method::PUT,
+                "/admin/faults/refund".into(),
+                Some(fault),
+            )
+            .await;
+            if !limited.ok() {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not rate-limit refunds",
+                    limited.message(),
+                ));
+            }
+            let reply = place(
+                &backend,
+                &correlation,
+                "scenario-refund",
+                "mug",
+                "4242424242424242",
+            )
+            .await;
+            let Some(view) = placed(&reply) else {
+                return Ok(checkout_failed(&reply));
+            };
+            let id = view.order.id;
+            let key = Uuid::new_v4().to_string();
+            let cancelled = backend
+                .request(
+                    reqwest::Method::POST,
+                    Component::Order,
+                    &cancel_path(id),
+                    &correlation,
+                )
+                .idempotency_key(&key)
+                .json(&CancelRequest {
+                    reason: Some("scenario: refund under 429".into()),
+                })
+                .send()
+                .await;
+            if !cancelled.ok() {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not cancel the order",
+                    cancelled.message(),
+                ));
+            }
+            redirect(&format!("/orders/{id}"))
         }
         "flash-sale" => {
             let shoppers = 50;

@@ -219,3 +219,72 @@ test('cancel a confirmed order: the refund shows in its journey and the email in
   }
   assert.equal(await cancelled.count(), 1, 'one cancellation email');
 });
+
+/// A page signed in on the ops page with the admin token, as an operator.
+async function operatorPage() {
+  const token = process.env.ADMIN_TOKEN;
+  assert.ok(token, 'ADMIN_TOKEN is set by ./dev test');
+  const page = await newPage();
+  await page.goto(`${BASE}/ops`);
+  await page.fill('input[name=token]', token);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/ops/login"] button')]);
+  return page;
+}
+
+/// Clicks a scenario's Run button on /scenarios and waits for where it leads.
+async function runScenario(page, name, expectedUrl) {
+  await page.goto(`${BASE}/scenarios`);
+  await Promise.all([page.waitForNavigation({ timeout: 60000 }),
+    page.click(`form[action="/scenarios/${name}"] button`)]);
+  assert.match(page.url(), expectedUrl,
+    `the scenario ended on ${page.url()}: ${(await page.textContent('main, body')).slice(0, 300)}`);
+}
+
+test('mail provider down: checkouts are confirmed at once, the emails go out after', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'mail-down', /\/mailbox\?done=mail_provider_down/);
+  // Each card says "To <recipient> · <status>": the emails are recorded at once, and sent
+  // only once the provider is back.
+  const sent = (text, i) => new RegExp(`To scenario-mail-${i}@\\S+ · sent`).test(text);
+  let mailbox = '';
+  let sawWaiting = false;
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline) {
+    await page.goto(`${BASE}/mailbox`);
+    mailbox = await page.textContent('main, body');
+    if (sent(mailbox, 0) && sent(mailbox, 1)) break;
+    sawWaiting = true;
+    await page.waitForTimeout(1000);
+  }
+  assert.ok(sawWaiting, 'the emails waited while the provider was down');
+  assert.ok(sent(mailbox, 0), 'the first email went out once the provider recovered');
+  assert.ok(sent(mailbox, 1), 'and the second');
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-mail-down.png'), fullPage: true });
+});
+
+test('a slow payment provider: the shopper is told to wait, the reconciler confirms the order', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'slow-payment', /\/orders\/[0-9a-f-]{36}$/);
+  assert.notEqual(await page.textContent('#order-status'), 'rejected');
+  // Nobody clicks anything: the order page updates itself when the reconciler is done.
+  await waitForText(page, '#order-status', /^confirmed$/, 60000);
+  await waitForText(page, '#journey-state', /Done end to end/, 30000);
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-slow-payment.png'), fullPage: true });
+});
+
+test('a retry storm with one key makes one order', async () => {
+  const page = await newPage();
+  await runScenario(page, 'retry-storm', /\/scenarios\/retry-storm$/);
+  assert.equal((await page.textContent('#storm-distinct')).trim(), '1', 'one order for one key');
+  assert.ok(Number(await page.textContent('#storm-named')) >= 1);
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-retry-storm.png'), fullPage: true });
+});
+
+test('a refund the provider rate-limits is retried until done, never lost', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'refund-rate-limited', /\/orders\/[0-9a-f-]{36}$/);
+  assert.equal(await page.textContent('#order-status'), 'cancelled');
+  await waitForText(page, '#journey', /refund_payment[a-z_]*retry_scheduled by compensator[^]*429/, 30000);
+  await waitForText(page, '#journey', /refund_payment[a-z_]*done by compensator/, 30000);
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-refund-429.png'), fullPage: true });
+});
