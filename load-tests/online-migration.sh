@@ -45,6 +45,14 @@ om_find_commits() {
     warn "the order service differs between ${OM_PREVIOUS:0:12} and the commit before the switch"
   git diff --quiet "$OM_SWITCH" HEAD -- services/order ||
     warn "the order service changed after the switch commit ${OM_SWITCH:0:12}: the last deploy runs a different code"
+  # Since inventory and payment accept their state-changing calls only from an order service
+  # that proves who it is (shared/http/src/service_auth.rs), an order build from before that
+  # cannot check out against this checkout's inventory and payment: every order would be
+  # refused. Run the demo from a commit before it, in a worktree (docs/online-migration.md).
+  if ! git grep -q authenticated_as "$OM_PREVIOUS" -- services/order/src/clients.rs &&
+    git grep -q authenticated_as HEAD -- services/order/src/clients.rs; then
+    die "the previous build ${OM_PREVIOUS:0:12} sends no service credential, and this checkout's inventory and payment require one; run the demo from a commit before service authentication: git worktree add ../om 90f7a8b && cd ../om && ./dev online-migration (docs/online-migration.md)"
+  fi
   info "previous build: ${OM_PREVIOUS:0:12} $(git log --format=%s -1 "$OM_PREVIOUS" | cut -c1-70)"
   info "switch build:   ${OM_SWITCH:0:12} $(git log --format=%s -1 "$OM_SWITCH" | cut -c1-70)"
 }
