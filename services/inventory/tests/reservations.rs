@@ -91,7 +91,7 @@ async fn only_the_order_service_may_reserve_release_or_commit() {
     assert_eq!(product(&s, "mug").await["reserved"], 0, "nothing reserved");
     let (status, _) = post(s.url("/reservations"), Some(body)).await;
     assert_eq!(status, 201, "the order service may");
-    for action in ["release", "commit"] {
+    for action in ["release", "commit", "return"] {
         let path = format!("/reservations/{order}/{action}");
         assert_only_the_owner_may_call(&base, &path, None, Component::Order).await;
     }
@@ -99,7 +99,7 @@ async fn only_the_order_service_may_reserve_release_or_commit() {
     assert_eq!(
         (mug["reserved"].as_i64(), mug["sold"].as_i64()),
         (Some(2), Some(0)),
-        "still held: neither released nor committed by a stranger"
+        "still held: neither released, committed nor returned by a stranger"
     );
     s.stop().await;
 }

@@ -123,8 +123,8 @@ states! {
         ReleaseReservation => "release_reservation",
         /// Release the held money (payment).
         VoidAuthorization => "void_authorization",
-        /// Put a cancelled order's stock back on sale (inventory): a committed reservation
-        /// is returned, one not yet committed is released.
+        /// Put a cancelled order's stock back on sale (inventory): a reservation committed,
+        /// or not yet committed, becomes `returned` and its stock available again.
         ReturnStock => "return_stock",
         /// Give a cancelled order's money back (payment): refunded if captured, voided if
         /// still only authorized.
