@@ -172,4 +172,16 @@ fn the_dashboard_and_the_alert_rules_query_only_exported_metrics() {
         "{} queries metrics no code exports: {unknown:#?}",
         metric_names::ALERT_RULES
     );
+    // The storefront's live charts (frontend/src/charts.rs) too.
+    let charts: Vec<String> = [storefront::charts::OPS, storefront::charts::ANALYTICS]
+        .iter()
+        .flat_map(|charts| charts.iter())
+        .flat_map(|chart| chart.series.iter().map(|s| s.query.to_string()))
+        .collect();
+    assert!(charts.len() >= 10, "{} chart queries", charts.len());
+    let unknown = metric_names::unknown_names(&charts, &series);
+    assert!(
+        unknown.is_empty(),
+        "frontend/src/charts.rs queries metrics no code exports: {unknown:#?}"
+    );
 }

@@ -49,9 +49,15 @@ impl MigratorTrait for Before {
 /// How many migrations came after the rename's contract step: a rollback of the rename
 /// undoes them first, newest first.
 fn after_contract() -> u32 {
-    let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_string()).collect();
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
     let contract = TotalAmountContract.name().to_string();
-    let at = names.iter().position(|n| *n == contract).expect("the contract migration is listed");
+    let at = names
+        .iter()
+        .position(|n| *n == contract)
+        .expect("the contract migration is listed");
     (names.len() - at - 1) as u32
 }
 

@@ -12,6 +12,7 @@ use platform_telemetry::CorrelationId;
 
 use crate::{
     backend::{Backend, Page},
+    charts::{self, Drawn},
     control_room::replica_state,
     views::render,
 };
@@ -36,9 +37,15 @@ struct AnalyticsPage {
     /// Where analytics read these figures from (its replica, or the primary) and its lag.
     replica: String,
     problem: Option<String>,
+    /// The projection's lag and throughput over the last 15 minutes, from Prometheus.
+    charts: Vec<Drawn>,
 }
 
-async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
+async fn analytics(
+    backend: web::Data<Backend>,
+    chart_source: web::Data<charts::Source>,
+    correlation: CorrelationId,
+) -> Page {
     let (reply, replica) = tokio::join!(
         backend.get(Component::Analytics, SUMMARY_PATH, &correlation),
         backend.get(Component::Analytics, REPLICA_PATH, &correlation),
@@ -56,7 +63,12 @@ async fn analytics(backend: web::Data<Backend>, correlation: CorrelationId) -> P
             ..page(Summary::default(), problem)
         },
     };
-    let page = AnalyticsPage { replica, ..page };
+    let charts = chart_source.draw_all(charts::ANALYTICS).await;
+    let page = AnalyticsPage {
+        replica,
+        charts,
+        ..page
+    };
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -96,5 +108,6 @@ fn page(a: Summary, problem: Option<String>) -> AnalyticsPage {
         stale: a.freshness.stale,
         replica: String::new(),
         problem,
+        charts: Vec::new(),
     }
 }

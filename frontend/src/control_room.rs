@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
     backend::{Backend, BadAnswer, Page, Reply},
+    charts::{self, Drawn},
     session,
     views::{self, redirect, render_form, time},
 };
@@ -156,6 +157,8 @@ struct OpsPage {
     faults: Vec<(String, String, String)>,
     /// The restock form's Idempotency-Key, new on every page view.
     restock_key: String,
+    /// The last 15 minutes, from Prometheus.
+    charts: Vec<Drawn>,
 }
 
 const CONSUMING: [Component; 4] = [
@@ -221,6 +224,7 @@ fn each<T: DeserializeOwned + Default>(replies: &[Reply]) -> Result<Vec<T>, BadA
 async fn ops(
     req: HttpRequest,
     backend: web::Data<Backend>,
+    chart_source: web::Data<charts::Source>,
     correlation: CorrelationId,
     flash: web::Query<Flash>,
 ) -> Page {
@@ -289,8 +293,10 @@ async fn ops(
     let dead: Vec<Vec<DeadLetter>> = each(&dead)?;
     let consumers: Vec<Vec<Consumer>> = each(&consumers)?;
     let faults: Vec<FaultSwitches> = each(&faults)?;
+    let charts = chart_source.draw_all(charts::OPS).await;
     let (csrf, new_cookie) = session::csrf_token(&req);
     let page = OpsPage {
+        charts,
         csrf,
         signed_in,
         flash: flash.done.clone().unwrap_or_default(),

@@ -15,6 +15,7 @@
 
 mod analytics;
 mod backend;
+pub mod charts;
 mod control_room;
 mod mailbox;
 mod scenarios;
@@ -31,6 +32,9 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Base URLs of the backend services, in `Component::SERVICES` order.
     pub services: Vec<(Component, String)>,
+    /// Prometheus, for the live charts of the ops and analytics pages (`PROMETHEUS_URL`;
+    /// default: the one `./dev` runs).
+    pub prometheus_url: String,
 }
 
 impl Settings {
@@ -38,6 +42,7 @@ impl Settings {
         Ok(Self {
             server: ServerSettings::from_env(Component::Frontend)?,
             services: Component::SERVICES.iter().map(|c| (*c, c.base_url())).collect(),
+            prometheus_url: platform_config::string("PROMETHEUS_URL", "http://127.0.0.1:55690"),
         })
     }
 }
@@ -45,15 +50,18 @@ impl Settings {
 /// Builds the storefront server without running it.
 pub fn build(settings: Settings) -> anyhow::Result<Application> {
     let backend = backend::Backend::new(settings.services.clone());
+    let charts = charts::Source::new(settings.prometheus_url.clone());
     // The storefront is ready when it can serve pages; the backends' readiness is shown
     // on the status page rather than folded into its own, so one slow backend does not take
     // the whole demo out of rotation.
     let app = platform_http::serve(&settings.server, vec![], move |cfg| {
         let backend = backend.clone();
+        let charts = charts.clone();
         // Every page, script and answer of the storefront carries its security headers.
         cfg.service(
             actix_web::web::scope("")
                 .wrap(security::headers())
+                .app_data(actix_web::web::Data::new(charts.clone()))
                 .configure(move |cfg| {
                     shop::routes(cfg, backend.clone());
                     mailbox::routes(cfg);

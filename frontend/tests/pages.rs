@@ -29,6 +29,8 @@ async fn storefront_with_inventory() -> (RunningService, RunningService, TestDat
         storefront::build(storefront::Settings {
             server: server_settings(Component::Frontend),
             services,
+            // Nothing listens there: the charts say Prometheus does not answer.
+            prometheus_url: "http://127.0.0.1:9".into(),
         })
         .unwrap(),
     );

@@ -288,3 +288,28 @@ test('a refund the provider rate-limits is retried until done, never lost', asyn
   await waitForText(page, '#journey', /refund_payment[a-z_]*done by compensator/, 30000);
   await page.screenshot({ path: join(ARTIFACTS, 'scenario-refund-429.png'), fullPage: true });
 });
+
+test('the ops page draws live charts from Prometheus, and they gain points as time passes', async () => {
+  const page = await operatorPage();
+  await page.goto(`${BASE}/ops`);
+  for (const id of ['queue-depth', 'queue-oldest', 'checkout-rate', 'checkout-latency', 'outbox-backlog', 'fanout-lag']) {
+    assert.equal(await page.locator(`#chart-${id} svg`).count(), 1, `chart ${id} is drawn (not a Prometheus error)`);
+  }
+  const points = async () => Number(await page.getAttribute('#chart-queue-depth', 'data-points'));
+  const before = await points();
+  // Prometheus scrapes every 5 s; a chart has a point every 5 s for each queue.
+  let after = before;
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline && after <= before) {
+    await page.waitForTimeout(3000);
+    await page.goto(`${BASE}/ops`);
+    after = await points();
+  }
+  assert.ok(after > before, `the queue chart gained points: ${before} -> ${after}`);
+  await page.locator('#charts').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(ARTIFACTS, 'ops-charts.png'), fullPage: true });
+  const phone = await newPage({ width: 390, height: 844 });
+  await phone.goto(`${BASE}/analytics`);
+  assert.equal(await phone.locator('#chart-projection-lag svg').count(), 1, 'the projection lag is drawn');
+  await phone.screenshot({ path: join(ARTIFACTS, 'analytics-charts-phone.png'), fullPage: true });
+});
