@@ -312,13 +312,18 @@ fn svg(lines: &[Line], start: f64, end: f64, unit: &str) -> String {
         let v = top * frac;
         let _ = write!(
             out,
-            r##"<text x="{}" y="{}" text-anchor="end" fill="#555">{} {}</text>"##,
+            r##"<text x="{}" y="{}" text-anchor="end" fill="#555">{}</text>"##,
             LEFT - 4.0,
             y(v) + 4.0,
-            short(v),
-            escape(unit)
+            short(v)
         );
     }
+    let _ = write!(
+        out,
+        r##"<text x="4" y="{}" fill="#555">{}</text>"##,
+        TOP + plot_h + 16.0,
+        escape(unit)
+    );
     let _ = write!(
         out,
         r##"<text x="{LEFT}" y="{}" fill="#555">−15 min</text><text x="{}" y="{}" text-anchor="end" fill="#555">now</text>"##,

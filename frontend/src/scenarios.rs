@@ -343,7 +343,7 @@ async fn run_scenario(
                     &backend,
                     &correlation,
                     &format!("scenario-mail-{i}"),
-                    "tea",
+                    "socks",
                     "4242424242424242",
                 )
                 .await;
