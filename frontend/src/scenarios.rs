@@ -128,6 +128,7 @@ async fn run_scenario(
         }
     };
     let order_admin = |path: &str| admin(Component::Order, reqwest::Method::POST, path.into(), None);
+    let order_admin_on = |c: Component, path: &str| admin(c, reqwest::Method::POST, path.into(), None);
     let needs_admin = !matches!(name.as_str(), "flash-sale" | "retry-storm");
     if needs_admin && token.is_none() {
         return Ok(views::error(
@@ -485,6 +486,63 @@ async fn run_scenario(
                 ));
             }
             redirect(&format!("/orders/{id}"))
+        }
+        "projection-stalls" => {
+            // Analytics stops consuming (as a crashed or stuck consumer would). Its numbers
+            // stay as they were, with nothing to say they are old, except the heartbeat the
+            // order service publishes through the same path every few seconds: after 30 s
+            // without one, the analytics page says "stale" and the alert fires. Resume it on
+            // the ops page (consumers) and it catches up.
+            let paused = order_admin_on(Component::Analytics, "/admin/consumers/analytics/pause").await;
+            if !paused.ok() {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not stop the analytics consumer",
+                    paused.message(),
+                ));
+            }
+            redirect("/analytics?done=projection_stalled")
+        }
+        "slow-consumer" => {
+            // Payment's consumer takes 1.5 s an event for the next 40 events, and 40 orders
+            // are placed at once: its queue's depth and oldest-message age climb (the ops
+            // page's charts), the backlog alert fires, backpressure pauses analytics (the
+            // non-critical consumer) to leave the machine to the captures; then it drains,
+            // analytics resumes and catches up. Nothing is lost.
+            let fault = Fault {
+                remaining: Some(40),
+                delay_ms: Some(1_500),
+                ..switch(FaultMode::Delay)
+            };
+            let slow = admin(
+                Component::Payment,
+                reqwest::Method::PUT,
+                "/admin/faults/consume".into(),
+                Some(fault),
+            )
+            .await;
+            if !slow.ok() {
+                return Ok(views::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Could not slow the payment consumer down",
+                    slow.message(),
+                ));
+            }
+            join_all((0..40).map(|i| {
+                let (backend, correlation) = (backend.clone(), correlation.clone());
+                async move {
+                    place(
+                        &backend,
+                        &correlation,
+                        &format!("scenario-slow-consumer-{i}"),
+                        "pour-over",
+                        "4242424242424242",
+                    )
+                    .await
+                }
+            }))
+            .await;
+            redirect("/ops?done=payment_consumer_slowed#queues")
         }
         "flash-sale" => {
             let shoppers = 50;

@@ -321,3 +321,42 @@ test('the ops page draws live charts from Prometheus, and they gain points as ti
   assert.equal(await phone.locator('#chart-projection-lag svg').count(), 1, 'the projection lag is drawn');
   await phone.screenshot({ path: join(ARTIFACTS, 'analytics-charts-phone.png'), fullPage: true });
 });
+
+/// Reloads `path` until its text matches `pattern`, or fails after `timeoutMs`.
+async function eventuallyOn(page, path, selector, pattern, timeoutMs, what) {
+  let text = '';
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await page.goto(`${BASE}${path}`);
+    text = await page.textContent(selector);
+    if (pattern.test(text)) return text;
+    await page.waitForTimeout(1000);
+  }
+  assert.match(text, pattern, what);
+  return text;
+}
+
+test('the projection stalls: the analytics page says stale and the alert fires, then it catches up', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'projection-stalls', /\/analytics\?done=projection_stalled/);
+  await eventuallyOn(page, '/analytics', 'main, body', /stale \(no heartbeat recently/, 60000,
+    'the analytics page says its numbers may be old');
+  await eventuallyOn(page, '/ops', 'main, body', /projection_stale/, 30000, 'the alert fires');
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-projection-stale.png'), fullPage: true });
+  // The operator resumes the consumer; the heartbeat gets through and the page is fresh again.
+  await Promise.all([page.waitForNavigation(),
+    page.click('tr[data-consumer="analytics"] form:has(input[value="resume_consumer"]) button')]);
+  await eventuallyOn(page, '/analytics', 'main, body', /fresh/, 30000, 'fresh again after the resume');
+});
+
+test('a consumer slower than its producer: the backlog shows, analytics is shed, then it drains', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'slow-consumer', /\/ops\?done=payment_consumer_slowed/);
+  await eventuallyOn(page, '/ops', 'main, body', /engaged: analytics paused/, 60000,
+    'backpressure pauses analytics while payment is behind');
+  const row = await page.textContent('tr[data-queue="payment.order-events"]');
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-slow-consumer.png'), fullPage: true });
+  assert.match(row, /payment\.order-events/);
+  await eventuallyOn(page, '/ops', 'main, body', /released: all consumers running/, 120000,
+    'the queue drained and analytics resumed');
+});
