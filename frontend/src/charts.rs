@@ -109,6 +109,15 @@ pub const OPS: &[Chart] = &[
         ],
     },
     Chart {
+        id: "compensations",
+        title: "Compensations per second, by outcome (rate-limited)",
+        unit: "/s",
+        series: &[Series {
+            query: "sum by (outcome) (rate(order_compensations_total[20s]))",
+            name: Name::Label("outcome"),
+        }],
+    },
+    Chart {
         id: "fanout-lag",
         title: "Fan-out lag p99 per consumer (event written to effect applied)",
         unit: "s",
@@ -378,11 +387,13 @@ fn short(v: f64) -> String {
     }
 }
 
-fn escape(s: &str) -> String {
+/// Text for SVG or HTML: the five characters that could end an element or attribute.
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod analytics;
 mod backend;
 pub mod charts;
 mod control_room;
+mod journey_picture;
 mod mailbox;
 mod scenarios;
 mod security;

@@ -13,7 +13,7 @@ use askama::Template;
 use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::{
-    inventory::{PRODUCTS_PATH, Product},
+    inventory::{PRODUCTS_PATH, Product, RestockRequest},
     ops::{Fault, FaultMode, REPLICA_DOWN_PATH, REPLICA_LAG_PATH, ReaderMode, ReaderSwitch, ReplicaSwitch},
     order::{CancelRequest, LineInput, ORDERS_PATH, OrderView, PlaceOrder, cancel_path},
 };
@@ -55,6 +55,9 @@ struct FlashSalePage {
     confirmed: usize,
     out_of_stock: usize,
     other: usize,
+    available_before: i64,
+    /// Units an operator's restock added before the sale (0 without the admin token).
+    restocked: i32,
     available_after: i64,
 }
 
@@ -288,9 +291,12 @@ async fn run_scenario(
             redirect("/ops?done=poison_message_published")
         }
         "compensation-storm" => {
-            // Inventory answers 429 to the next 30 releases; 10 declined orders each need one.
+            // Inventory answers 429 to the next 60 releases, and 60 orders are declined (in
+            // three waves of 20): each needs its reservation released. The undos go out at
+            // most COMPENSATION_RATE_PER_SEC (20) a second, each retried with backoff through
+            // the 429s: the "Compensations per second" chart shows the plateau.
             let fault = Fault {
-                remaining: Some(30),
+                remaining: Some(60),
                 retry_after_secs: Some(1),
                 ..switch(FaultMode::RateLimit)
             };
@@ -301,20 +307,22 @@ async fn run_scenario(
                 Some(fault),
             )
             .await;
-            join_all((0..10).map(|i| {
-                let (backend, correlation) = (backend.clone(), correlation.clone());
-                async move {
-                    place(
-                        &backend,
-                        &correlation,
-                        &format!("storm-{i}"),
-                        "plant",
-                        "4000000000000002",
-                    )
-                    .await
-                }
-            }))
-            .await;
+            for wave in 0..3 {
+                join_all((0..20).map(|i| {
+                    let (backend, correlation) = (backend.clone(), correlation.clone());
+                    async move {
+                        place(
+                            &backend,
+                            &correlation,
+                            &format!("storm-{wave}-{i}"),
+                            "plant",
+                            "4000000000000002",
+                        )
+                        .await
+                    }
+                }))
+                .await;
+            }
             redirect("/ops?done=compensation_storm_started")
         }
         "mail-down" => {
@@ -546,6 +554,39 @@ async fn run_scenario(
         }
         "flash-sale" => {
             let shoppers = 50;
+            let sku_path = format!("{PRODUCTS_PATH}/hot-sneaker");
+            let stock = |backend: Backend, correlation: CorrelationId, path: String| async move {
+                backend
+                    .get(Component::Inventory, &path, &correlation)
+                    .await
+                    .json_if_ok::<Product>()
+            };
+            let mut before: i64 = stock(backend.get_ref().clone(), correlation.clone(), sku_path.clone())
+                .await?
+                .map_or(0, |p| p.available.into());
+            // A sale needs stock: an operator (signed in) tops the product up to 10 units
+            // first, through the idempotent restock; without the token the sale runs on
+            // what is left, and the page says so.
+            let mut restocked = 0;
+            if before < 10 && token.is_some() {
+                let quantity = (10 - before) as i32;
+                let reply = backend
+                    .request(
+                        reqwest::Method::POST,
+                        Component::Inventory,
+                        "/admin/products/hot-sneaker/restock",
+                        &correlation,
+                    )
+                    .admin(token.as_deref())
+                    .idempotency_key(&Uuid::new_v4().to_string())
+                    .json(&RestockRequest { quantity })
+                    .send()
+                    .await;
+                if reply.ok() {
+                    restocked = quantity;
+                    before += i64::from(quantity);
+                }
+            }
             let replies = join_all((0..shoppers).map(|i| {
                 let (backend, correlation) = (backend.clone(), correlation.clone());
                 async move {
@@ -566,14 +607,7 @@ async fn run_scenario(
                 .filter_map(placed)
                 .filter(|view| view.order.reason_code.as_deref() == Some("out_of_stock"))
                 .count();
-            let after: Option<Product> = backend
-                .get(
-                    Component::Inventory,
-                    &format!("{PRODUCTS_PATH}/hot-sneaker"),
-                    &correlation,
-                )
-                .await
-                .json_if_ok()?;
+            let after = stock(backend.get_ref().clone(), correlation.clone(), sku_path).await?;
             render(
                 StatusCode::OK,
                 &FlashSalePage {
@@ -581,6 +615,8 @@ async fn run_scenario(
                     confirmed,
                     out_of_stock,
                     other: shoppers - confirmed - out_of_stock,
+                    available_before: before,
+                    restocked,
                     available_after: after.map_or(0, |p| p.available.into()),
                 },
             )

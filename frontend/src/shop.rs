@@ -508,6 +508,8 @@ pub struct JourneyFragment {
     pub pending: Vec<(String, String)>,
     pub steps: Vec<StepView>,
     pub correlation_consistent: bool,
+    /// The same journey as a swimlane picture (journey_picture.rs), an SVG.
+    pub picture: String,
 }
 
 async fn journey(backend: &Backend, correlation: &CorrelationId, id: Uuid) -> JourneyFragment {
@@ -528,6 +530,7 @@ async fn journey(backend: &Backend, correlation: &CorrelationId, id: Uuid) -> Jo
             pending: Vec::new(),
             steps: Vec::new(),
             correlation_consistent: false,
+            picture: String::new(),
         };
     };
     let mut steps: Vec<StepView> = journey
@@ -544,11 +547,13 @@ async fn journey(backend: &Backend, correlation: &CorrelationId, id: Uuid) -> Jo
         .collect();
     // In time order; steps without a time (current states) last.
     steps.sort_by(|a, b| (a.at.is_empty(), &a.at).cmp(&(b.at.is_empty(), &b.at)));
+    let pending: Vec<(String, String)> = journey.pending.into_iter().map(|p| (p.what, p.owner)).collect();
     JourneyFragment {
         available: true,
         done: journey.done,
         status: journey.status.to_string(),
-        pending: journey.pending.into_iter().map(|p| (p.what, p.owner)).collect(),
+        picture: crate::journey_picture::draw(&steps, &pending, journey.correlation_consistent),
+        pending,
         steps,
         correlation_consistent: journey.correlation_consistent,
     }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.STOREFRONT_URL ?? 'http://127.0.0.1:8080';
+const INVENTORY = process.env.INVENTORY_URL ?? 'http://127.0.0.1:8082';
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 const run = Date.now().toString(36);
@@ -58,7 +59,12 @@ test('place an order, see it confirmed, watch its journey complete, find its ema
   await waitForText(page, '#journey-state', /Done end to end/);
   for (const service of ['order', 'inventory', 'payment', 'email', 'analytics']) {
     assert.ok(await page.locator(`#journey tr[data-service="${service}"]`).count() > 0, `${service} in the journey`);
+    // The same journey as a picture: a box in each service's lane.
+    assert.ok(await page.locator(`#journey-picture g.journey-step[data-service="${service}"]`).count() > 0,
+      `${service} has a lane in the picture`);
   }
+  assert.match(await page.textContent('#journey-picture'), /the shopper is answered/);
+  assert.equal(await page.locator('#journey-picture g.journey-pending').count(), 0, 'nothing pending once done');
   await page.screenshot({ path: join(ARTIFACTS, 'order-confirmed.png'), fullPage: true });
 
   await page.goto(`${BASE}/mailbox`);
@@ -359,4 +365,41 @@ test('a consumer slower than its producer: the backlog shows, analytics is shed,
   assert.match(row, /payment\.order-events/);
   await eventuallyOn(page, '/ops', 'main, body', /released: all consumers running/, 120000,
     'the queue drained and analytics resumed');
+});
+
+test('ops actions: pause and resume the relay, flip and clear a fault switch, restock once', async () => {
+  const page = await operatorPage();
+  await page.goto(`${BASE}/ops`);
+  const click = (action, service) => Promise.all([page.waitForNavigation(),
+    page.click(`form:has(input[name=action][value="${action}"])${service ? `:has(input[name=service][value="${service}"])` : ''} button`)]);
+  await click('pause_relay');
+  assert.match(await page.textContent('main, body'), /Relay: paused/);
+  await click('resume_relay');
+  assert.match(await page.textContent('main, body'), /Relay: running/);
+  await click('fault_error', 'email');
+  assert.match(await page.textContent('main, body'), /Active fault switches:[^]*email\/deliver: error/);
+  await click('fault_clear', 'email');
+  assert.match(await page.textContent('main, body'), /Active fault switches: none/);
+  const hot = async () => (await (await fetch(`${INVENTORY}/products/hot-sneaker`)).json()).available;
+  const before = await hot();
+  await click('restock_hot', 'inventory');
+  assert.equal(await hot(), before + 10, 'restocked by 10');
+  // The same form again (the browser's back and resubmit): the same key restocks nothing more.
+  await page.goBack();
+  await Promise.all([page.waitForNavigation(),
+    page.click('form:has(input[name=action][value="restock_hot"]) button')]);
+  assert.equal(await hot(), before + 10, 'a resubmitted restock adds nothing');
+  await page.screenshot({ path: join(ARTIFACTS, 'ops-actions.png'), fullPage: true });
+});
+
+test('flash sale: stock before and after, never oversold', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'flash-sale', /\/scenarios\/flash-sale$/);
+  const before = Number(await page.textContent('#flash-before'));
+  const confirmed = Number(await page.textContent('#flash-confirmed'));
+  const after = Number(await page.textContent('#flash-after'));
+  assert.ok(before >= 10, `restocked to at least 10 first (${before})`);
+  assert.equal(confirmed, Math.min(before, 50), 'as many sold as there were units');
+  assert.equal(after, before - confirmed, 'never negative, nothing lost');
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-flash-sale.png'), fullPage: true });
 });
