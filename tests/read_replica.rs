@@ -180,11 +180,14 @@ async fn tolerant_reads_use_the_replica_and_every_stock_and_money_decision_the_p
         "a read with the token sees the write"
     );
 
-    // A stock decision reads the primary: 12 units exist there (the replica says 10).
+    // A stock decision reads the primary: 12 units exist there (the replica says 10). As the
+    // order service: reservations and authorizations accept no other caller.
+    let (auth, credential) = platform_testing::as_service(Component::Order);
+    let as_order = [(auth, credential.as_str())];
     let reserve = post(
         inventory.url("/reservations"),
         json!({ "order_id": Uuid::now_v7(), "lines": [{ "sku": "hot-sneaker", "quantity": 12 }] }),
-        &[],
+        &as_order,
     )
     .await;
     assert_eq!(
@@ -200,7 +203,7 @@ async fn tolerant_reads_use_the_replica_and_every_stock_and_money_decision_the_p
             payment.url("/payments/authorize"),
             json!({ "order_id": order, "customer_id": "replica-alice", "amount_minor": amount,
                     "currency": "EUR", "card_number": "4242424242424242" }),
-            &[],
+            &as_order,
         )
     };
     assert_eq!(authorize(Uuid::now_v7(), 9_999).await.status(), 201);

@@ -21,11 +21,19 @@ impl Checkout {
     }
 }
 
+/// Both compensations done, and noted on the timeline (the note follows the status change).
 fn refunds_done(o: &Value) -> bool {
+    let noted = |kind: &str| {
+        o["timeline"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|e| e["step"] == kind && e["outcome"] == "done"))
+    };
     o["status"] == "cancelled"
         && o["compensations"]
             .as_array()
             .is_some_and(|cs| cs.len() == 2 && cs.iter().all(|c| c["status"] == "done"))
+        && noted("return_stock")
+        && noted("refund_payment")
 }
 
 #[actix_web::test]
