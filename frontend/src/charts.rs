@@ -168,8 +168,11 @@ pub struct Drawn {
     pub id: &'static str,
     pub title: &'static str,
     pub svg: String,
-    /// Points drawn, over all lines (the browser test watches it grow).
+    /// Points drawn, over all lines.
     pub points: usize,
+    /// The time of the newest point (Unix seconds; 0 without any): new points arrive at the
+    /// right as Prometheus scrapes (the browser test watches it move).
+    pub last_at: i64,
     pub problem: Option<String>,
 }
 
@@ -240,17 +243,24 @@ async fn draw(http: &reqwest::Client, prometheus: &str, chart: &'static Chart) -
                     title: chart.title,
                     svg: String::new(),
                     points: 0,
+                    last_at: 0,
                     problem: Some(problem),
                 };
             }
         }
     }
     let points = lines.iter().map(|l| l.points.len()).sum();
+    let last_at = lines
+        .iter()
+        .filter_map(|l| l.points.last().map(|p| p.0 as i64))
+        .max()
+        .unwrap_or(0);
     Drawn {
         id: chart.id,
         title: chart.title,
         svg: svg(&lines, start, end, chart.unit),
         points,
+        last_at,
         problem: None,
     }
 }

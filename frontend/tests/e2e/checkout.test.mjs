@@ -309,17 +309,18 @@ test('the ops page draws live charts from Prometheus, and they gain points as ti
   for (const id of ['queue-depth', 'queue-oldest', 'checkout-rate', 'checkout-latency', 'outbox-backlog', 'fanout-lag']) {
     assert.equal(await page.locator(`#chart-${id} svg`).count(), 1, `chart ${id} is drawn (not a Prometheus error)`);
   }
-  const points = async () => Number(await page.getAttribute('#chart-queue-depth', 'data-points'));
-  const before = await points();
-  // Prometheus scrapes every 5 s; a chart has a point every 5 s for each queue.
+  // Prometheus scrapes every 5 s: a new point appears at the right of each line.
+  const newest = async () => Number(await page.getAttribute('#chart-queue-depth', 'data-last'));
+  assert.ok(Number(await page.getAttribute('#chart-queue-depth', 'data-points')) > 0, 'the queue chart has points');
+  const before = await newest();
   let after = before;
   const deadline = Date.now() + 30000;
   while (Date.now() < deadline && after <= before) {
     await page.waitForTimeout(3000);
     await page.goto(`${BASE}/ops`);
-    after = await points();
+    after = await newest();
   }
-  assert.ok(after > before, `the queue chart gained points: ${before} -> ${after}`);
+  assert.ok(after > before, `the queue chart gained a newer point: ${before} -> ${after}`);
   await page.locator('#charts').scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(ARTIFACTS, 'ops-charts.png'), fullPage: true });
   const phone = await newPage({ width: 390, height: 844 });
