@@ -96,6 +96,23 @@ struct RetryStormPage {
     order_id: String,
 }
 
+/// `count` shoppers (`{prefix}0`, `{prefix}1`, ...) check out at the same moment, one
+/// unit of `sku` each.
+async fn place_many(
+    backend: &Backend,
+    correlation: &CorrelationId,
+    count: usize,
+    prefix: &str,
+    sku: &str,
+    card: &str,
+) -> Vec<Reply> {
+    join_all(
+        (0..count)
+            .map(|i| async move { place(backend, correlation, &format!("{prefix}{i}"), sku, card).await }),
+    )
+    .await
+}
+
 /// The order a checkout answered with, when it got one (an error body is not an order).
 fn placed(reply: &Reply) -> Option<OrderView> {
     reply.json::<OrderView>().ok()
@@ -131,6 +148,19 @@ async fn run_scenario(
         }
     };
     let order_admin = |path: &str| admin(Component::Order, reqwest::Method::POST, path.into(), None);
+    // Arms a fault switch; when it could not be armed, the page that says so.
+    let arm = |c: Component, operation: &'static str, fault: Fault, what: &'static str| {
+        let call = admin(
+            c,
+            reqwest::Method::PUT,
+            format!("/admin/faults/{operation}"),
+            Some(fault),
+        );
+        async move {
+            let reply = call.await;
+            (!reply.ok()).then(|| views::error(StatusCode::BAD_GATEWAY, what, reply.message()))
+        }
+    };
     let order_admin_on = |c: Component, path: &str| admin(c, reqwest::Method::POST, path.into(), None);
     let needs_admin = !matches!(name.as_str(), "flash-sale" | "retry-storm");
     if needs_admin && token.is_none() {
@@ -300,27 +330,25 @@ async fn run_scenario(
                 retry_after_secs: Some(1),
                 ..switch(FaultMode::RateLimit)
             };
-            let _ = admin(
+            if let Some(failed) = arm(
                 Component::Inventory,
-                reqwest::Method::PUT,
-                "/admin/faults/release".into(),
-                Some(fault),
+                "release",
+                fault,
+                "Could not rate-limit releases",
             )
-            .await;
+            .await
+            {
+                return Ok(failed);
+            }
             for wave in 0..3 {
-                join_all((0..20).map(|i| {
-                    let (backend, correlation) = (backend.clone(), correlation.clone());
-                    async move {
-                        place(
-                            &backend,
-                            &correlation,
-                            &format!("storm-{wave}-{i}"),
-                            "plant",
-                            "4000000000000002",
-                        )
-                        .await
-                    }
-                }))
+                place_many(
+                    &backend,
+                    &correlation,
+                    20,
+                    &format!("storm-{wave}-"),
+                    "plant",
+                    "4000000000000002",
+                )
                 .await;
             }
             redirect("/ops?done=compensation_storm_started")
@@ -333,19 +361,15 @@ async fn run_scenario(
                 remaining: Some(6),
                 ..switch(FaultMode::Error)
             };
-            let down = admin(
+            if let Some(failed) = arm(
                 Component::Email,
-                reqwest::Method::PUT,
-                "/admin/faults/deliver".into(),
-                Some(fault),
+                "deliver",
+                fault,
+                "Could not switch the mail provider off",
             )
-            .await;
-            if !down.ok() {
-                return Ok(views::error(
-                    StatusCode::BAD_GATEWAY,
-                    "Could not switch the mail provider off",
-                    down.message(),
-                ));
+            .await
+            {
+                return Ok(failed);
             }
             for i in 0..2 {
                 let reply = place(
@@ -372,19 +396,15 @@ async fn run_scenario(
                 delay_ms: Some(4_000),
                 ..switch(FaultMode::Delay)
             };
-            let slow = admin(
+            if let Some(failed) = arm(
                 Component::Payment,
-                reqwest::Method::PUT,
-                "/admin/faults/authorize".into(),
-                Some(fault),
+                "authorize",
+                fault,
+                "Could not slow the card provider down",
             )
-            .await;
-            if !slow.ok() {
-                return Ok(views::error(
-                    StatusCode::BAD_GATEWAY,
-                    "Could not slow the card provider down",
-                    slow.message(),
-                ));
+            .await
+            {
+                return Ok(failed);
             }
             let reply = place(
                 &backend,
@@ -446,19 +466,15 @@ async fn run_scenario(
                 retry_after_secs: Some(1),
                 ..switch(FaultMode::RateLimit)
             };
-            let limited = admin(
+            if let Some(failed) = arm(
                 Component::Payment,
-                reqwest::Method::PUT,
-                "/admin/faults/refund".into(),
-                Some(fault),
+                "refund",
+                fault,
+                "Could not rate-limit refunds",
             )
-            .await;
-            if !limited.ok() {
-                return Ok(views::error(
-                    StatusCode::BAD_GATEWAY,
-                    "Could not rate-limit refunds",
-                    limited.message(),
-                ));
+            .await
+            {
+                return Ok(failed);
             }
             let reply = place(
                 &backend,
@@ -522,33 +538,24 @@ async fn run_scenario(
                 delay_ms: Some(1_500),
                 ..switch(FaultMode::Delay)
             };
-            let slow = admin(
+            if let Some(failed) = arm(
                 Component::Payment,
-                reqwest::Method::PUT,
-                "/admin/faults/consume".into(),
-                Some(fault),
+                "consume",
+                fault,
+                "Could not slow the payment consumer down",
             )
-            .await;
-            if !slow.ok() {
-                return Ok(views::error(
-                    StatusCode::BAD_GATEWAY,
-                    "Could not slow the payment consumer down",
-                    slow.message(),
-                ));
+            .await
+            {
+                return Ok(failed);
             }
-            join_all((0..40).map(|i| {
-                let (backend, correlation) = (backend.clone(), correlation.clone());
-                async move {
-                    place(
-                        &backend,
-                        &correlation,
-                        &format!("scenario-slow-consumer-{i}"),
-                        "pour-over",
-                        "4242424242424242",
-                    )
-                    .await
-                }
-            }))
+            place_many(
+                &backend,
+                &correlation,
+                40,
+                "scenario-slow-consumer-",
+                "pour-over",
+                "4242424242424242",
+            )
             .await;
             redirect("/ops?done=payment_consumer_slowed#queues")
         }
@@ -587,19 +594,14 @@ async fn run_scenario(
                     before += i64::from(quantity);
                 }
             }
-            let replies = join_all((0..shoppers).map(|i| {
-                let (backend, correlation) = (backend.clone(), correlation.clone());
-                async move {
-                    place(
-                        &backend,
-                        &correlation,
-                        &format!("flash-{i}"),
-                        "hot-sneaker",
-                        "4242424242424242",
-                    )
-                    .await
-                }
-            }))
+            let replies = place_many(
+                &backend,
+                &correlation,
+                shoppers,
+                "flash-",
+                "hot-sneaker",
+                "4242424242424242",
+            )
             .await;
             let confirmed = replies.iter().filter(|r| r.status == 201).count();
             let out_of_stock = replies

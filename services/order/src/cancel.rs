@@ -24,7 +24,9 @@ use platform_contracts::{
     order::{CompensationKind, OrderStatus},
 };
 use platform_messaging::outbox;
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait, raw_sql};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, FromQueryResult, TransactionTrait, raw_sql,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -52,6 +54,18 @@ struct Lock {
     shipped: bool,
 }
 
+/// Locks the order for the rest of `txn`: a cancel and a ship (or two cancels) take turns,
+/// and exactly one wins.
+async fn lock(txn: &DatabaseTransaction, id: Uuid) -> Result<Lock, OrderError> {
+    Lock::find_by_statement(raw_sql!(
+        Postgres,
+        r#"SELECT status, reason_code, shipped_at IS NOT NULL AS shipped FROM orders WHERE id = {id} FOR UPDATE"#
+    ))
+    .one(txn)
+    .await?
+    .ok_or(OrderError::NotFound)
+}
+
 pub async fn cancel(
     db: &DatabaseConnection,
     compensations: &Compensations,
@@ -66,16 +80,7 @@ pub async fn cancel(
     }
     let reason = reason.unwrap_or("cancelled at the customer's request");
     let txn = db.begin().await?;
-    // The lock makes a cancel and a ship (or two cancels) take turns: exactly one wins.
-    let Some(lock) = Lock::find_by_statement(raw_sql!(
-        Postgres,
-        r#"SELECT status, reason_code, shipped_at IS NOT NULL AS shipped FROM orders WHERE id = {id} FOR UPDATE"#
-    ))
-    .one(&txn)
-    .await?
-    else {
-        return Err(OrderError::NotFound);
-    };
+    let lock = lock(&txn, id).await?;
     match lock.status {
         OrderStatus::Cancelled if lock.reason_code.as_deref() == Some(CANCELLED_BY_CUSTOMER) => {
             txn.commit().await?;
@@ -140,15 +145,7 @@ pub async fn cancel(
 /// Idempotent.
 pub async fn ship(db: &DatabaseConnection, id: Uuid) -> Result<Order, OrderError> {
     let txn = db.begin().await?;
-    let Some(lock) = Lock::find_by_statement(raw_sql!(
-        Postgres,
-        r#"SELECT status, reason_code, shipped_at IS NOT NULL AS shipped FROM orders WHERE id = {id} FOR UPDATE"#
-    ))
-    .one(&txn)
-    .await?
-    else {
-        return Err(OrderError::NotFound);
-    };
+    let lock = lock(&txn, id).await?;
     match lock.status {
         OrderStatus::Confirmed if lock.shipped => {}
         OrderStatus::Confirmed => {
