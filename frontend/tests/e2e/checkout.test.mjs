@@ -114,16 +114,34 @@ test('the ops page shows the live integrity check: nothing lost, nothing duplica
   await page.screenshot({ path: join(ARTIFACTS, 'ops-integrity.png'), fullPage: true });
 });
 
-test('pages read well on a phone-sized screen', async () => {
-  const page = await newPage({ width: 390, height: 844 });
-  await page.goto(`${BASE}/`);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 1, `no horizontal scrolling on the shop (${overflow}px)`);
-  await page.screenshot({ path: join(ARTIFACTS, 'shop-phone.png'), fullPage: true });
-  await page.goto(`${BASE}/ops`);
-  await page.screenshot({ path: join(ARTIFACTS, 'ops-phone.png'), fullPage: true });
-  await page.goto(`${BASE}/scenarios`);
-  await page.screenshot({ path: join(ARTIFACTS, 'scenarios-phone.png'), fullPage: true });
+test('every page reads well on a desktop and on a phone (screenshots of each)', async () => {
+  // An order to show: the order page and the journey picture need one.
+  const buyer = await newPage();
+  await addToCartAndOpenCheckout(buyer, 'socks', `e2e-${run}-pages`, '4242424242424242');
+  await buyer.click('#place-order');
+  await buyer.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+  const order = new URL(buyer.url()).pathname;
+  const pages = {
+    shop: '/', cart: '/cart', orders: `/orders?customer=e2e-${run}-pages`, order,
+    mailbox: '/mailbox', analytics: '/analytics', ops: '/ops', scenarios: '/scenarios', status: '/status',
+  };
+  for (const [size, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
+    const page = size === 'desktop' ? await operatorPage() : await newPage(viewport);
+    if (size === 'phone') {
+      // The same operator session on the phone: sign in there too.
+      await page.goto(`${BASE}/ops`);
+      await page.fill('input[name=token]', process.env.ADMIN_TOKEN);
+      await Promise.all([page.waitForNavigation(), page.click('form[action="/ops/login"] button')]);
+    }
+    for (const [name, path] of Object.entries(pages)) {
+      await page.goto(`${BASE}${path}`);
+      if (size === 'phone') {
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 1, `no horizontal scrolling on ${path} (${overflow}px)`);
+      }
+      await page.screenshot({ path: join(ARTIFACTS, `page-${name}-${size}.png`), fullPage: true });
+    }
+  }
 });
 
 test('the replica lags: your own new order shows at once, the replica is reported unusable', async () => {
