@@ -126,13 +126,7 @@ test('every page reads well on a desktop and on a phone (screenshots of each)', 
     mailbox: '/mailbox', analytics: '/analytics', ops: '/ops', scenarios: '/scenarios', status: '/status',
   };
   for (const [size, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
-    const page = size === 'desktop' ? await operatorPage() : await newPage(viewport);
-    if (size === 'phone') {
-      // The same operator session on the phone: sign in there too.
-      await page.goto(`${BASE}/ops`);
-      await page.fill('input[name=token]', process.env.ADMIN_TOKEN);
-      await Promise.all([page.waitForNavigation(), page.click('form[action="/ops/login"] button')]);
-    }
+    const page = await operatorPage(viewport);
     for (const [name, path] of Object.entries(pages)) {
       await page.goto(`${BASE}${path}`);
       if (size === 'phone') {
@@ -145,17 +139,8 @@ test('every page reads well on a desktop and on a phone (screenshots of each)', 
 });
 
 test('the replica lags: your own new order shows at once, the replica is reported unusable', async () => {
-  const token = process.env.ADMIN_TOKEN;
-  assert.ok(token, 'ADMIN_TOKEN is set by ./dev test');
-  const page = await newPage();
-  await page.goto(`${BASE}/ops`);
-  await page.fill('input[name=token]', token);
-  // Wait for the sign-in's answer (it sets the cookie) before going on.
-  await Promise.all([page.waitForNavigation(), page.click('form[action="/ops/login"] button')]);
-  await page.goto(`${BASE}/scenarios`);
-  await Promise.all([page.waitForNavigation(), page.click('form[action="/scenarios/replica-lags"] button')]);
-  assert.match(page.url(), /\/orders\?customer=scenario-replica&placed=/,
-    `the scenario ended on ${page.url()}: ${(await page.textContent('main, body')).slice(0, 300)}`);
+  const page = await operatorPage();
+  await runScenario(page, 'replica-lags', /\/orders\?customer=scenario-replica&placed=/);
   // Replay is paused: the order exists only on the primary, and the page shows it anyway,
   // because this shopper's read carried the checkout's consistency token.
   const placed = new URL(page.url()).searchParams.get('placed');
@@ -175,16 +160,8 @@ test('the replica lags: your own new order shows at once, the replica is reporte
 });
 
 test('deploy a breaking change: a strict reader dead-letters, the fix and a replay recover', async () => {
-  const token = process.env.ADMIN_TOKEN;
-  assert.ok(token, 'ADMIN_TOKEN is set by ./dev test');
-  const page = await newPage();
-  await page.goto(`${BASE}/ops`);
-  await page.fill('input[name=token]', token);
-  await Promise.all([page.waitForNavigation(), page.click('form[action="/ops/login"] button')]);
-  await page.goto(`${BASE}/scenarios`);
-  await Promise.all([page.waitForNavigation(), page.click('form[action="/scenarios/breaking-change"] button')]);
-  assert.match(page.url(), /\/ops\?done=breaking_change_deployed/,
-    `the scenario ended on ${page.url()}: ${(await page.textContent('main, body')).slice(0, 300)}`);
+  const page = await operatorPage();
+  await runScenario(page, 'breaking-change', /\/ops\?done=breaking_change_deployed/);
   // Analytics reads strictly and dead-letters the v2 events, naming the missing field.
   const strictRow = 'tr[data-consumer="analytics"]';
   assert.match(await page.textContent(strictRow), /strict v1 reader/);
@@ -245,12 +222,13 @@ test('cancel a confirmed order: the refund shows in its journey and the email in
 });
 
 /// A page signed in on the ops page with the admin token, as an operator.
-async function operatorPage() {
+async function operatorPage(viewport) {
   const token = process.env.ADMIN_TOKEN;
   assert.ok(token, 'ADMIN_TOKEN is set by ./dev test');
-  const page = await newPage();
+  const page = await newPage(viewport);
   await page.goto(`${BASE}/ops`);
   await page.fill('input[name=token]', token);
+  // Wait for the sign-in's answer (it sets the cookie) before going on.
   await Promise.all([page.waitForNavigation(), page.click('form[action="/ops/login"] button')]);
   return page;
 }
