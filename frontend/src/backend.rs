@@ -30,6 +30,8 @@ pub struct Reply {
     /// The service answered with the stored answer to an earlier request with the same
     /// Idempotency-Key (`Idempotent-Replayed: true`).
     pub replayed: bool,
+    /// How long the service asked the client to wait before retrying (`Retry-After`).
+    pub retry_after: Option<u64>,
     service: &'static str,
     path: String,
     body: Vec<u8>,
@@ -207,6 +209,17 @@ impl Call {
         }
     }
 
+    /// A read that must see the write this token came from (read-your-writes).
+    pub fn after_write(self, token: Option<&str>) -> Self {
+        match token {
+            Some(token) => Self {
+                request: self.request.header(platform_http::CONSISTENCY_HEADER, token),
+                ..self
+            },
+            None => self,
+        }
+    }
+
     /// The key that makes a retry of this POST do nothing twice.
     pub fn idempotency_key(self, key: &str) -> Self {
         Self {
@@ -223,7 +236,7 @@ impl Call {
     }
 
     pub async fn send(self) -> Reply {
-        let (status, consistency, replayed, body) = match self.request.send().await {
+        let (status, consistency, replayed, retry_after, body) = match self.request.send().await {
             Ok(res) => (
                 res.status().as_u16(),
                 res.headers()
@@ -233,14 +246,18 @@ impl Call {
                 res.headers()
                     .get("idempotent-replayed")
                     .is_some_and(|v| v == "true"),
+                res.headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.parse().ok()),
                 res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
             ),
-            Err(e) => (503, None, false, unreachable(self.component, &e)),
+            Err(e) => (503, None, false, None, unreachable(self.component, &e)),
         };
         Reply {
             status,
             consistency,
             replayed,
+            retry_after,
             service: self.component.name(),
             path: self.path,
             body,
@@ -271,6 +288,7 @@ mod tests {
             status,
             consistency: None,
             replayed: false,
+            retry_after: None,
             service: "inventory",
             path: "/products".into(),
             body: body.as_bytes().to_vec(),

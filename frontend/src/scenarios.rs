@@ -1,7 +1,9 @@
 //! The scenarios page: one-click demonstrations of real failures (the broker down, a
 //! duplicate delivery, a poison message, a compensation storm, the replica lagging, the
 //! replica down, a breaking change deployed, a flash sale, the mail provider down, a slow
-//! payment provider, a retry storm with one key, a refund the provider rate-limits), each
+//! payment provider, a retry storm with one key, a refund the provider rate-limits, a
+//! refund it rejects (parked for an operator), the database unavailable for a few
+//! seconds), each
 //! doing the real thing and then showing where to look. All but the flash sale and the retry
 //! storm flip operator switches, with the admin token the operator signed in with on the ops
 //! page.
@@ -14,8 +16,11 @@ use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::{
     inventory::{PRODUCTS_PATH, Product, RestockRequest},
-    ops::{Fault, FaultMode, REPLICA_DOWN_PATH, REPLICA_LAG_PATH, ReaderMode, ReaderSwitch, ReplicaSwitch},
-    order::{CancelRequest, LineInput, ORDERS_PATH, OrderView, PlaceOrder, cancel_path},
+    ops::{
+        DATABASE_OUTAGE_PATH, Fault, FaultMode, REPLICA_DOWN_PATH, REPLICA_LAG_PATH, ReaderMode,
+        ReaderSwitch, ReplicaSwitch,
+    },
+    order::{CancelRequest, LineInput, ORDERS_PATH, Order, OrderView, PlaceOrder, cancel_path},
 };
 use platform_telemetry::CorrelationId;
 use uuid::Uuid;
@@ -68,21 +73,96 @@ async fn place(
     sku: &str,
     card: &str,
 ) -> Reply {
-    let order = PlaceOrder {
+    let key = Uuid::new_v4().to_string();
+    place_with_key(backend, correlation, &key, &one_unit(customer, sku, card)).await
+}
+
+fn one_unit(customer: &str, sku: &str, card: &str) -> PlaceOrder {
+    PlaceOrder {
         customer_id: customer.to_string(),
         lines: vec![LineInput {
             sku: sku.to_string(),
             quantity: 1,
         }],
         card_number: card.to_string(),
-    };
-    let key = Uuid::new_v4().to_string();
+    }
+}
+
+async fn place_with_key(
+    backend: &Backend,
+    correlation: &CorrelationId,
+    key: &str,
+    order: &PlaceOrder,
+) -> Reply {
     backend
         .request(reqwest::Method::POST, Component::Order, ORDERS_PATH, correlation)
-        .idempotency_key(&key)
-        .json(&order)
+        .idempotency_key(key)
+        .json(order)
         .send()
         .await
+}
+
+/// What a patient shopper went through while the database was away.
+struct PatientShopper {
+    customer: String,
+    /// Answers 503 with Retry-After, each followed by the wait it asked for.
+    refused: usize,
+    /// The last answer: the order, or why there is none.
+    status: u16,
+    order_id: String,
+    /// Orders the order service has for this shopper afterwards (read after their write).
+    stored: usize,
+}
+
+/// A well-behaved client: on 503 it waits what Retry-After says and sends the same request
+/// with the same Idempotency-Key again, for at most `patience`; then it looks up its orders.
+async fn place_patiently(
+    backend: &Backend,
+    correlation: &CorrelationId,
+    customer: String,
+    patience: Duration,
+) -> PatientShopper {
+    let key = Uuid::new_v4().to_string();
+    let order = one_unit(&customer, "notebook", "4242424242424242");
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut refused = 0;
+    let reply = loop {
+        let reply = place_with_key(backend, correlation, &key, &order).await;
+        match reply.retry_after {
+            Some(wait) if reply.status == 503 && tokio::time::Instant::now() < deadline => {
+                refused += 1;
+                tokio::time::sleep(Duration::from_secs(wait.clamp(1, 5))).await;
+            }
+            _ => break reply,
+        }
+    };
+    let list = backend
+        .request(
+            reqwest::Method::GET,
+            Component::Order,
+            &format!("{ORDERS_PATH}?customer={customer}"),
+            correlation,
+        )
+        .after_write(reply.consistency.as_deref())
+        .send()
+        .await;
+    PatientShopper {
+        stored: list.json::<Vec<Order>>().map_or(0, |orders| orders.len()),
+        refused,
+        status: reply.status,
+        order_id: placed(&reply).map(|v| v.order.id.to_string()).unwrap_or_default(),
+        customer,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "database_outage.html")]
+struct DatabaseOutagePage {
+    seconds: u64,
+    shoppers: Vec<PatientShopper>,
+    refused: usize,
+    confirmed: usize,
+    stored: usize,
 }
 
 #[derive(Template)]
@@ -161,6 +241,20 @@ async fn run_scenario(
             (!reply.ok()).then(|| views::error(StatusCode::BAD_GATEWAY, what, reply.message()))
         }
     };
+    // Sets a timed switch (replica lag, replica down, database outage) for `seconds`; when
+    // it could not be set, the page that says so.
+    let hold = |c: Component, path: &'static str, seconds: u64, what: &'static str| {
+        let (backend, correlation, token) = (backend.clone(), correlation.clone(), token.clone());
+        async move {
+            let reply = backend
+                .request(reqwest::Method::POST, c, path, &correlation)
+                .admin(token.as_deref())
+                .json(&ReplicaSwitch { seconds })
+                .send()
+                .await;
+            (!reply.ok()).then(|| views::error(StatusCode::BAD_GATEWAY, what, reply.message()))
+        }
+    };
     let order_admin_on = |c: Component, path: &str| admin(c, reqwest::Method::POST, path.into(), None);
     let needs_admin = !matches!(name.as_str(), "flash-sale" | "retry-storm");
     if needs_admin && token.is_none() {
@@ -215,23 +309,15 @@ async fn run_scenario(
         "replica-lags" => {
             // The replica stops replaying for 30 s. Everyone's catalog and analytics go stale;
             // this shopper's own new order shows at once: their reads carry its token.
-            let paused = backend
-                .request(
-                    reqwest::Method::POST,
-                    Component::Order,
-                    REPLICA_LAG_PATH,
-                    &correlation,
-                )
-                .admin(token.as_deref())
-                .json(&ReplicaSwitch { seconds: 30 })
-                .send()
-                .await;
-            if !paused.ok() {
-                return Ok(views::error(
-                    StatusCode::BAD_GATEWAY,
-                    "Could not pause the replica",
-                    paused.message(),
-                ));
+            if let Some(failed) = hold(
+                Component::Order,
+                REPLICA_LAG_PATH,
+                30,
+                "Could not pause the replica",
+            )
+            .await
+            {
+                return Ok(failed);
             }
             let reply = place(
                 &backend,
@@ -257,20 +343,14 @@ async fn run_scenario(
         "replica-down" => {
             // Every service treats its replica as unreachable for 30 s: tolerant reads move
             // to the primary, readiness stays green, the alert fires, then clears.
-            let switched = join_all(Component::SERVICES.iter().map(|c| {
-                backend
-                    .request(reqwest::Method::POST, *c, REPLICA_DOWN_PATH, &correlation)
-                    .admin(token.as_deref())
-                    .json(&ReplicaSwitch { seconds: 30 })
-                    .send()
-            }))
+            let switched = join_all(
+                Component::SERVICES
+                    .iter()
+                    .map(|c| hold(*c, REPLICA_DOWN_PATH, 30, "Could not switch the replica off")),
+            )
             .await;
-            if let Some(failed) = switched.iter().find(|r| !r.ok()) {
-                return Ok(views::error(
-                    StatusCode::BAD_GATEWAY,
-                    "Could not switch the replica off",
-                    failed.message(),
-                ));
+            if let Some(failed) = switched.into_iter().flatten().next() {
+                return Ok(failed);
             }
             redirect("/ops?done=replica_down_for_30_s")
         }
@@ -456,15 +536,25 @@ async fn run_scenario(
                 },
             )
         }
-        "refund-rate-limited" => {
+        "refund-rate-limited" | "refund-parks" => {
             // The seeds' incident: a refund answered 429, was dead-lettered, nobody watched,
             // customers were charged for cancelled orders. Here the provider refuses the next
             // 3 refunds with 429; an order is placed and cancelled by its customer; the refund
             // is a durable compensation, retried with backoff until it is done.
-            let fault = Fault {
-                remaining: Some(3),
-                retry_after_secs: Some(1),
-                ..switch(FaultMode::RateLimit)
+            // "refund-parks": the provider rejects the next refund outright (422), which no
+            // retry would fix: the compensation parks at once, the alert fires, and the
+            // operator's Retry on the ops page finishes it.
+            let fault = if name.as_str() == "refund-parks" {
+                Fault {
+                    remaining: Some(1),
+                    ..switch(FaultMode::Reject)
+                }
+            } else {
+                Fault {
+                    remaining: Some(3),
+                    retry_after_secs: Some(1),
+                    ..switch(FaultMode::RateLimit)
+                }
             };
             if let Some(failed) = arm(
                 Component::Payment,
@@ -498,7 +588,7 @@ async fn run_scenario(
                 )
                 .idempotency_key(&key)
                 .json(&CancelRequest {
-                    reason: Some("scenario: refund under 429".into()),
+                    reason: Some(format!("scenario: {name}")),
                 })
                 .send()
                 .await;
@@ -558,6 +648,43 @@ async fn run_scenario(
             )
             .await;
             redirect("/ops?done=payment_consumer_slowed#queues")
+        }
+        "database-down" => {
+            // The order database refuses connections for 8 s and its sessions are cut (a
+            // real outage of the critical path's store). Five shoppers check out meanwhile:
+            // each is told 503 with Retry-After, waits, retries with the same key, and ends
+            // with exactly one order once the database is back; nobody restarts anything.
+            let seconds = 8;
+            if let Some(failed) = hold(
+                Component::Order,
+                DATABASE_OUTAGE_PATH,
+                seconds,
+                "Could not take the database away",
+            )
+            .await
+            {
+                return Ok(failed);
+            }
+            let run = Uuid::new_v4().simple().to_string();
+            let shoppers = join_all((0..5).map(|i| {
+                place_patiently(
+                    &backend,
+                    &correlation,
+                    format!("scenario-outage-{}-{i}", &run[..8]),
+                    Duration::from_secs(seconds * 4),
+                )
+            }))
+            .await;
+            render(
+                StatusCode::OK,
+                &DatabaseOutagePage {
+                    seconds,
+                    refused: shoppers.iter().map(|s| s.refused).sum(),
+                    confirmed: shoppers.iter().filter(|s| s.status == 201).count(),
+                    stored: shoppers.iter().map(|s| s.stored).sum(),
+                    shoppers,
+                },
+            )
         }
         "flash-sale" => {
             let shoppers = 50;

@@ -400,3 +400,109 @@ test('flash sale: stock before and after, never oversold', async () => {
   assert.equal(after, before - confirmed, 'never negative, nothing lost');
   await page.screenshot({ path: join(ARTIFACTS, 'scenario-flash-sale.png'), fullPage: true });
 });
+
+test('the broker down: the checkout succeeds, its event waits in the outbox, then goes out', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'broker-down', /\/orders\/[0-9a-f-]{36}$/);
+  const orderPath = new URL(page.url()).pathname;
+  assert.equal(await page.textContent('#order-status'), 'confirmed', 'the shopper did not notice');
+  assert.match(await page.textContent('#journey'), /publish the outcome event \(outbox relay\)/);
+  assert.match(await page.textContent('#journey'), /published 0 time\(s\)/);
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-broker-down.png'), fullPage: true });
+  // The broker is back (the relay resumes, from the ops page): the event goes out, and
+  // every consumer does its part.
+  await page.goto(`${BASE}/ops`);
+  await Promise.all([page.waitForNavigation(),
+    page.click('form:has(input[name=action][value="resume_relay"]) button')]);
+  await eventuallyOn(page, orderPath, '#journey', /Done end to end/, 30000,
+    'the waiting event was published and consumed');
+});
+
+test('a duplicate delivery: the event is published twice, each effect happens once', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'duplicate-delivery', /\/orders\/[0-9a-f-]{36}$/);
+  const orderId = new URL(page.url()).pathname.split('/').pop();
+  const journey = await eventuallyOn(page, `/orders/${orderId}`, '#journey',
+    /published 2 time\(s\)[^]*Done end to end|Done end to end[^]*published 2 time\(s\)/, 30000,
+    'the relay published the event a second time');
+  // One row per consumer: the second delivery found its key in processed_events.
+  for (const service of ['inventory', 'payment', 'email', 'analytics']) {
+    const rows = page.locator(`#journey tr[data-service="${service}"]`, { hasText: 'consume order.confirmed' });
+    assert.equal(await rows.count(), 1, `${service} applied order.confirmed once: ${journey.slice(0, 200)}`);
+  }
+  await page.goto(`${BASE}/mailbox`);
+  assert.equal(await page.locator(`.card[data-order="${orderId}"]`).count(), 1, 'one confirmation email');
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-duplicate-delivery.png'), fullPage: true });
+});
+
+test('a poison message: every consumer dead-letters it and keeps consuming', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'poison-message', /\/ops\?done=poison_message_published/);
+  const dead = await eventuallyOn(page, '/ops', '#dead-letters',
+    /inventory[^]*poison-demo[^]*payment[^]*poison-demo[^]*email[^]*poison-demo[^]*analytics[^]*poison-demo/, 20000,
+    'each consumer parked the poison message in its dead-letter queue');
+  assert.match(dead, /not a valid event envelope/);
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-poison.png'), fullPage: true });
+  // The queues keep flowing: an order placed now goes through every consumer.
+  const shopper = await newPage();
+  await addToCartAndOpenCheckout(shopper, 'socks', `e2e-${run}-after-poison`, '4242424242424242');
+  await shopper.click('#place-order');
+  await shopper.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+  await eventuallyOn(shopper, new URL(shopper.url()).pathname, '#journey', /Done end to end/, 30000,
+    'an order after the poison message is consumed by every service');
+});
+
+test('a compensation storm: the undos are rate-limited and retried through 429s, none parked', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'compensation-storm', /\/ops\?done=compensation_storm_started/);
+  // Prometheus scrapes every 5 s: the legend gives each outcome's latest rate; the
+  // releases are retried after the 429s, and done.
+  await eventuallyOn(page, '/ops', '#chart-compensations', /retried: (?!0 \/s)[\d.]+ \/s/, 60000,
+    'the chart shows the releases retried after 429');
+  await eventuallyOn(page, '/ops', '#chart-compensations', /done: (?!0 \/s)[\d.]+ \/s/, 60000,
+    'and the releases done');
+  assert.doesNotMatch(await page.textContent('#compensations'), /release_reservation/, 'nothing parked');
+  await page.locator('#charts').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-compensation-storm.png'), fullPage: true });
+});
+
+test('the replica down: reads move to the primary, the ops page says so, then it comes back', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'replica-down', /\/ops\?done=replica_down_for_30_s/);
+  const down = await page.textContent('#replica');
+  assert.equal((down.match(/replica unusable/g) ?? []).length, 5, `every service reads the primary: ${down}`);
+  // The storefront keeps working meanwhile.
+  const shopper = await newPage();
+  await shopper.goto(`${BASE}/`);
+  assert.ok(await shopper.locator('.card[data-sku="mug"]').count() === 1, 'the catalog shows');
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-replica-down.png'), fullPage: true });
+  await eventuallyOn(page, '/ops', '#replica', /^(?![^]*replica unusable)/, 60000,
+    'after 30 s every service reads its replica again');
+});
+
+test('the database unavailable for a few seconds: 503s with Retry-After, one order per shopper', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'database-down', /\/scenarios\/database-down$/);
+  assert.ok(Number(await page.textContent('#outage-refused')) > 0, 'the shoppers were told 503 first');
+  assert.equal((await page.textContent('#outage-confirmed')).trim(), '5', 'every shopper got an order in the end');
+  assert.equal((await page.textContent('#outage-stored')).trim(), '5', 'exactly one order each');
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-database-down.png'), fullPage: true });
+});
+
+test('a refund that needs a human: parked with an alert, retried from the ops page, done', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'refund-parks', /\/orders\/[0-9a-f-]{36}$/);
+  const orderId = new URL(page.url()).pathname.split('/').pop();
+  await eventuallyOn(page, `/orders/${orderId}`, '#journey', /refund_payment[a-z_]*parked/, 30000,
+    'the rejected refund is parked');
+  const row = `#compensations tr:has(a[href="/orders/${orderId}"])`;
+  await eventuallyOn(page, '/ops', '#compensations', new RegExp(`${orderId}[^]*refund_payment[^]*rejected`), 20000,
+    'the ops page lists it, with the provider\'s answer');
+  await eventuallyOn(page, '/ops', '#alerts', /compensations_parked/, 30000, 'the alert fires');
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-refund-parked.png'), fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click(`${row} button`)]);
+  await eventuallyOn(page, `/orders/${orderId}`, '#journey', /refund_payment[a-z_]*done by compensator/, 30000,
+    'the operator\'s retry refunded the order');
+  await eventuallyOn(page, '/ops', '#compensations', new RegExp(`^(?![^]*${orderId})`), 20000,
+    'nothing is parked for it any more');
+});

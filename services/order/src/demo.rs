@@ -12,18 +12,23 @@
 //! - `POST /admin/replica/lag`: pauses WAL replay on the read replica for some seconds: the
 //!   catalog and analytics go stale (everyone's tolerant reads), while a shopper's own new
 //!   order still shows at once (their reads carry their consistency token).
+//! - `POST /admin/database/outage`: the order database refuses connections for some
+//!   seconds and its sessions are cut (`database_outage`): checkouts get 503 with
+//!   Retry-After meanwhile, and a client retrying with its key ends with one order.
 
 use actix_web::{HttpResponse, web};
 use lapin::{BasicProperties, options::BasicPublishOptions};
 use platform_broker::Broker;
 use platform_contracts::{
     EXCHANGE,
-    ops::{RELAY_PATH, REPLICA_LAG_PATH, RelayState, ReplicaSwitch},
+    ops::{DATABASE_OUTAGE_PATH, RELAY_PATH, REPLICA_LAG_PATH, RelayState, ReplicaSwitch},
 };
 use platform_db::reads::Reads;
 use platform_http::{Admin, ApiError};
 use platform_messaging::Relay;
 use sea_orm::{ConnectionTrait, DatabaseConnection, raw_sql};
+
+use crate::database_outage::{self, OutageError};
 
 #[derive(Clone)]
 pub struct Demo {
@@ -31,6 +36,8 @@ pub struct Demo {
     pub relay: Relay,
     pub broker: Broker,
     pub reads: Reads,
+    /// Where the order database is, for the outage switch's own connection.
+    pub database_url: String,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig, demo: Demo) {
@@ -40,7 +47,29 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: Demo) {
         .route("/admin/relay/resume", web::post().to(resume))
         .route("/admin/outbox/republish-latest", web::post().to(republish_latest))
         .route("/admin/poison", web::post().to(poison))
-        .route(REPLICA_LAG_PATH, web::post().to(replica_lag));
+        .route(REPLICA_LAG_PATH, web::post().to(replica_lag))
+        .route(DATABASE_OUTAGE_PATH, web::post().to(database_outage));
+}
+
+/// Takes the order database away for `seconds` (1 to 60).
+async fn database_outage(
+    _: Admin,
+    demo: web::Data<Demo>,
+    body: web::Json<ReplicaSwitch>,
+) -> Result<HttpResponse, ApiError> {
+    if !(1..=database_outage::MAX_SECONDS).contains(&body.seconds) {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("seconds must be between 1 and {}", database_outage::MAX_SECONDS),
+        ));
+    }
+    let cut = database_outage::start(&demo.database_url, std::time::Duration::from_secs(body.seconds))
+        .await
+        .map_err(|e| match e {
+            OutageError::AlreadyDown => ApiError::conflict("outage_in_progress", e.to_string()),
+            OutageError::Database(e) => ApiError::internal(e),
+        })?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "seconds": body.seconds, "sessions_cut": cut })))
 }
 
 /// Pauses the replica's replay for `seconds` (1 to 300).

@@ -21,6 +21,7 @@ mod catalog;
 mod checkout;
 mod clients;
 pub mod compensation;
+mod database_outage;
 mod demo;
 mod error;
 mod heartbeat;
@@ -228,6 +229,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         relay: relay.clone(),
         broker: infra.broker.clone(),
         reads: infra.reads.clone(),
+        database_url: settings.service.database_url.clone(),
     };
     let relay_worker = periodic::start("outbox-relay", settings.outbox_poll, relay);
     platform_messaging::outbox::listen(settings.service.database_url.clone(), relay_worker.clone());

@@ -188,6 +188,9 @@ states! {
         Error => "error",
         /// Answer normally, after a delay.
         Delay => "delay",
+        /// Answer 422: the request itself is refused (a provider's "cannot refund this
+        /// card"), which retrying it unchanged will not fix; a human must look.
+        Reject => "reject",
     }
 }
 
@@ -246,7 +249,12 @@ pub const REPLICA_LAG_PATH: &str = "/admin/replica/lag";
 /// connection; a demo cannot stop a database server from a browser).
 pub const REPLICA_DOWN_PATH: &str = "/admin/replica/down";
 
-/// How long a replica switch holds.
+/// `POST` on the order service (admin): the demo's "database unavailable" switch, a real
+/// outage of the order database (it refuses connections and its sessions are cut) for
+/// the given seconds (a [`ReplicaSwitch`]-shaped body: `{"seconds": n}`).
+pub const DATABASE_OUTAGE_PATH: &str = "/admin/database/outage";
+
+/// How long a replica (or database outage) switch holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaSwitch {
     pub seconds: u64,

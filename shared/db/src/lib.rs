@@ -73,10 +73,11 @@ const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 pub fn is_unavailable(e: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
     match e {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+        // No connection could be had at all: whatever the server said (refused, "not
+        // currently accepting connections", too many clients), it is not this statement's
+        // fault.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
             Sqlx::Io(_)
             | Sqlx::Tls(_)
             | Sqlx::Protocol(_)
@@ -90,7 +91,6 @@ pub fn is_unavailable(e: &DbErr) -> bool {
                 .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
             _ => false,
         },
-        DbErr::Conn(_) => true,
         _ => false,
     }
 }

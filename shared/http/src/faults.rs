@@ -1,5 +1,5 @@
-//! Fault switches for teaching and testing: make an operation answer 429 or 500, or slow
-//! down, on purpose, so the demo and the tests can show how the rest of the system copes.
+//! Fault switches for teaching and testing: make an operation answer 429, 500 or 422, or
+//! slow down, on purpose, so the demo and the tests can show how the rest of the system copes.
 //!
 //! Switches are off by default, guarded by the admin token, and in memory (they are a
 //! property of this process, not business state). A switch can fire for the next N calls
@@ -51,6 +51,10 @@ impl Faults {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "injected_fault",
                 format!("{operation}: failed on purpose (fault switch)"),
+            )),
+            FaultMode::Reject => Err(ApiError::unprocessable(
+                "rejected",
+                format!("{operation}: rejected (fault switch)"),
             )),
             FaultMode::Delay => {
                 tokio::time::sleep(Duration::from_millis(fault.delay_ms.unwrap_or(1000))).await;
