@@ -17,6 +17,7 @@ mod database_outage;
 mod fanout;
 mod housekeeping;
 mod idempotency;
+mod identity;
 mod integrity;
 mod openapi;
 mod oversell;

@@ -30,7 +30,8 @@ crate::migrator!(
     crate::messaging::Outbox, crate::messaging::OutboxTraceContext;
     m20261124_000001_orders_total_amount_minor_expand,
     m20261124_000002_orders_total_amount_minor_contract,
-    m20261204_000001_cancellations
+    m20261204_000001_cancellations,
+    m20261204_000002_customers
 );
 
 pub mod backfill;

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
+use platform_contracts::identity::{CUSTOMERS_PATH, Credentials, SESSIONS_PATH, SignedIn};
 use platform_contracts::{
     order::{
         CancelRequest, Compensation, CompensationKind, CompensationStatus, LineInput, Links, Order,
@@ -12,7 +13,7 @@ use platform_contracts::{
     outcomes,
 };
 use platform_db::reads::Tolerant;
-use platform_http::{Admin, ApiError, IdempotencyKey};
+use platform_http::{Admin, ApiError, CustomerKeys, IdempotencyKey};
 use platform_telemetry::CorrelationId;
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,12 +24,14 @@ use crate::{
     OrderError,
     cancel::{self, Cancelled},
     checkout::{self, Answer, Checkout},
-    compensation, orders,
+    compensation, identity, orders,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig, state: Checkout) {
     cfg.app_data(web::Data::new(state))
         .route("/openapi.json", web::get().to(openapi))
+        .route(CUSTOMERS_PATH, web::post().to(register))
+        .route(SESSIONS_PATH, web::post().to(sign_in))
         .route("/orders", web::post().to(place_order))
         .route("/orders", web::get().to(list_orders))
         .route(outcomes::OUTCOMES_PATH, web::post().to(order_outcomes))
@@ -50,6 +53,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: Checkout) {
         description = "Checkout and order lifecycle. POST /orders requires an Idempotency-Key header."
     ),
     paths(
+        register,
+        sign_in,
         place_order,
         list_orders,
         get_order,
@@ -60,6 +65,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: Checkout) {
         retry_compensation
     ),
     components(schemas(
+        Credentials,
+        SignedIn,
         PlaceOrder,
         CancelRequest,
         LineInput,
@@ -92,6 +99,45 @@ fn respond(answer: Answer) -> HttpResponse {
         res.insert_header(("Idempotent-Replayed", "true"));
     }
     res.json(answer.body)
+}
+
+/// Registers a customer (identity.rs) and signs them in.
+#[utoipa::path(
+    post,
+    path = "/customers",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "registered and signed in", body = SignedIn),
+        (status = 400, description = "invalid customer id or password"),
+        (status = 409, description = "customer_exists"),
+    )
+)]
+async fn register(
+    state: web::Data<Checkout>,
+    keys: web::Data<CustomerKeys>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let signed_in = identity::register(&state.db, &keys, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(signed_in))
+}
+
+/// Signs a customer in: the token to send as `Authorization: Bearer <token>`.
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "signed in", body = SignedIn),
+        (status = 401, description = "invalid_credentials (the same for an unknown customer)"),
+    )
+)]
+async fn sign_in(
+    state: web::Data<Checkout>,
+    keys: web::Data<CustomerKeys>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let signed_in = identity::sign_in(&state.db, &keys, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(signed_in))
 }
 
 /// Places an order: reserve stock, authorize payment, confirm, before answering.

@@ -222,14 +222,7 @@ impl Checkout {
 
 fn validate(body: PlaceOrder) -> Result<Validated, OrderError> {
     let invalid = |m: String| Err(OrderError::Invalid(m));
-    let customer_ok = (1..=64).contains(&body.customer_id.len())
-        && body
-            .customer_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
-    if !customer_ok {
-        return invalid("customer_id must be 1 to 64 letters, digits or - _ . @".into());
-    }
+    crate::identity::valid_customer_id(&body.customer_id)?;
     if body.lines.is_empty() || body.lines.len() > MAX_LINES {
         return invalid(format!("an order needs 1 to {MAX_LINES} lines"));
     }

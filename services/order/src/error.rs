@@ -31,6 +31,10 @@ pub enum OrderError {
     AlreadyShipped,
     #[error("an order that is {status} cannot ship")]
     NotShippable { status: OrderStatus },
+    #[error("a customer with this id already exists")]
+    CustomerExists,
+    #[error("wrong customer id or password")]
+    InvalidCredentials,
     #[error("compensation not found or not parked")]
     CompensationNotParked,
     #[error("internal error: {0}")]
@@ -86,6 +90,15 @@ impl From<OrderError> for ApiError {
             OrderError::NotShippable { status } => ApiError::conflict(
                 "not_shippable",
                 format!("only a confirmed order can ship; this one is {status}"),
+            ),
+            OrderError::CustomerExists => ApiError::conflict(
+                "customer_exists",
+                "a customer with this id already exists; sign in instead",
+            ),
+            OrderError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong customer id or password",
             ),
             OrderError::CompensationNotParked => {
                 ApiError::not_found("compensation_not_parked", "no parked compensation with this id")

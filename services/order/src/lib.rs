@@ -26,6 +26,7 @@ mod demo;
 mod error;
 mod heartbeat;
 mod idempotency;
+mod identity;
 pub mod integrity;
 mod journey;
 mod orders;

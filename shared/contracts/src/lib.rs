@@ -38,6 +38,7 @@ mod envelope;
 pub mod error;
 pub mod events;
 pub mod evolution;
+pub mod identity;
 pub mod inventory;
 pub mod journey;
 pub mod money;

@@ -23,7 +23,7 @@ impl FromRequest for Admin {
     }
 }
 
-fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
+pub(crate) fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
     let expected = req
         .app_data::<web::Data<AdminToken>>()
         .map(|t| t.0.clone())
@@ -34,14 +34,18 @@ fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
             "admin endpoints are disabled: set ADMIN_TOKEN",
         ));
     }
-    let given = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| req.headers().get("x-admin-token").and_then(|v| v.to_str().ok()))
-        .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+    // Either header may carry it: a caller acting for a signed-in customer sends the
+    // customer's token as the Bearer and the operator's as X-Admin-Token.
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let given = [
+        header("authorization").and_then(|v| v.strip_prefix("Bearer ")),
+        header("x-admin-token"),
+    ];
+    if given
+        .into_iter()
+        .flatten()
+        .any(|g| constant_time_eq(g.as_bytes(), expected.as_bytes()))
+    {
         Ok(Admin)
     } else {
         Err(ApiError::unauthorized("missing or wrong admin token"))

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod consistency;
+pub mod customer_auth;
 pub mod error;
 pub mod extract;
 pub mod faults;
@@ -22,6 +23,7 @@ pub mod service_auth;
 
 pub use admin::{Admin, AdminToken};
 pub use consistency::{CONSISTENCY_HEADER, WriteStamp};
+pub use customer_auth::{Customer, CustomerKeys, Reader};
 pub use error::ApiError;
 pub use faults::Faults;
 pub use health::Probe;

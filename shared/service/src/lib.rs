@@ -17,7 +17,7 @@ use platform_contracts::{
     ops::{REPLICA_DOWN_PATH, REPLICA_PATH, ReplicaSwitch},
 };
 use platform_db::reads::{Reads, ReplicaPolicy};
-use platform_http::{AdminToken, Application, KnownCallers, Probe, ShutdownHook};
+use platform_http::{AdminToken, Application, CustomerKeys, KnownCallers, Probe, ShutdownHook};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
@@ -106,12 +106,14 @@ impl Infra {
         probes.extend(extra_probes);
         let admin_token = AdminToken(self.settings.admin_token.clone());
         let callers = KnownCallers::new(&self.settings.service_callers);
+        let customer_keys = CustomerKeys::new(&self.settings.customer_token_secret);
         let write_stamp = self.reads.write_stamp();
         let replica = self.reads.clone();
         let settings = self.settings.clone();
         let routes = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(web::Data::new(admin_token.clone()))
                 .app_data(web::Data::new(callers.clone()))
+                .app_data(web::Data::new(customer_keys.clone()))
                 .app_data(web::Data::new(write_stamp.clone()))
                 .app_data(web::Data::new(replica.clone()))
                 .app_data(web::Data::new(settings.clone()))

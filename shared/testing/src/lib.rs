@@ -25,8 +25,8 @@ pub use process::{ServiceProcess, process_env};
 pub use proxy::TcpProxy;
 pub use replica::{TestReplica, replica_admin_url};
 pub use service::{
-    RunningService, TEST_ADMIN_TOKEN, as_service, free_port, server_settings, service_settings, spawn,
-    test_service_callers, test_service_secret,
+    RunningService, TEST_ADMIN_TOKEN, TEST_CUSTOMER_TOKEN_SECRET, as_service, customer_token, free_port,
+    server_settings, service_settings, spawn, test_service_callers, test_service_secret,
 };
 pub use service_auth::assert_only_the_owner_may_call;
 pub use vhost::{TestVhost, management_url};

@@ -49,6 +49,10 @@ pub fn process_env(
         ("ADMIN_TOKEN", TEST_ADMIN_TOKEN.to_string()),
         ("SERVICE_TOKEN", crate::test_service_secret(component)),
         ("SERVICE_CALLERS", callers),
+        (
+            "CUSTOMER_TOKEN_SECRET",
+            crate::TEST_CUSTOMER_TOKEN_SECRET.to_string(),
+        ),
         ("SHUTDOWN_TIMEOUT_SECS", "5".to_string()),
         ("RUST_LOG", "info,sqlx=warn".to_string()),
     ]

@@ -8,6 +8,17 @@ use crate::{TestDatabase, TestVhost};
 
 pub const TEST_ADMIN_TOKEN: &str = "test-admin-token";
 
+/// The secret customers' tokens are signed with under test (`CUSTOMER_TOKEN_SECRET`).
+pub const TEST_CUSTOMER_TOKEN_SECRET: &str = "test-customer-token-secret";
+
+/// A token for `customer_id`, as the order service's sign-in would issue it: what a test
+/// sends as `Authorization: Bearer` to act as that customer.
+pub fn customer_token(customer_id: &str) -> String {
+    platform_http::CustomerKeys::new(TEST_CUSTOMER_TOKEN_SECRET)
+        .issue(customer_id)
+        .0
+}
+
 /// A service's own secret under test (`SERVICE_TOKEN`).
 pub fn test_service_secret(component: Component) -> String {
     format!("test-service-secret-{}", component.name())
@@ -52,6 +63,7 @@ pub fn service_settings(component: Component, db: &TestDatabase, vhost: &TestVho
         admin_token: TEST_ADMIN_TOKEN.into(),
         service_token: test_service_secret(component),
         service_callers: test_service_callers(),
+        customer_token_secret: TEST_CUSTOMER_TOKEN_SECRET.into(),
     }
 }
 
