@@ -18,6 +18,12 @@ pub struct Backend {
     services: Vec<(Component, String)>,
     /// The shopper's last write (see [`Backend::reading_as`]), sent on every call.
     consistency: Option<String>,
+    /// The signed-in customer's token (sign_in.rs), sent as the Bearer: the services take
+    /// the customer from it, and show them their own orders, account and emails only.
+    customer_token: Option<String>,
+    /// The operator's admin token, when they signed in on the ops page: sent as
+    /// `X-Admin-Token`, it lets them read any customer's records.
+    admin_token: Option<String>,
 }
 
 /// What a call returned: the status and the body as it came (errors included: the services
@@ -135,14 +141,19 @@ impl Backend {
             http,
             services,
             consistency: None,
+            customer_token: None,
+            admin_token: None,
         }
     }
 
-    /// This backend for the shopper making `req`: their reads carry the token of their last
-    /// write, so they see it even while the replica lags (read-your-writes).
+    /// This backend for the person making `req`: their calls carry who they are (the
+    /// customer's token, the operator's admin token) and their reads the token of their
+    /// last write, so they see it even while the replica lags (read-your-writes).
     pub fn reading_as(&self, req: &actix_web::HttpRequest) -> Backend {
         Backend {
             consistency: crate::session::consistency_token(req),
+            customer_token: crate::session::customer_token(req),
+            admin_token: crate::session::admin_token(req),
             ..self.clone()
         }
     }
@@ -175,6 +186,12 @@ impl Backend {
         if let Some(token) = &self.consistency {
             request = request.header(platform_http::CONSISTENCY_HEADER, token);
         }
+        if let Some(token) = &self.customer_token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(token) = &self.admin_token {
+            request = request.header("X-Admin-Token", token);
+        }
         Call {
             component,
             path: path.to_string(),
@@ -202,10 +219,18 @@ impl Call {
     pub fn admin(self, token: Option<&str>) -> Self {
         match token {
             Some(token) => Self {
-                request: self.request.bearer_auth(token),
+                request: self.request.header("X-Admin-Token", token),
                 ..self
             },
             None => self,
+        }
+    }
+
+    /// As this signed-in customer (their token from the order service's sign-in).
+    pub fn customer(self, token: &str) -> Self {
+        Self {
+            request: self.request.bearer_auth(token),
+            ..self
         }
     }
 

@@ -371,15 +371,23 @@ fn svg(lines: &[Line], start: f64, end: f64, unit: &str) -> String {
             points.join(" ")
         );
         let last = line.points.last().map_or("–".to_string(), |p| short(p.1));
+        // The peak too: a burst that is over by the time someone looks still shows.
+        let peak = line.points.iter().map(|p| p.1).fold(f64::NAN, f64::max);
+        let peak = if peak.is_nan() {
+            "–".to_string()
+        } else {
+            short(peak)
+        };
         let ly = H + 14.0 + 18.0 * i as f64;
         let _ = write!(
             out,
-            r#"<rect x="{LEFT}" y="{}" width="10" height="10" fill="{colour}"/><text x="{}" y="{ly}">{}: {} {}</text>"#,
+            r#"<rect x="{LEFT}" y="{}" width="10" height="10" fill="{colour}"/><text x="{}" y="{ly}">{}: {} {} (peak {})</text>"#,
             ly - 9.0,
             LEFT + 14.0,
             escape(&line.name),
             last,
-            escape(unit)
+            escape(unit),
+            peak
         );
     }
     out.push_str("</svg>");

@@ -274,7 +274,14 @@ async fn ops(
     )
     .await;
     let failed_emails = backend
-        .get(Component::Email, "/emails?status=failed&limit=100", corr)
+        .request(
+            reqwest::Method::GET,
+            Component::Email,
+            "/emails?status=failed&limit=100",
+            corr,
+        )
+        .admin(t)
+        .send()
         .await;
     let contracts = join_all(
         Component::SERVICES

@@ -23,6 +23,7 @@ mod scenarios;
 mod security;
 mod session;
 mod shop;
+mod sign_in;
 mod views;
 
 use platform_config::{Component, ConfigError, ServerSettings};
@@ -70,6 +71,7 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
                     control_room::routes(cfg);
                     scenarios::routes(cfg);
                     security::routes(cfg);
+                    sign_in::routes(cfg);
                     // Last: any other path is a friendly HTML 404 (not the services' JSON one).
                     cfg.route("/{tail:.*}", actix_web::web::to(views::not_found));
                 }),

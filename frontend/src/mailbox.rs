@@ -1,6 +1,6 @@
 //! The mailbox: the emails the email service recorded and sent, newest first.
 
-use actix_web::{http::StatusCode, web};
+use actix_web::{HttpRequest, http::StatusCode, web};
 use askama::Template;
 use platform_config::Component;
 use platform_contracts::email::{EMAILS_PATH, Email};
@@ -33,8 +33,11 @@ struct MailboxPage {
     problem: Option<String>,
 }
 
-async fn mailbox(backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
+/// The signed-in customer's emails; an operator's view (signed in on the ops page) is the
+/// whole mail provider's.
+async fn mailbox(req: HttpRequest, backend: web::Data<Backend>, correlation: CorrelationId) -> Page {
     let reply = backend
+        .reading_as(&req)
         .get(Component::Email, &format!("{EMAILS_PATH}?limit=50"), &correlation)
         .await;
     let emails: Vec<Email> = reply.json_if_ok()?.unwrap_or_default();
@@ -55,7 +58,10 @@ async fn mailbox(backend: web::Data<Backend>, correlation: CorrelationId) -> Pag
         StatusCode::OK,
         &MailboxPage {
             emails,
-            problem: (!reply.ok()).then(|| reply.message()),
+            problem: (!reply.ok()).then(|| match reply.status {
+                401 => "Sign in to see your emails.".to_string(),
+                _ => reply.message(),
+            }),
         },
     ))
 }

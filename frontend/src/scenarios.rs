@@ -15,6 +15,7 @@ use askama::Template;
 use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::{
+    identity::{CUSTOMERS_PATH, Credentials, SignedIn},
     inventory::{PRODUCTS_PATH, Product, RestockRequest},
     ops::{
         DATABASE_OUTAGE_PATH, Fault, FaultMode, REPLICA_DOWN_PATH, REPLICA_LAG_PATH, ReaderMode,
@@ -66,20 +67,60 @@ struct FlashSalePage {
     available_after: i64,
 }
 
-async fn place(
-    backend: &Backend,
-    correlation: &CorrelationId,
-    customer: &str,
-    sku: &str,
-    card: &str,
-) -> Reply {
-    let key = Uuid::new_v4().to_string();
-    place_with_key(backend, correlation, &key, &one_unit(customer, sku, card)).await
+/// A scenario's shopper: a new customer (`{name}-{8 hex}`, a random password nobody
+/// keeps), registered and signed in like anyone else: the order service takes who orders
+/// from their token.
+struct Shopper {
+    id: String,
+    token: String,
 }
 
-fn one_unit(customer: &str, sku: &str, card: &str) -> PlaceOrder {
+/// Registers a shopper; the registration's answer when it failed.
+async fn shopper(backend: &Backend, correlation: &CorrelationId, name: &str) -> Result<Shopper, Reply> {
+    let credentials = Credentials {
+        customer_id: format!("{name}-{}", &session::random_token()[..8]),
+        password: session::random_token(),
+    };
+    let reply = backend
+        .request(
+            reqwest::Method::POST,
+            Component::Order,
+            CUSTOMERS_PATH,
+            correlation,
+        )
+        .json(&credentials)
+        .send()
+        .await;
+    match reply.json_if_ok::<SignedIn>() {
+        Ok(Some(signed_in)) => Ok(Shopper {
+            id: signed_in.customer_id,
+            token: signed_in.token,
+        }),
+        _ => Err(reply),
+    }
+}
+
+/// A new shopper called `name` buys one unit of `sku`.
+async fn place(backend: &Backend, correlation: &CorrelationId, name: &str, sku: &str, card: &str) -> Reply {
+    match shopper(backend, correlation, name).await {
+        Ok(shopper) => {
+            place_as(
+                backend,
+                correlation,
+                &shopper,
+                &Uuid::new_v4().to_string(),
+                &one_unit(sku, card),
+            )
+            .await
+        }
+        Err(refused) => refused,
+    }
+}
+
+fn one_unit(sku: &str, card: &str) -> PlaceOrder {
     PlaceOrder {
-        customer_id: customer.to_string(),
+        // The token says who: the body need not.
+        customer_id: String::new(),
         lines: vec![LineInput {
             sku: sku.to_string(),
             quantity: 1,
@@ -88,14 +129,16 @@ fn one_unit(customer: &str, sku: &str, card: &str) -> PlaceOrder {
     }
 }
 
-async fn place_with_key(
+async fn place_as(
     backend: &Backend,
     correlation: &CorrelationId,
+    shopper: &Shopper,
     key: &str,
     order: &PlaceOrder,
 ) -> Reply {
     backend
         .request(reqwest::Method::POST, Component::Order, ORDERS_PATH, correlation)
+        .customer(&shopper.token)
         .idempotency_key(key)
         .json(order)
         .send()
@@ -119,15 +162,15 @@ struct PatientShopper {
 async fn place_patiently(
     backend: &Backend,
     correlation: &CorrelationId,
-    customer: String,
+    shopper: Shopper,
     patience: Duration,
 ) -> PatientShopper {
     let key = Uuid::new_v4().to_string();
-    let order = one_unit(&customer, "notebook", "4242424242424242");
+    let order = one_unit("notebook", "4242424242424242");
     let deadline = tokio::time::Instant::now() + patience;
     let mut refused = 0;
     let reply = loop {
-        let reply = place_with_key(backend, correlation, &key, &order).await;
+        let reply = place_as(backend, correlation, &shopper, &key, &order).await;
         match reply.retry_after {
             Some(wait) if reply.status == 503 && tokio::time::Instant::now() < deadline => {
                 refused += 1;
@@ -137,12 +180,8 @@ async fn place_patiently(
         }
     };
     let list = backend
-        .request(
-            reqwest::Method::GET,
-            Component::Order,
-            &format!("{ORDERS_PATH}?customer={customer}"),
-            correlation,
-        )
+        .request(reqwest::Method::GET, Component::Order, ORDERS_PATH, correlation)
+        .customer(&shopper.token)
         .after_write(reply.consistency.as_deref())
         .send()
         .await;
@@ -151,7 +190,7 @@ async fn place_patiently(
         refused,
         status: reply.status,
         order_id: placed(&reply).map(|v| v.order.id.to_string()).unwrap_or_default(),
-        customer,
+        customer: shopper.id,
     }
 }
 
@@ -176,8 +215,8 @@ struct RetryStormPage {
     order_id: String,
 }
 
-/// `count` shoppers (`{prefix}0`, `{prefix}1`, ...) check out at the same moment, one
-/// unit of `sku` each.
+/// `count` shoppers (`{prefix}0-…`, `{prefix}1-…`, ...), signed in first, then check out
+/// at the same moment, one unit of `sku` each.
 async fn place_many(
     backend: &Backend,
     correlation: &CorrelationId,
@@ -186,10 +225,20 @@ async fn place_many(
     sku: &str,
     card: &str,
 ) -> Vec<Reply> {
-    join_all(
-        (0..count)
-            .map(|i| async move { place(backend, correlation, &format!("{prefix}{i}"), sku, card).await }),
+    let shoppers = join_all(
+        (0..count).map(|i| async move { shopper(backend, correlation, &format!("{prefix}{i}")).await }),
     )
+    .await;
+    let order = one_unit(sku, card);
+    join_all(shoppers.into_iter().map(|s| {
+        let order = &order;
+        async move {
+            match s {
+                Ok(s) => place_as(backend, correlation, &s, &Uuid::new_v4().to_string(), order).await,
+                Err(refused) => refused,
+            }
+        }
+    }))
     .await
 }
 
@@ -332,8 +381,8 @@ async fn run_scenario(
             };
             // `placed` names the new order (the page ignores it; the browser test reads it).
             let mut res = redirect(&format!(
-                "/orders?customer=scenario-replica&placed={}",
-                view.order.id
+                "/orders?customer={}&placed={}",
+                view.order.customer_id, view.order.id
             ));
             if let Some(token) = &reply.consistency {
                 let _ = res.add_cookie(&session::cookie(session::CONSISTENCY, token.clone()));
@@ -503,23 +552,15 @@ async fn run_scenario(
             // 20 identical requests with one key at once: one order, and every answer that
             // names an order names that one.
             let key = Uuid::new_v4().to_string();
-            let order = PlaceOrder {
-                customer_id: "scenario-storm".into(),
-                lines: vec![LineInput {
-                    sku: "mug".into(),
-                    quantity: 1,
-                }],
-                card_number: "4242424242424242".into(),
+            let order = one_unit("mug", "4242424242424242");
+            let shopper = match shopper(&backend, &correlation, "scenario-storm").await {
+                Ok(shopper) => shopper,
+                Err(refused) => return Ok(checkout_failed(&refused)),
             };
             let attempts = 20;
-            let replies = join_all((0..attempts).map(|_| {
-                backend
-                    .request(reqwest::Method::POST, Component::Order, ORDERS_PATH, &correlation)
-                    .idempotency_key(&key)
-                    .json(&order)
-                    .send()
-            }))
-            .await;
+            let replies =
+                join_all((0..attempts).map(|_| place_as(&backend, &correlation, &shopper, &key, &order)))
+                    .await;
             let mut ids: Vec<Uuid> = replies.iter().filter_map(placed).map(|v| v.order.id).collect();
             let named = ids.len();
             ids.sort();
@@ -566,12 +607,17 @@ async fn run_scenario(
             {
                 return Ok(failed);
             }
-            let reply = place(
+            let shopper = match shopper(&backend, &correlation, "scenario-refund").await {
+                Ok(shopper) => shopper,
+                Err(refused) => return Ok(checkout_failed(&refused)),
+            };
+            let order = one_unit("mug", "4242424242424242");
+            let reply = place_as(
                 &backend,
                 &correlation,
-                "scenario-refund",
-                "mug",
-                "4242424242424242",
+                &shopper,
+                &Uuid::new_v4().to_string(),
+                &order,
             )
             .await;
             let Some(view) = placed(&reply) else {
@@ -579,6 +625,7 @@ async fn run_scenario(
             };
             let id = view.order.id;
             let key = Uuid::new_v4().to_string();
+            // The customer cancels: only they may.
             let cancelled = backend
                 .request(
                     reqwest::Method::POST,
@@ -586,6 +633,7 @@ async fn run_scenario(
                     &cancel_path(id),
                     &correlation,
                 )
+                .customer(&shopper.token)
                 .idempotency_key(&key)
                 .json(&CancelRequest {
                     reason: Some(format!("scenario: {name}")),
@@ -655,6 +703,14 @@ async fn run_scenario(
             // each is told 503 with Retry-After, waits, retries with the same key, and ends
             // with exactly one order once the database is back; nobody restarts anything.
             let seconds = 8;
+            // Signed in before the outage (signing in needs the same database).
+            let mut shoppers = Vec::new();
+            for i in 0..5 {
+                match shopper(&backend, &correlation, &format!("scenario-outage-{i}")).await {
+                    Ok(s) => shoppers.push(s),
+                    Err(refused) => return Ok(checkout_failed(&refused)),
+                }
+            }
             if let Some(failed) = hold(
                 Component::Order,
                 DATABASE_OUTAGE_PATH,
@@ -665,15 +721,11 @@ async fn run_scenario(
             {
                 return Ok(failed);
             }
-            let run = Uuid::new_v4().simple().to_string();
-            let shoppers = join_all((0..5).map(|i| {
-                place_patiently(
-                    &backend,
-                    &correlation,
-                    format!("scenario-outage-{}-{i}", &run[..8]),
-                    Duration::from_secs(seconds * 4),
-                )
-            }))
+            let shoppers = join_all(
+                shoppers
+                    .into_iter()
+                    .map(|s| place_patiently(&backend, &correlation, s, Duration::from_secs(seconds * 4))),
+            )
             .await;
             render(
                 StatusCode::OK,

@@ -16,6 +16,8 @@ pub const CART: &str = "cart";
 pub const CSRF: &str = "csrf";
 pub const CUSTOMER: &str = "customer";
 pub const ADMIN: &str = "admin_token";
+/// The signed-in customer's token (sign_in.rs), issued and signed by the order service.
+pub const CUSTOMER_TOKEN: &str = "customer_token";
 /// The consistency token of the shopper's last write (their checkout): sent on their reads,
 /// so a lagging replica never hides their own order from them.
 pub const CONSISTENCY: &str = "consistency";
@@ -94,6 +96,20 @@ pub fn customer(req: &HttpRequest) -> Option<String> {
     req.cookie(CUSTOMER)
         .map(|c| c.value().to_string())
         .filter(|c| !c.is_empty())
+}
+
+/// The signed-in customer's token, if the browser has one (the services check it).
+pub fn customer_token(req: &HttpRequest) -> Option<String> {
+    req.cookie(CUSTOMER_TOKEN)
+        .map(|c| c.value().to_string())
+        .filter(|t| !t.is_empty() && t.len() <= 2048)
+}
+
+/// The customer the shopper signed in as, when they did (their token is there too).
+pub fn signed_in(req: &HttpRequest) -> Option<String> {
+    req.cookie(CUSTOMER_TOKEN)
+        .filter(|c| !c.value().is_empty())
+        .and_then(|_| customer(req))
 }
 
 /// The shopper's last write's token, if it looks like one (a WAL position such as

@@ -196,7 +196,7 @@ async fn cart(req: HttpRequest, backend: web::Data<Backend>, correlation: Correl
         lines,
         total: format_minor(total, "EUR"),
         csrf,
-        customer: session::customer(&req).unwrap_or_default(),
+        customer: session::signed_in(&req).unwrap_or_default(),
         cards,
         // One key per checkout attempt, made when the form is rendered: a double click or a
         // resubmitted form sends the same key, and the order service answers with the same
@@ -253,8 +253,6 @@ struct CheckoutForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
-    customer: String,
-    #[serde(default)]
     card: String,
     #[serde(default)]
     idempotency_key: String,
@@ -280,8 +278,13 @@ async fn checkout(
     if cart.is_empty() {
         return Ok(redirect("/cart"));
     }
+    // The order service takes the customer from their token, never from the form.
+    let Some(customer) = session::signed_in(&req) else {
+        return Ok(redirect("/signin"));
+    };
+    let backend = backend.reading_as(&req);
     let order = PlaceOrder {
-        customer_id: form.customer.trim().to_string(),
+        customer_id: customer,
         lines: cart
             .iter()
             .map(|(sku, quantity)| LineInput {
@@ -313,10 +316,6 @@ async fn checkout(
     Ok(match (reply.status, order_id) {
         (201 | 202 | 402 | 409, Some(id)) => {
             let mut res = redirect(&format!("/orders/{id}"));
-            let _ = res.add_cookie(&session::cookie(
-                session::CUSTOMER,
-                form.customer.trim().to_string(),
-            ));
             // Their next pages read with it: their order is there even if the replica lags.
             if let Some(token) = &reply.consistency {
                 let _ = res.add_cookie(&session::cookie(session::CONSISTENCY, token.clone()));
@@ -389,6 +388,8 @@ async fn cancel_order(
     let Ok(id) = Uuid::parse_str(&id) else {
         return Ok(views::not_found().await);
     };
+    // As the signed-in customer: the order service cancels only their own orders.
+    let backend = backend.reading_as(&req);
     let body = CancelRequest {
         reason: Some(form.reason.trim().to_string()).filter(|r| !r.is_empty()),
     };
@@ -439,6 +440,13 @@ async fn order_page(
     if reply.status == 404 {
         return Ok(views::not_found().await);
     }
+    if reply.status == 401 {
+        return Ok(views::error(
+            StatusCode::UNAUTHORIZED,
+            "Sign in to see this order",
+            "An order is shown to its customer only: sign in (the Sign in page) and come back.",
+        ));
+    }
     if !reply.ok() {
         return Ok(views::error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -483,7 +491,9 @@ async fn order_page(
             })
             .collect(),
         journey: journey(&backend, &correlation, id).await,
-        cancellable: order.status == OrderStatus::Confirmed,
+        // Only its customer may cancel it (an operator looking at it sees no button).
+        cancellable: order.status == OrderStatus::Confirmed
+            && session::signed_in(&req).as_deref() == Some(order.customer_id.as_str()),
         csrf,
         cancel_key: Uuid::new_v4().to_string(),
     };
@@ -596,6 +606,9 @@ pub struct OrderRow {
 struct OrdersPage {
     customer: String,
     orders: Vec<OrderRow>,
+    /// Why nothing is listed, when the order service said so (not signed in, someone
+    /// else's orders).
+    problem: Option<String>,
 }
 
 async fn my_orders(
@@ -605,18 +618,22 @@ async fn my_orders(
     query: web::Query<OrdersQuery>,
 ) -> Page {
     let backend = backend.reading_as(&req);
+    // A customer's own orders (the token says whose); an operator may name a customer.
+    let path = match &query.customer {
+        Some(customer) => format!("{ORDERS_PATH}?customer={}", urlencode(customer)),
+        None => ORDERS_PATH.to_string(),
+    };
     let customer = query
         .customer
         .clone()
-        .or_else(|| session::customer(&req))
+        .or_else(|| session::signed_in(&req))
         .unwrap_or_default();
-    let orders: Vec<Order> = if customer.is_empty() {
-        Vec::new()
-    } else {
-        let path = format!("{ORDERS_PATH}?customer={}", urlencode(&customer));
-        let reply = backend.get(Component::Order, &path, &correlation).await;
-        reply.json_if_ok()?.unwrap_or_default()
-    };
+    let reply = backend.get(Component::Order, &path, &correlation).await;
+    let orders: Vec<Order> = reply.json_if_ok()?.unwrap_or_default();
+    let problem = (!reply.ok()).then(|| match reply.status {
+        401 => "Sign in to see your orders.".to_string(),
+        _ => reply.message(),
+    });
     let orders = orders
         .into_iter()
         .map(|o| OrderRow {
@@ -626,7 +643,14 @@ async fn my_orders(
             created_at: time(&o.created_at, 19),
         })
         .collect();
-    Ok(render(StatusCode::OK, &OrdersPage { customer, orders }))
+    Ok(render(
+        StatusCode::OK,
+        &OrdersPage {
+            customer,
+            orders,
+            problem,
+        },
+    ))
 }
 
 pub fn urlencode(raw: &str) -> String {

@@ -65,11 +65,14 @@ async fn names_containing_markup_are_rendered_escaped() {
     );
     assert!(!shop.contains("<img src=x"), "description is not interpreted");
 
-    // A customer name from the session cookie, shown back on the cart page.
+    // A customer name from the session cookie (signed in), shown back on the cart page.
     let client = reqwest::Client::new();
     let cart = client
         .get(storefront.url("/cart"))
-        .header("cookie", "customer=<script>alert(2)</script>; cart=evil:1")
+        .header(
+            "cookie",
+            "customer=<script>alert(2)</script>; customer_token=t; cart=evil:1",
+        )
         .send()
         .await
         .unwrap()

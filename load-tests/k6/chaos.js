@@ -24,6 +24,7 @@ import { buildCart, openWorkload } from '../lib/checkout-flow.js';
 import {
   CARDS,
   ORDER_URL,
+  authHeaders,
   envInt,
   envString,
   isTerminal,
@@ -33,6 +34,7 @@ import {
   postOrder,
   preflight,
   summaryWriter,
+  tokenFor,
   uuidv4,
 } from '../lib/common.js';
 import { ledgerAttempt, ledgerFinal } from '../lib/ledger.js';
@@ -101,12 +103,13 @@ function backoffMs(n, res) {
 }
 
 /** Polls the order until it is terminal or `deadline`; the last status seen. */
-function pollOrder(orderId, deadline) {
+function pollOrder(orderId, customer, deadline) {
   let waitMs = 250;
   let polls = 0;
   let order = null;
   while (Date.now() < deadline) {
     const res = http.get(`${ORDER_URL}/orders/${encodeURIComponent(orderId)}`, {
+      headers: authHeaders(tokenFor(customer)),
       tags: { name: 'GET /orders/{id}' },
       timeout: '5s',
       responseCallback: http.expectedStatuses(200, 404),
@@ -171,6 +174,9 @@ export default function (data) {
     else if (res.status >= 500) why = `http_${res.status}`;
     else if (res.status === 409) why = code === 'request_in_flight' ? 'in_flight' : 'http_409';
     else if (res.status === 429) why = 'http_429';
+    // Not signed in: the sign-in itself failed (the order service or its database down);
+    // the next attempt signs in again.
+    else if (res.status === 401) why = 'sign_in';
     if (!why) {
       // 400/422: the request itself is wrong; no retry can help.
       reason = `http_${res.status}`;
@@ -184,7 +190,7 @@ export default function (data) {
 
   let polls = 0;
   if (accepted) {
-    const polled = pollOrder(orderId, deadline);
+    const polled = pollOrder(orderId, customer, deadline);
     polls = polled.polls;
     if (polled.order && isTerminal(polled.order.status)) {
       outcome = polled.order.status;

@@ -22,6 +22,7 @@ import {
   CARDS,
   INVENTORY_URL,
   ORDER_URL,
+  authHeaders,
   envInt,
   envNumber,
   envString,
@@ -35,6 +36,7 @@ import {
   postOrder,
   preflight,
   summaryWriter,
+  tokenFor,
   uuidv4,
 } from '../lib/common.js';
 
@@ -119,11 +121,14 @@ export function setup() {
 }
 
 export default function (data) {
+  // Signed in before the sale opens: at the start every shopper only checks out.
+  const customer = customerOf(data.runId, exec.vu.idInTest);
+  const token = tokenFor(customer);
   const wait = data.startAt - Date.now();
   if (wait > 0) sleep(wait / 1000);
 
   const key = uuidv4();
-  const body = orderBody(customerOf(data.runId, exec.vu.idInTest), [{ sku: SKU, quantity: 1 }], CARDS.success);
+  const body = orderBody(customer, [{ sku: SKU, quantity: 1 }], CARDS.success);
   const res = postOrder(body, key, `lt-${data.runId}-${key}`, { timeout: '15s' });
 
   let status = null;
@@ -131,7 +136,7 @@ export default function (data) {
   const answer = json(res);
   if (res.status === 202) {
     // Under a burst the payment call can time out: the order then ends later.
-    const polled = pollUntilTerminal(orderIdOf(res), { maxMs: POLL_MAX_MS });
+    const polled = pollUntilTerminal(orderIdOf(res), { maxMs: POLL_MAX_MS, token });
     status = polled.status;
     reason = polled.order && polled.order.reason_code;
   } else if (answer && answer.status) {
@@ -164,8 +169,10 @@ export function teardown(data) {
   let serverCount = 0;
   let listed = 0;
   for (let vu = 1; vu <= VUS; vu++) {
-    const res = http.get(`${ORDER_URL}/orders?customer=${customerOf(data.runId, vu)}`, {
-      tags: { name: 'GET /orders?customer' },
+    // As each shopper (signed in again here: teardown runs apart from the VUs).
+    const res = http.get(`${ORDER_URL}/orders`, {
+      headers: authHeaders(tokenFor(customerOf(data.runId, vu))),
+      tags: { name: 'GET /orders (mine)' },
     });
     const orders = json(res);
     if (!Array.isArray(orders)) continue;

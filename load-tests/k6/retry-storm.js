@@ -26,6 +26,7 @@ import { Counter, Rate, Trend } from 'k6/metrics';
 import {
   CARDS,
   ORDER_URL,
+  authHeaders,
   envInt,
   envNumber,
   envString,
@@ -38,6 +39,7 @@ import {
   postOrder,
   preflight,
   summaryWriter,
+  tokenFor,
   uuidv4,
 } from '../lib/common.js';
 
@@ -112,6 +114,7 @@ function newAttempt(data, tag, card) {
   const key = uuidv4();
   const customer = `lt-${data.runId}-${tag}-${exec.vu.idInTest}-${exec.vu.iterationInScenario}`;
   const lines = pick(data.skus, 1 + Math.floor(Math.random() * 2)).map((sku) => ({ sku, quantity: 1 }));
+  tokenFor(customer); // signed in before the storm, so that the storm is only checkouts
   return { key, customer, body: orderBody(customer, lines, card), correlationId: `lt-${data.runId}-${key}` };
 }
 
@@ -146,10 +149,13 @@ function verifyOneOrder(attempt, ids, poll) {
   const distinct = Object.keys(ids);
   let status = null;
   if (poll && distinct.length === 1) {
-    status = pollUntilTerminal(distinct[0], { maxMs: POLL_MAX_MS }).status;
+    status = pollUntilTerminal(distinct[0], { maxMs: POLL_MAX_MS, token: tokenFor(attempt.customer) }).status;
   }
   const listed = json(
-    http.get(`${ORDER_URL}/orders?customer=${attempt.customer}`, { tags: { name: 'GET /orders?customer' } }),
+    http.get(`${ORDER_URL}/orders`, {
+      headers: authHeaders(tokenFor(attempt.customer)),
+      tags: { name: 'GET /orders (mine)' },
+    }),
   );
   const serverIds = Array.isArray(listed) ? listed.map((o) => o.id) : null;
   const ok = check(serverIds, {
@@ -238,6 +244,7 @@ export function duplicateSubmits(data) {
         'Content-Type': 'application/json',
         'Idempotency-Key': attempt.key,
         'X-Correlation-Id': attempt.correlationId,
+        ...authHeaders(tokenFor(attempt.customer)),
       },
       tags: { name: 'POST /orders (duplicate)' },
       timeout: '10s',

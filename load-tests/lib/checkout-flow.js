@@ -11,6 +11,7 @@ import exec from 'k6/execution';
 import {
   CARDS,
   customerFor,
+  tokenFor,
   envInt,
   envNumber,
   envString,
@@ -140,8 +141,7 @@ export function checkout(opts) {
   }
 
   const vu = exec.vu.idInTest;
-  const iteration = exec.scenario.iterationInTest;
-  const customer = customerFor(opts.runId, opts.scenario, vu, iteration);
+  const customer = customerFor(opts.runId, opts.scenario, vu);
   const key = uuidv4();
   const correlationId = `lt-${opts.runId}-${key}`;
   const started = Date.now();
@@ -179,7 +179,11 @@ export function checkout(opts) {
         reason = 'no_order_id';
         break;
       }
-      const polled = pollUntilTerminal(id, { maxMs: opts.pollMaxMs || 20000, maxIntervalMs: opts.pollIntervalMaxMs });
+      const polled = pollUntilTerminal(id, {
+        maxMs: opts.pollMaxMs || 20000,
+        maxIntervalMs: opts.pollIntervalMaxMs,
+        token: tokenFor(customer),
+      });
       if (polled.timedOut) {
         ordersUnresolved.add(1, tags);
         reason = `not_terminal:${polled.status}`;

@@ -95,12 +95,57 @@ export function newRunId() {
 }
 
 /**
- * A customer id for one shopper (1-64 of letters, digits, - _ . @). Unknown customers
- * are opened with a large balance, so a fresh one per checkout never runs out of money
- * however long a soak runs, and the run id makes a run's orders easy to find.
+ * The customer id of a VU's shopper (1-64 of letters, digits, - _ . @): one per VU, who
+ * signs in once and checks out again and again, as a real shopper's session would
+ * (a sign-in costs an Argon2 hash on purpose: one per checkout would measure password
+ * hashing, not checkouts). The payment service opens unknown customers with a large
+ * balance (OPENING_BALANCE_MINOR); the run id makes a run's orders easy to find.
  */
-export function customerFor(runId, scenario, vu, iteration) {
-  return `lt-${runId}-${scenario}-${vu}-${iteration}`.slice(0, 64);
+export function customerFor(runId, scenario, vu) {
+  return `lt-${runId}-${scenario}-${vu}`.slice(0, 64);
+}
+
+// --- shoppers sign in -------------------------------------------------------------------
+
+const SHOPPER_PASSWORD = 'load-test shopper password';
+// Per VU: each VU has its own copy of this module.
+const tokens = {};
+
+/**
+ * The token of `customerId`, signed in once per VU: registered on first use (POST
+ * /customers), or signed in if it exists already (POST /sessions). null when the order
+ * service could not sign them in (down, or its database): the call then goes without a
+ * token and is answered 401, which the scripts count as a failed attempt and retry.
+ */
+export function tokenFor(customerId) {
+  if (!customerId) return null;
+  if (tokens[customerId]) return tokens[customerId];
+  const credentials = JSON.stringify({ customer_id: customerId, password: SHOPPER_PASSWORD });
+  const params = {
+    headers: { 'Content-Type': 'application/json' },
+    tags: { name: 'sign in' },
+    timeout: '10s',
+    responseCallback: http.expectedStatuses(200, 201, 409),
+  };
+  let res = http.post(`${ORDER_URL}/customers`, credentials, params);
+  if (res.status === 409) res = http.post(`${ORDER_URL}/sessions`, credentials, params);
+  const body = res.status === 200 || res.status === 201 ? json(res) : null;
+  if (!body || !body.token) return null;
+  tokens[customerId] = body.token;
+  return body.token;
+}
+
+/** The `Authorization` header of a signed-in customer (none without a token). */
+export function authHeaders(token) {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function customerOfBody(body) {
+  try {
+    return JSON.parse(body).customer_id;
+  } catch (_) {
+    return null;
+  }
 }
 
 // --- HTTP -----------------------------------------------------------------------------
@@ -144,7 +189,13 @@ export function orderBody(customerId, lines, cardNumber) {
  * Extra request params (timeout, tags, responseCallback) come in `params`.
  */
 export function postOrder(body, key, correlationId, params = {}) {
-  const headers = { 'Content-Type': 'application/json', 'Idempotency-Key': key };
+  // As the customer the body names, signed in (the order service takes who orders from
+  // the token, and refuses a body naming anyone else).
+  const headers = {
+    'Content-Type': 'application/json',
+    'Idempotency-Key': key,
+    ...authHeaders(tokenFor(customerOfBody(body))),
+  };
   if (correlationId) headers['X-Correlation-Id'] = correlationId;
   return http.post(`${ORDER_URL}/orders`, body, {
     headers,
@@ -155,7 +206,7 @@ export function postOrder(body, key, correlationId, params = {}) {
 
 function withoutTags(params) {
   const out = {};
-  for (const k of Object.keys(params)) if (k !== 'tags') out[k] = params[k];
+  for (const k of Object.keys(params)) if (k !== 'tags' && k !== 'token') out[k] = params[k];
   return out;
 }
 
@@ -186,6 +237,7 @@ export function pollUntilTerminal(orderId, opts = {}) {
   let status = null;
   for (;;) {
     const res = http.get(`${ORDER_URL}/orders/${encodeURIComponent(orderId)}`, {
+      headers: authHeaders(opts.token),
       tags: { name: 'GET /orders/{id}', ...(opts.tags || {}) },
       timeout: opts.timeout || '5s',
     });

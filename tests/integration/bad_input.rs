@@ -1,6 +1,7 @@
 //! Bad input gets a clear 4xx JSON error and writes nothing.
 
 use crate::support::*;
+use platform_testing::customer_token;
 use serde_json::json;
 
 #[actix_web::test]
@@ -76,12 +77,13 @@ async fn bad_input_is_refused_clearly_and_writes_nothing() {
             "invalid_request",
         ),
         (
+            // The token says who orders; a body naming anyone else is refused.
             "hostile customer id",
             c.http
                 .post(c.order.url("/orders"))
                 .json(&order_body("<script>", "mug", 1, CARD_SUCCESS)),
-            400,
-            "invalid_request",
+            403,
+            "forbidden_customer",
         ),
         (
             "oversized body",
@@ -103,7 +105,12 @@ async fn bad_input_is_refused_clearly_and_writes_nothing() {
         ),
     ];
     for (name, request, status, code) in cases {
-        let res = request.header("Idempotency-Key", key()).send().await.unwrap();
+        let res = request
+            .header("Idempotency-Key", key())
+            .bearer_auth(customer_token("mallory"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status().as_u16(), status, "{name}");
         let body: serde_json::Value = res
             .json()
@@ -118,6 +125,7 @@ async fn bad_input_is_refused_clearly_and_writes_nothing() {
     let bad_path = c
         .http
         .get(c.order.url("/orders/not-a-uuid"))
+        .bearer_auth(customer_token("mallory"))
         .send()
         .await
         .unwrap();

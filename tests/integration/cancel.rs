@@ -10,10 +10,16 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 impl Checkout {
+    /// The order's own customer cancels it.
     async fn cancel(&self, id: &str, key: &str) -> reqwest::Response {
+        let owner = self.get_order(id).await["customer_id"]
+            .as_str()
+            .expect("the order names its customer")
+            .to_string();
         self.http
             .post(self.order.url(&format!("/orders/{id}/cancel")))
             .header("Idempotency-Key", key)
+            .bearer_auth(platform_testing::customer_token(&owner))
             .json(&json!({ "reason": "changed my mind" }))
             .send()
             .await
@@ -146,6 +152,7 @@ async fn a_shipped_order_cannot_be_cancelled_and_nothing_moves() {
     let res = c
         .http
         .post(c.order.url(&format!("/orders/{id}/cancel")))
+        .bearer_auth(platform_testing::customer_token("milo"))
         .send()
         .await
         .unwrap();

@@ -21,6 +21,7 @@ async fn success_confirms_and_carries_the_correlation_id_everywhere() {
         .post(c.order.url("/orders"))
         .header("Idempotency-Key", key())
         .header("X-Correlation-Id", "checkout-corr-1")
+        .bearer_auth(platform_testing::customer_token("alice"))
         .json(&order_body("alice", "grinder", 2, CARD_SUCCESS))
         .send()
         .await

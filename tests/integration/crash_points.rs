@@ -45,6 +45,7 @@ impl Crashing {
             .http
             .post(self.order.url("/orders"))
             .header("Idempotency-Key", key)
+            .bearer_auth(platform_testing::customer_token("crash-shopper"))
             .json(&order_body("crash-shopper", "notebook", QUANTITY, CARD_SUCCESS))
             .send()
             .await?;

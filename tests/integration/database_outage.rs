@@ -27,6 +27,7 @@ async fn checkouts_answer_503_with_retry_after_while_the_database_is_unreachable
         async move {
             http.post(url)
                 .header("Idempotency-Key", key)
+                .bearer_auth(platform_testing::customer_token("olga"))
                 .json(&order_body("olga", "notebook", 1, CARD_SUCCESS))
                 .send()
                 .await

@@ -15,6 +15,9 @@ async fn place_with_correlation(c: &Checkout, correlation: &str, body: &Value) -
         .post(c.order.url("/orders"))
         .header("Idempotency-Key", key())
         .header("X-Correlation-Id", correlation)
+        .bearer_auth(platform_testing::customer_token(
+            body["customer_id"].as_str().unwrap_or_default(),
+        ))
         .json(body)
         .send()
         .await

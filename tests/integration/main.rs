@@ -13,6 +13,7 @@ mod cancel;
 mod cards;
 mod consumer_contracts;
 mod crash_points;
+mod customers;
 mod database_outage;
 mod fanout;
 mod housekeeping;

@@ -77,6 +77,7 @@ async fn the_journey_of_a_confirmed_order_shows_every_service_with_one_correlati
         .post(c.order.url("/orders"))
         .header("Idempotency-Key", key())
         .header("X-Correlation-Id", "journey-corr")
+        .bearer_auth(platform_testing::customer_token("alice"))
         .json(&order_body("alice", "desk-lamp", 1, CARD_SUCCESS))
         .send()
         .await

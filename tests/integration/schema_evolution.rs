@@ -38,6 +38,7 @@ async fn v1_events_in_the_outbox_and_in_a_dead_letter_queue_are_processed_by_v2_
         .post(c.order.url("/orders"))
         .header("Idempotency-Key", key())
         .header("X-Correlation-Id", "v1-in-outbox")
+        .bearer_auth(platform_testing::customer_token("vera"))
         .json(&order_body("vera", "mug", 2, CARD_SUCCESS))
         .send()
         .await

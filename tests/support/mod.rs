@@ -7,7 +7,8 @@ use std::time::Duration;
 use platform_config::Component;
 use platform_messaging::Tuning;
 use platform_testing::{
-    RunningService, TEST_ADMIN_TOKEN, TestDatabase, TestVhost, free_port, service_settings, spawn,
+    RunningService, TEST_ADMIN_TOKEN, TestDatabase, TestVhost, customer_token, free_port, service_settings,
+    spawn,
 };
 use reqwest::{Client, Response};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -278,10 +279,13 @@ impl Checkout {
         }
     }
 
+    /// A checkout by the customer the body names, signed in as them.
     pub async fn place(&self, key: &str, body: &Value) -> Response {
+        let customer = body["customer_id"].as_str().unwrap_or("anonymous");
         self.http
             .post(self.order.url("/orders"))
             .header("Idempotency-Key", key)
+            .bearer_auth(customer_token(customer))
             .json(body)
             .send()
             .await
@@ -411,9 +415,11 @@ impl Checkout {
         db.scalar(sql).await
     }
 
+    /// A GET as an operator: the tests read every customer's records.
     pub async fn get(&self, service: &RunningService, path: &str) -> Value {
         self.http
             .get(service.url(path))
+            .header("X-Admin-Token", TEST_ADMIN_TOKEN)
             .send()
             .await
             .unwrap()

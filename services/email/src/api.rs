@@ -1,9 +1,9 @@
 //! The email HTTP API: what was sent (the demo's mailbox), as `platform_contracts::email`.
 
 use actix_web::{HttpResponse, web};
-use platform_contracts::email::{Email, EmailStatus, RETRY_FAILED_PATH, RetriedEmails};
+use platform_contracts::email::{Email, EmailStatus, RETRY_FAILED_PATH, RetriedEmails, recipient};
 use platform_db::reads::{Reads, Tolerant};
-use platform_http::{Admin, ApiError};
+use platform_http::{Admin, ApiError, Reader};
 use sea_orm::{ConnectionTrait, FromQueryResult, raw_sql};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -43,16 +43,20 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
-async fn list(db: Tolerant, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+/// The emails a reader may see: a customer their own, an operator (the mailbox of the
+/// demo's mail provider, the ops page) and the order service (the journey) any.
+async fn list(reader: Reader, db: Tolerant, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50).min(500) as i64;
     let order_id = query.order_id;
     let status = query.status.map(|s| s.as_str());
+    let recipient = reader.scope(None)?.map(recipient);
     let emails = Email::find_by_statement(raw_sql!(
         Postgres,
         r#"SELECT id, order_id, kind, recipient, subject, body_text, body_html, status, attempts, last_error,
                   correlation_id, created_at, sent_at
            FROM emails WHERE ({order_id}::uuid IS NULL OR order_id = {order_id})
                             AND ({status}::text IS NULL OR status = {status})
+                            AND ({recipient}::text IS NULL OR recipient = {recipient})
            ORDER BY created_at DESC LIMIT {limit}"#
     ))
     .all(&*db)
@@ -61,7 +65,7 @@ async fn list(db: Tolerant, query: web::Query<ListQuery>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(emails))
 }
 
-async fn get(db: Tolerant, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn get(reader: Reader, db: Tolerant, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let id = *id;
     let email = Email::find_by_statement(raw_sql!(
         Postgres,
@@ -72,6 +76,10 @@ async fn get(db: Tolerant, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError
     .one(&*db)
     .await
     .map_err(platform_db::api_error)?
+    .filter(|e| match &reader {
+        Reader::Customer(id) => e.recipient == recipient(id),
+        Reader::Operator | Reader::OrderService => true,
+    })
     .ok_or_else(|| ApiError::not_found("email_not_found", "no such email"))?;
     Ok(HttpResponse::Ok().json(email))
 }

@@ -23,14 +23,7 @@ struct Email {
     html: String,
 }
 
-/// Demo customers have ids, not addresses; a real system would look the address up.
-fn recipient(customer_id: &str) -> String {
-    if customer_id.contains('@') {
-        customer_id.to_string()
-    } else {
-        format!("{customer_id}@customers.example")
-    }
-}
+use platform_contracts::email::recipient;
 
 fn render(envelope: &Envelope) -> Result<Email, HandlerError> {
     match OrderEvent::decode(envelope)? {

@@ -87,7 +87,10 @@ async fn a_crash_between_send_and_mark_leaves_one_email_in_the_mailbox() {
 
 /// The email's id, as the email service lists it (its mailbox file is named by it).
 async fn email_id(email: &ServiceProcess, order_id: Uuid) -> String {
-    let emails: serde_json::Value = reqwest::get(email.url(&format!("/emails?order_id={order_id}")))
+    let emails: serde_json::Value = reqwest::Client::new()
+        .get(email.url(&format!("/emails?order_id={order_id}")))
+        .header("X-Admin-Token", platform_testing::TEST_ADMIN_TOKEN)
+        .send()
         .await
         .unwrap()
         .json()

@@ -13,7 +13,7 @@ use platform_contracts::{
     outcomes,
 };
 use platform_db::reads::Tolerant;
-use platform_http::{Admin, ApiError, CustomerKeys, IdempotencyKey};
+use platform_http::{Admin, ApiError, Customer, CustomerKeys, IdempotencyKey, Reader};
 use platform_telemetry::CorrelationId;
 use serde::Deserialize;
 use serde_json::Value;
@@ -152,6 +152,8 @@ async fn sign_in(
         (status = 402, description = "rejected: payment declined", body = OrderView),
         (status = 409, description = "rejected (e.g. out_of_stock), or the same key is still in flight"),
         (status = 400, description = "invalid request or missing Idempotency-Key"),
+        (status = 401, description = "not signed in: Authorization: Bearer <customer token>"),
+        (status = 403, description = "forbidden_customer: the body names another customer"),
         (status = 422, description = "unknown product, or the key was used with another body"),
         (status = 503, description = "a critical dependency is down; nothing was ordered (Retry-After)"),
     )
@@ -160,11 +162,11 @@ async fn place_order(
     state: web::Data<Checkout>,
     correlation: CorrelationId,
     key: IdempotencyKey,
+    customer: Customer,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(respond(
-        state.place(&key.0, body.into_inner(), &correlation).await?,
-    ))
+    let body = identity::on_behalf_of(body.into_inner(), &customer)?;
+    Ok(respond(state.place(&key.0, body, &correlation).await?))
 }
 
 /// The customer cancels a confirmed order that has not shipped: its stock goes back on sale
@@ -176,18 +178,21 @@ async fn place_order(
     params(("Idempotency-Key" = String, Header, description = "one unique value per cancel")),
     responses(
         (status = 200, description = "cancelled (Idempotent-Replayed: true when it already was)", body = OrderView),
-        (status = 404, description = "no such order"),
+        (status = 401, description = "not signed in"),
+        (status = 404, description = "no such order of this customer's"),
         (status = 409, description = "not_cancellable (not confirmed) or already_shipped"),
     )
 )]
 async fn cancel_order(
     state: web::Data<Checkout>,
     _key: IdempotencyKey,
+    customer: Customer,
     id: web::Path<Uuid>,
     body: Option<web::Json<CancelRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let reason = body.as_ref().and_then(|b| b.reason.as_deref());
-    let (order, replayed) = match cancel::cancel(&state.db, &state.saga.compensations, *id, reason).await? {
+    let cancelled = cancel::cancel(&state.db, &state.saga.compensations, customer.id(), *id, reason).await?;
+    let (order, replayed) = match cancelled {
         Cancelled::Now(order) => (order, false),
         Cancelled::Already(order) => (order, true),
     };
@@ -216,22 +221,43 @@ async fn ship_order(
 
 #[derive(Debug, Deserialize)]
 struct ListQuery {
-    customer: String,
+    customer: Option<String>,
 }
 
-/// A customer's latest orders. Tolerates lag: with the shopper's consistency token, a
-/// just-placed order is always there (the replica has replayed it, or the primary answers).
-#[utoipa::path(get, path = "/orders", params(("customer" = String, Query)), responses((status = 200, body = [Order])))]
-async fn list_orders(db: Tolerant, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
-    let list = orders::list_for_customer(&*db, &query.customer, 50).await?;
+/// The signed-in customer's latest orders (an operator names the customer). Tolerates lag:
+/// with the shopper's consistency token, a just-placed order is always there (the replica
+/// has replayed it, or the primary answers).
+#[utoipa::path(
+    get,
+    path = "/orders",
+    params(("customer" = Option<String>, Query, description = "an operator's choice; a customer may only name themselves")),
+    responses((status = 200, body = [Order]), (status = 401), (status = 403, description = "forbidden_customer"))
+)]
+async fn list_orders(
+    reader: Reader,
+    db: Tolerant,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = reader
+        .scope(query.customer.as_deref())?
+        .ok_or_else(|| OrderError::Invalid("customer: which customer's orders?".into()))?;
+    let list = orders::list_for_customer(&*db, customer, 50).await?;
     Ok(HttpResponse::Ok().json(contract_orders(list)))
 }
 
-/// The order, its lines, its timeline and its compensations. From the primary: it is how a
-/// client polls its checkout's outcome (202 → poll the Location), token or not.
-#[utoipa::path(get, path = "/orders/{id}", responses((status = 200, body = OrderView), (status = 404)))]
-async fn get_order(state: web::Data<Checkout>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
-    let order = orders::load(&state.db, *id).await?.ok_or(OrderError::NotFound)?;
+/// The order, its lines, its timeline and its compensations, for its customer (or an
+/// operator). From the primary: it is how a client polls its checkout's outcome (202 →
+/// poll the Location), token or not.
+#[utoipa::path(get, path = "/orders/{id}", responses((status = 200, body = OrderView), (status = 401), (status = 404)))]
+async fn get_order(
+    reader: Reader,
+    state: web::Data<Checkout>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let order = orders::load(&state.db, *id)
+        .await?
+        .filter(|o| reader.may_read(&o.customer_id))
+        .ok_or(OrderError::NotFound)?;
     Ok(HttpResponse::Ok().json(checkout::view(&state.db, order).await?))
 }
 

@@ -49,6 +49,7 @@ pub enum Cancelled {
 
 #[derive(FromQueryResult)]
 struct Lock {
+    customer_id: String,
     status: OrderStatus,
     reason_code: Option<String>,
     shipped: bool,
@@ -59,16 +60,19 @@ struct Lock {
 async fn lock(txn: &DatabaseTransaction, id: Uuid) -> Result<Lock, OrderError> {
     Lock::find_by_statement(raw_sql!(
         Postgres,
-        r#"SELECT status, reason_code, shipped_at IS NOT NULL AS shipped FROM orders WHERE id = {id} FOR UPDATE"#
+        r#"SELECT customer_id, status, reason_code, shipped_at IS NOT NULL AS shipped FROM orders WHERE id = {id} FOR UPDATE"#
     ))
     .one(txn)
     .await?
     .ok_or(OrderError::NotFound)
 }
 
+/// `customer` cancels order `id`. Another customer's order is "not found": the answer
+/// does not even confirm that it exists.
 pub async fn cancel(
     db: &DatabaseConnection,
     compensations: &Compensations,
+    customer: &str,
     id: Uuid,
     reason: Option<&str>,
 ) -> Result<Cancelled, OrderError> {
@@ -81,6 +85,9 @@ pub async fn cancel(
     let reason = reason.unwrap_or("cancelled at the customer's request");
     let txn = db.begin().await?;
     let lock = lock(&txn, id).await?;
+    if lock.customer_id != customer {
+        return Err(OrderError::NotFound);
+    }
     match lock.status {
         OrderStatus::Cancelled if lock.reason_code.as_deref() == Some(CANCELLED_BY_CUSTOMER) => {
             txn.commit().await?;

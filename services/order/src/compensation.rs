@@ -95,6 +95,15 @@ pub struct Compensator {
 impl Compensator {
     pub fn new(db: DatabaseConnection, inventory: Dependency, payment: Dependency, policy: Policy) -> Self {
         let rate = NonZeroU32::new(policy.rate_per_sec.max(1)).expect("max(1) is non-zero");
+        // Every series exists from the start, at 0: a counter born in the middle of a burst
+        // (its first sample already 60) shows no increase to Prometheus' rate(), and the
+        // chart of a first compensation storm would stay flat.
+        for kind in CompensationKind::ALL {
+            for outcome in ["done", "retried", "parked"] {
+                metrics::counter!("order_compensations_total", "kind" => kind.as_str(), "outcome" => outcome)
+                    .increment(0);
+            }
+        }
         Self {
             db,
             inventory,

@@ -31,6 +31,8 @@ pub enum OrderError {
     AlreadyShipped,
     #[error("an order that is {status} cannot ship")]
     NotShippable { status: OrderStatus },
+    #[error("signed in as {signed_in}, the order names {named}")]
+    ForeignCustomer { signed_in: String, named: String },
     #[error("a customer with this id already exists")]
     CustomerExists,
     #[error("wrong customer id or password")]
@@ -90,6 +92,10 @@ impl From<OrderError> for ApiError {
             OrderError::NotShippable { status } => ApiError::conflict(
                 "not_shippable",
                 format!("only a confirmed order can ship; this one is {status}"),
+            ),
+            OrderError::ForeignCustomer { signed_in, named } => ApiError::forbidden(
+                "forbidden_customer",
+                format!("you are signed in as {signed_in} and cannot order as {named}"),
             ),
             OrderError::CustomerExists => ApiError::conflict(
                 "customer_exists",

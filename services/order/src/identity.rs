@@ -20,8 +20,9 @@ use argon2::{
 };
 use chrono::{DateTime, Utc};
 use platform_contracts::identity::{Credentials, SignedIn};
-use platform_http::CustomerKeys;
+use platform_http::{Customer, CustomerKeys};
 use sea_orm::{ConnectionTrait, DatabaseConnection, raw_sql};
+use serde_json::Value;
 
 use crate::OrderError;
 
@@ -107,6 +108,26 @@ fn signed_in(keys: &CustomerKeys, customer_id: &str) -> SignedIn {
         token,
         expires_at: DateTime::<Utc>::from(expires),
     }
+}
+
+/// A checkout's body as the signed-in `customer` sent it: the order is theirs. The body
+/// may leave `customer_id` out (the token says who); naming anyone else is refused, never
+/// silently corrected, so a client with a bug finds out.
+pub fn on_behalf_of(mut body: Value, customer: &Customer) -> Result<Value, OrderError> {
+    if let Some(fields) = body.as_object_mut() {
+        match fields.get("customer_id").and_then(Value::as_str) {
+            None | Some("") => {}
+            Some(named) if named == customer.id() => {}
+            Some(named) => {
+                return Err(OrderError::ForeignCustomer {
+                    signed_in: customer.id().to_string(),
+                    named: named.to_string(),
+                });
+            }
+        }
+        fields.insert("customer_id".into(), Value::String(customer.id().to_string()));
+    }
+    Ok(body)
 }
 
 /// The rule a customer id follows wherever it comes from: 1 to 64 letters, digits or

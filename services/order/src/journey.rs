@@ -18,7 +18,7 @@ use platform_contracts::{
     payment::{Payment, PaymentStatus},
 };
 use platform_db::reads::Tolerant;
-use platform_http::ApiError;
+use platform_http::{ApiError, Reader};
 use sea_orm::{DatabaseConnection, FromQueryResult, raw_sql};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -29,6 +29,9 @@ use crate::{OrderError, orders};
 pub struct Journey {
     pub services: Vec<(&'static str, String)>,
     pub http: reqwest::Client,
+    /// The order service's credential: the others show it a customer's records
+    /// (`platform_http::Reader::OrderService`) once it has checked the order is theirs.
+    pub credential: String,
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -54,7 +57,13 @@ impl Journey {
     /// has nothing, or answers something else (the journey shows what it could learn).
     async fn fetch<T: DeserializeOwned>(&self, service: &str, path: String) -> Option<T> {
         let base = &self.services.iter().find(|(name, _)| *name == service)?.1;
-        let res = self.http.get(format!("{base}{path}")).send().await.ok()?;
+        let res = self
+            .http
+            .get(format!("{base}{path}"))
+            .header("authorization", &self.credential)
+            .send()
+            .await
+            .ok()?;
         if res.status().is_success() {
             res.json().await.ok()
         } else {
@@ -93,13 +102,17 @@ fn step(
 /// A tolerant read, here and in every service it asks: a journey shows "pending" for a
 /// step until the replica it reads has it, a moment later.
 async fn journey_of(
+    reader: Reader,
     journey: web::Data<Journey>,
     db: Tolerant,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = *id;
     let db = &*db;
-    let order = orders::load(db, id).await?.ok_or(OrderError::NotFound)?;
+    let order = orders::load(db, id)
+        .await?
+        .filter(|o| reader.may_read(&o.customer_id))
+        .ok_or(OrderError::NotFound)?;
     let (_, timeline, compensations) = orders::details(db, id).await?;
     let aggregate = id.to_string();
     let published = published(db, &aggregate).await?;

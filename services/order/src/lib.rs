@@ -271,6 +271,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     );
     let ops_worker = periodic::start("ops-monitor", settings.ops_interval, ops.clone());
     let journey = journey::Journey {
+        credential: platform_http::service_auth::credential("order", &settings.service.service_token),
         services: vec![
             ("inventory", settings.inventory_url.clone()),
             ("payment", settings.payment_url.clone()),

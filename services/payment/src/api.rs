@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use platform_contracts::payment::{Account, AuthorizeRequest, Payment, PaymentStatus, TestCard};
 use platform_db::reads::Tolerant;
-use platform_http::{ApiError, Caller, Faults, OrderOnly};
+use platform_http::{ApiError, Caller, Faults, OrderOnly, Reader};
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
 use utoipa::OpenApi;
@@ -62,12 +62,17 @@ async fn test_cards() -> HttpResponse {
     HttpResponse::Ok().json(cards)
 }
 
-/// Balances are a must-be-fresh read: always from the primary.
-#[utoipa::path(get, path = "/accounts/{customer_id}", responses((status = 200, body = Account), (status = 404)))]
+/// A customer's balance, for that customer (or an operator); anyone else's is "not
+/// found". A must-be-fresh read: always from the primary.
+#[utoipa::path(get, path = "/accounts/{customer_id}", responses((status = 200, body = Account), (status = 401), (status = 404)))]
 async fn get_account(
+    reader: Reader,
     state: web::Data<State>,
     customer_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    if !reader.may_read(&customer_id) {
+        return Err(ApiError::not_found("account_not_found", "no such account"));
+    }
     Ok(HttpResponse::Ok().json(ledger::account(&state.db, &customer_id).await?))
 }
 

@@ -32,7 +32,11 @@ async fn post(url: String, body: Option<Value>) -> (u16, Value) {
 }
 
 async fn account(s: &RunningService, customer: &str) -> Value {
-    reqwest::get(s.url(&format!("/accounts/{customer}")))
+    // The customer's own read (anyone else's is a 404).
+    reqwest::Client::new()
+        .get(s.url(&format!("/accounts/{customer}")))
+        .bearer_auth(platform_testing::customer_token(customer))
+        .send()
         .await
         .unwrap()
         .json()

@@ -11,6 +11,16 @@ use crate::state::states;
 /// (default 50, at most 500).
 pub const EMAILS_PATH: &str = "/emails";
 
+/// Where a customer's emails go. Demo customers have ids, not addresses; a real system
+/// would look the address up.
+pub fn recipient(customer_id: &str) -> String {
+    if customer_id.contains('@') {
+        customer_id.to_string()
+    } else {
+        format!("{customer_id}@customers.example")
+    }
+}
+
 pub fn email_path(id: Uuid) -> String {
     format!("{EMAILS_PATH}/{id}")
 }

@@ -17,7 +17,9 @@
 //! - No token: 401 `unauthenticated`; a forged, tampered, expired or foreign token: 401
 //!   `invalid_token`.
 //! - Operators (the admin token, as `X-Admin-Token` or `Authorization: Bearer`) may read
-//!   any customer's records ([`Reader`]), never act as them.
+//!   any customer's records ([`Reader`]), never act as them; so may the order service
+//!   (its service credential), which shows a customer the journey of an order it has
+//!   already checked is theirs.
 
 use std::{
     future::{Ready, ready},
@@ -28,7 +30,10 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use platform_contracts::identity::{CustomerClaims, ISSUER};
 
-use crate::{ApiError, admin};
+use crate::{
+    ApiError, admin,
+    service_auth::{self, OrderOnly},
+};
 
 /// How long a sign-in lasts: a working day.
 pub const TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -133,11 +138,13 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
-/// Extractor: who reads a customer's records: the customer themselves, or an operator.
+/// Extractor: who reads a customer's records: the customer themselves, an operator, or
+/// the order service on a customer's behalf (the journey).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reader {
     Customer(String),
     Operator,
+    OrderService,
 }
 
 impl Reader {
@@ -145,7 +152,7 @@ impl Reader {
     pub fn may_read(&self, owner: &str) -> bool {
         match self {
             Reader::Customer(id) => id == owner,
-            Reader::Operator => true,
+            Reader::Operator | Reader::OrderService => true,
         }
     }
 
@@ -159,7 +166,7 @@ impl Reader {
                 "forbidden_customer",
                 "a customer can only list their own records",
             )),
-            (Reader::Operator, asked) => Ok(asked),
+            (Reader::Operator | Reader::OrderService, asked) => Ok(asked),
         }
     }
 }
@@ -169,8 +176,15 @@ impl FromRequest for Reader {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let scheme = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(service_auth::SCHEME));
         ready(if admin::check(req).is_ok() {
             Ok(Reader::Operator)
+        } else if scheme {
+            service_auth::check::<OrderOnly>(req).map(|_| Reader::OrderService)
         } else {
             customer(req).map(|c| Reader::Customer(c.0))
         })

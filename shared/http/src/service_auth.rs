@@ -103,7 +103,7 @@ impl<P: Callers> FromRequest for Caller<P> {
     }
 }
 
-fn check<P: Callers>(req: &HttpRequest) -> Result<Caller<P>, ApiError> {
+pub(crate) fn check<P: Callers>(req: &HttpRequest) -> Result<Caller<P>, ApiError> {
     // Borrowed, not cloned: this runs on every reservation and authorization.
     let Some(known) = req
         .app_data::<web::Data<KnownCallers>>()
