@@ -19,12 +19,15 @@ async fn a_customer_registers_signs_in_and_gets_a_token_that_proves_who_they_are
             (status, res.json::<Value>().await.unwrap())
         }
     };
-    let ada = json!({ "customer_id": "ada", "password": "correct horse" });
+    let ada = json!({ "customer_id": "ada-l", "password": "correct horse" });
 
     let (status, registered) = post("/customers", ada.clone()).await;
     assert_eq!(status, 201, "{registered:#}");
     let keys = CustomerKeys::new(TEST_CUSTOMER_TOKEN_SECRET);
-    assert_eq!(keys.verify(registered["token"].as_str().unwrap()).unwrap(), "ada");
+    assert_eq!(
+        keys.verify(registered["token"].as_str().unwrap()).unwrap(),
+        "ada-l"
+    );
 
     let (status, again) = post("/customers", ada.clone()).await;
     assert_eq!(
@@ -45,12 +48,15 @@ async fn a_customer_registers_signs_in_and_gets_a_token_that_proves_who_they_are
 
     let (status, signed_in) = post("/sessions", ada).await;
     assert_eq!(status, 200, "{signed_in:#}");
-    assert_eq!(keys.verify(signed_in["token"].as_str().unwrap()).unwrap(), "ada");
+    assert_eq!(
+        keys.verify(signed_in["token"].as_str().unwrap()).unwrap(),
+        "ada-l"
+    );
 
     // A wrong password and an unknown customer: the same answer.
     let (wrong_status, wrong) = post(
         "/sessions",
-        json!({ "customer_id": "ada", "password": "incorrect horse" }),
+        json!({ "customer_id": "ada-l", "password": "incorrect horse" }),
     )
     .await;
     let (unknown_status, unknown) = post(
@@ -62,10 +68,22 @@ async fn a_customer_registers_signs_in_and_gets_a_token_that_proves_who_they_are
     assert_eq!(wrong, unknown);
     assert_eq!(wrong["error"]["code"], "invalid_credentials");
 
+    // The demo customers are seeded, with the documented password.
+    let (status, demo) = post(
+        "/sessions",
+        json!({ "customer_id": "grace", "password": "demo-shopper" }),
+    )
+    .await;
+    assert_eq!(
+        (status, demo["customer_id"].as_str()),
+        (200, Some("grace")),
+        "{demo:#}"
+    );
+
     // Only a salted Argon2id hash is stored.
     let stored = Checkout::count(
         &c.order_db,
-        "SELECT count(*) FROM customers WHERE id = 'ada' AND password_hash LIKE '$argon2id$%' AND password_hash NOT LIKE '%correct horse%'",
+        "SELECT count(*) FROM customers WHERE id = 'ada-l' AND password_hash LIKE '$argon2id$%' AND password_hash NOT LIKE '%correct horse%'",
     )
     .await;
     assert_eq!(stored, 1);

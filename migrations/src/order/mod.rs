@@ -31,7 +31,8 @@ crate::migrator!(
     m20261124_000001_orders_total_amount_minor_expand,
     m20261124_000002_orders_total_amount_minor_contract,
     m20261204_000001_cancellations,
-    m20261204_000002_customers
+    m20261204_000002_customers,
+    m20261204_000003_demo_customers
 );
 
 pub mod backfill;
