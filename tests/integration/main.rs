@@ -24,3 +24,4 @@ mod openapi;
 mod oversell;
 mod queues;
 mod schema_evolution;
+mod two_instances;

@@ -93,58 +93,17 @@ impl Backends {
             TestDatabase::create("analytics").await,
         );
         let mail_dir = std::env::temp_dir().join(format!("platform-mail-{}", email_db.name));
-        let mut email_settings = email_service::Settings::new(
-            service_settings(Component::Email, &email_db, &vhost),
-            mail_dir.clone(),
-        );
-        email_settings.send_interval = Duration::from_millis(100);
-        email_settings.consumer = Tuning::quick();
-        let email = spawn(email_service::build(email_settings).await.expect("email builds"));
-        let analytics = spawn(
-            analytics_service::build(analytics_service::Settings {
-                consumer: Tuning::quick(),
-                backpressure: analytics_service::backpressure::Policy {
-                    max_depth: knobs.backpressure_max_depth,
-                    ..Default::default()
-                },
-                backpressure_interval: Duration::from_millis(300),
-                ..analytics_service::Settings::new(service_settings(
-                    Component::Analytics,
-                    &analytics_db,
-                    &vhost,
-                ))
-            })
-            .await
-            .expect("analytics builds"),
-        );
         // Inventory asks the order service what became of orders whose reservations ran
         // out of time, so it is told the order service's port before either is built.
         let order_port = free_port();
-        let inventory = spawn(
-            inventory_service::build(inventory_service::Settings {
-                consumer: Tuning::quick(),
-                reservation_ttl: knobs.reservation_ttl,
-                sweep_interval: Duration::from_millis(200),
-                order_url: format!("http://127.0.0.1:{order_port}"),
-                ..inventory_service::Settings::new(service_settings(
-                    Component::Inventory,
-                    &inventory_db,
-                    &vhost,
-                ))
-            })
-            .await
-            .expect("inventory builds"),
-        );
-        let mut payment_settings =
-            payment_service::Settings::new(service_settings(Component::Payment, &payment_db, &vhost));
-        payment_settings.provider_slow = knobs.provider_slow;
-        payment_settings.consumer = Tuning::quick();
-        let payment = spawn(
-            payment_service::build(payment_settings)
-                .await
-                .expect("payment builds"),
-        );
-
+        let (inventory, payment, email, analytics) = Self::spawn_services(
+            knobs,
+            [&inventory_db, &payment_db, &email_db, &analytics_db],
+            &vhost,
+            &mail_dir,
+            order_port,
+        )
+        .await;
         for s in [&inventory, &payment, &email, &analytics] {
             s.wait_ready(Duration::from_secs(15)).await;
         }
@@ -162,6 +121,66 @@ impl Backends {
             order_port,
             mail_dir,
         }
+    }
+
+    /// Inventory, payment, email and analytics against these databases and this vhost. Called
+    /// again for a second instance of each (two instances share the databases and queues).
+    pub async fn spawn_services(
+        knobs: &Knobs,
+        [inventory_db, payment_db, email_db, analytics_db]: [&TestDatabase; 4],
+        vhost: &TestVhost,
+        mail_dir: &std::path::Path,
+        order_port: u16,
+    ) -> (RunningService, RunningService, RunningService, RunningService) {
+        let mut email_settings = email_service::Settings::new(
+            service_settings(Component::Email, email_db, vhost),
+            mail_dir.to_path_buf(),
+        );
+        email_settings.send_interval = Duration::from_millis(100);
+        email_settings.consumer = Tuning::quick();
+        let email = spawn(email_service::build(email_settings).await.expect("email builds"));
+        let analytics = spawn(
+            analytics_service::build(analytics_service::Settings {
+                consumer: Tuning::quick(),
+                backpressure: analytics_service::backpressure::Policy {
+                    max_depth: knobs.backpressure_max_depth,
+                    ..Default::default()
+                },
+                backpressure_interval: Duration::from_millis(300),
+                ..analytics_service::Settings::new(service_settings(
+                    Component::Analytics,
+                    analytics_db,
+                    vhost,
+                ))
+            })
+            .await
+            .expect("analytics builds"),
+        );
+        let inventory = spawn(
+            inventory_service::build(inventory_service::Settings {
+                consumer: Tuning::quick(),
+                reservation_ttl: knobs.reservation_ttl,
+                sweep_interval: Duration::from_millis(200),
+                order_url: format!("http://127.0.0.1:{order_port}"),
+                ..inventory_service::Settings::new(service_settings(
+                    Component::Inventory,
+                    inventory_db,
+                    vhost,
+                ))
+            })
+            .await
+            .expect("inventory builds"),
+        );
+        let mut payment_settings =
+            payment_service::Settings::new(service_settings(Component::Payment, payment_db, vhost));
+        payment_settings.provider_slow = knobs.provider_slow;
+        payment_settings.consumer = Tuning::quick();
+        let payment = spawn(
+            payment_service::build(payment_settings)
+                .await
+                .expect("payment builds"),
+        );
+        (inventory, payment, email, analytics)
     }
 
     /// The order service's settings against these backends: short intervals, so that

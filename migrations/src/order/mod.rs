@@ -32,7 +32,8 @@ crate::migrator!(
     m20261124_000002_orders_total_amount_minor_contract,
     m20261204_000001_cancellations,
     m20261204_000002_customers,
-    m20261204_000003_demo_customers
+    m20261204_000003_demo_customers,
+    m20261204_000004_relay_switch
 );
 
 pub mod backfill;

@@ -91,20 +91,25 @@ async fn replica_lag(
     Ok(HttpResponse::Ok().json(*body))
 }
 
-async fn relay_state(_: Admin, demo: web::Data<Demo>) -> HttpResponse {
-    HttpResponse::Ok().json(RelayState {
-        paused: demo.relay.is_paused(),
-    })
+async fn relay_state(_: Admin, demo: web::Data<Demo>) -> Result<HttpResponse, ApiError> {
+    let paused = demo.relay.is_paused().await.map_err(platform_db::api_error)?;
+    Ok(HttpResponse::Ok().json(RelayState { paused }))
 }
 
-async fn pause(_: Admin, demo: web::Data<Demo>) -> HttpResponse {
-    demo.relay.set_paused(true);
-    HttpResponse::Ok().json(RelayState { paused: true })
+async fn pause(_: Admin, demo: web::Data<Demo>) -> Result<HttpResponse, ApiError> {
+    switch_relay(&demo, true).await
 }
 
-async fn resume(_: Admin, demo: web::Data<Demo>) -> HttpResponse {
-    demo.relay.set_paused(false);
-    HttpResponse::Ok().json(RelayState { paused: false })
+async fn resume(_: Admin, demo: web::Data<Demo>) -> Result<HttpResponse, ApiError> {
+    switch_relay(&demo, false).await
+}
+
+async fn switch_relay(demo: &Demo, paused: bool) -> Result<HttpResponse, ApiError> {
+    demo.relay
+        .set_paused(paused)
+        .await
+        .map_err(platform_db::api_error)?;
+    Ok(HttpResponse::Ok().json(RelayState { paused }))
 }
 
 async fn republish_latest(_: Admin, demo: web::Data<Demo>) -> Result<HttpResponse, ApiError> {

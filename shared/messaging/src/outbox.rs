@@ -67,7 +67,6 @@ pub struct Relay {
     retention: Duration,
     channel: Arc<AsyncMutex<Option<Channel>>>,
     backoff: Arc<Mutex<Backoff>>,
-    paused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Default)]
@@ -85,31 +84,51 @@ impl Relay {
             retention,
             channel: Arc::default(),
             backoff: Arc::default(),
-            paused: Arc::default(),
         }
     }
 
     /// Stops publishing (the demo's "broker unreachable" switch): events accumulate in the
-    /// outbox exactly as they would during a broker outage, and drain when resumed.
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.store(paused, std::sync::atomic::Ordering::SeqCst);
+    /// outbox exactly as they would during a broker outage, and drain when resumed. The
+    /// switch is a row in the outbox's database (`outbox_relay`), so it stops the relay of
+    /// every instance at once.
+    pub async fn set_paused(&self, paused: bool) -> Result<(), DbErr> {
+        self.db
+            .execute_raw(raw_sql!(
+                Postgres,
+                r#"INSERT INTO outbox_relay (singleton, paused) VALUES (TRUE, {paused})
+                   ON CONFLICT (singleton) DO UPDATE SET paused = EXCLUDED.paused, changed_at = now()"#
+            ))
+            .await?;
         tracing::warn!(paused, "outbox relay switched by an operator");
+        Ok(())
     }
 
-    pub fn is_paused(&self) -> bool {
-        self.paused.load(std::sync::atomic::Ordering::SeqCst)
+    pub async fn is_paused(&self) -> Result<bool, DbErr> {
+        let row = self
+            .db
+            .query_one_raw(raw_sql!(
+                Postgres,
+                r#"SELECT EXISTS (SELECT 1 FROM outbox_relay WHERE paused) AS paused"#
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("", "paused")?,
+            None => false,
+        })
     }
 
     async fn publish_batch(&self) -> anyhow::Result<usize> {
         let batch = self.batch;
         let txn = self.db.begin().await?;
         // SKIP LOCKED: several relays (one per instance) share the outbox, each claiming
-        // different rows; the lock lasts only while this batch is being confirmed.
+        // different rows; the lock lasts only while this batch is being confirmed. A paused
+        // relay claims nothing: the switch is read in the same statement, at no extra cost.
         let rows = Row::find_by_statement(raw_sql!(
             Postgres,
             r#"SELECT id, event_type, envelope, trace_context FROM outbox
-               WHERE published_at IS NULL ORDER BY id LIMIT {batch}
-               FOR UPDATE SKIP LOCKED"#
+               WHERE published_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox_relay WHERE paused)
+               ORDER BY id LIMIT {batch}
+               FOR UPDATE OF outbox SKIP LOCKED"#
         ))
         .all(&txn)
         .await?;
@@ -182,9 +201,6 @@ impl Relay {
 impl platform_service::periodic::Pass for Relay {
     /// One pass: publish a batch of unpublished rows. `Ok(true)` when there may be more.
     async fn run_pass(&self) -> anyhow::Result<bool> {
-        if self.is_paused() {
-            return Ok(false);
-        }
         if let Some(t) = self.backoff.lock().expect("backoff lock").not_before
             && Instant::now() < t
         {

@@ -1,0 +1,247 @@
+//! Every service as two instances against one set of databases and one broker vhost, as a
+//! deployment with N replicas runs it: checkouts arrive through both order instances, each
+//! order instance calls its own inventory and payment instance, both instances of each
+//! consumer compete for the same queues, and both order instances run the relay, the
+//! reconciler and the compensation worker. What keeps that correct is already in the
+//! database and the broker: `FOR UPDATE SKIP LOCKED` claims (outbox rows, compensations,
+//! emails to send), idempotent calls keyed by order id, processed-event keys. This test
+//! holds them to it: every effect happens exactly once.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use platform_testing::{RunningService, customer_token, free_port, spawn};
+use serde_json::Value;
+
+use crate::support::*;
+
+const ORDERS: usize = 30;
+
+/// Two instances of every service on one set of databases and one vhost.
+struct Twins {
+    b: Backends,
+    order1: RunningService,
+    order2: RunningService,
+    seconds: [RunningService; 4],
+}
+
+impl Twins {
+    async fn start() -> Self {
+        let knobs = Knobs::default();
+        let b = Backends::start(&knobs).await;
+        let order1 = spawn(
+            order_service::build(b.order_settings(&knobs))
+                .await
+                .expect("order builds"),
+        );
+        let (inventory2, payment2, email2, analytics2) = Backends::spawn_services(
+            &knobs,
+            [&b.inventory_db, &b.payment_db, &b.email_db, &b.analytics_db],
+            &b.vhost,
+            &b.mail_dir,
+            b.order_port,
+        )
+        .await;
+        // The second order instance calls the second instances, as a load balancer in front
+        // of each service would spread the calls.
+        let mut settings = b.order_settings(&knobs);
+        settings.service.server.http.port = free_port();
+        settings.inventory_url = inventory2.address.clone();
+        settings.payment_url = payment2.address.clone();
+        settings.email_url = email2.address.clone();
+        settings.analytics_url = analytics2.address.clone();
+        let order2 = spawn(order_service::build(settings).await.expect("order builds"));
+        let twins = Self {
+            b,
+            order1,
+            order2,
+            seconds: [inventory2, payment2, email2, analytics2],
+        };
+        for s in [&twins.order1, &twins.order2].into_iter().chain(&twins.seconds) {
+            s.wait_ready(Duration::from_secs(15)).await;
+        }
+        twins
+    }
+
+    async fn stop(self) {
+        self.order1.stop().await;
+        self.order2.stop().await;
+        for s in self.seconds {
+            s.stop().await;
+        }
+        self.b.stop().await;
+    }
+}
+
+async fn place(http: &reqwest::Client, order: &RunningService, customer: &str, card: &str) -> (u16, String) {
+    let res = http
+        .post(order.url("/orders"))
+        .header("Idempotency-Key", key())
+        .bearer_auth(customer_token(customer))
+        .json(&order_body(customer, "notebook", 1, card))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
+    (status, body["id"].as_str().unwrap_or_default().to_string())
+}
+
+#[actix_web::test]
+async fn two_instances_of_every_service_apply_every_effect_exactly_once() {
+    let twins = Twins::start().await;
+    let Twins {
+        b, order1, order2, ..
+    } = &twins;
+    // Checkouts through both order instances at once: two in three approved, one in three
+    // declined (its reservation released by a compensation, on whichever instance claims it).
+    let http = reqwest::Client::new();
+    let placed = join_all((0..ORDERS).map(|i| {
+        let order = if i % 2 == 0 { order1 } else { order2 };
+        let card = if i % 3 == 2 { CARD_DECLINED } else { CARD_SUCCESS };
+        let http = &http;
+        async move { place(http, order, &format!("twin-{i}"), card).await }
+    }))
+    .await;
+    let confirmed = placed.iter().filter(|(s, _)| *s == 201).count() as i64;
+    let declined = placed.iter().filter(|(s, _)| *s == 402).count() as i64;
+    assert_eq!(
+        (confirmed + declined) as usize,
+        ORDERS,
+        "every checkout answered: {placed:?}"
+    );
+    assert_eq!(declined as usize, ORDERS / 3);
+
+    // Every effect arrives (the fan-out is asynchronous) ...
+    let effects = || async {
+        [
+            b.inventory_db
+                .scalar("SELECT count(*) FROM reservations WHERE status = 'committed'")
+                .await,
+            b.inventory_db
+                .scalar("SELECT count(*) FROM reservations WHERE status = 'released'")
+                .await,
+            b.payment_db
+                .scalar("SELECT count(*) FROM payments WHERE status = 'captured'")
+                .await,
+            b.email_db
+                .scalar("SELECT count(*) FROM emails WHERE status = 'sent'")
+                .await,
+            b.analytics_db
+                .scalar("SELECT COALESCE(sum(orders), 0)::bigint FROM orders_per_minute")
+                .await,
+        ]
+    };
+    let expected = [confirmed, declined, confirmed, ORDERS as i64, ORDERS as i64];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let seen = effects().await;
+        if seen == expected {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "[committed, released, captured, emails sent, counted] = {seen:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // ... and, once everything has settled, none arrived twice: one reservation, one
+    // payment and one email per order, each event counted once by analytics, each outbox
+    // event published, no compensation left.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(effects().await, expected, "no effect arrived a second time");
+    for (db, sql) in [
+        (
+            &b.inventory_db,
+            "SELECT count(*) - count(DISTINCT order_id) FROM reservations",
+        ),
+        (
+            &b.payment_db,
+            "SELECT count(*) - count(DISTINCT order_id) FROM payments",
+        ),
+        (
+            &b.email_db,
+            "SELECT count(*) - count(DISTINCT order_id) FROM emails",
+        ),
+        (
+            &b.order_db,
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+        ),
+        (
+            &b.order_db,
+            "SELECT count(*) FROM compensations WHERE status <> 'done'",
+        ),
+        (
+            &b.order_db,
+            "SELECT count(*) FROM orders WHERE status NOT IN ('confirmed', 'rejected')",
+        ),
+    ] {
+        assert_eq!(db.scalar(sql).await, 0, "{sql}");
+    }
+    assert_eq!(
+        b.order_db
+            .scalar("SELECT count(*) FROM compensations WHERE status = 'done'")
+            .await,
+        declined,
+        "one release per declined order"
+    );
+
+    twins.stop().await;
+}
+
+/// The relay's pause (the demo's "broker down") is a row in the database: paused through
+/// one instance, no instance publishes; resumed through the other, every one does. (Held
+/// in each process, it paused one relay of two, and the other published.)
+#[actix_web::test]
+async fn pausing_the_relay_through_one_instance_pauses_every_instance() {
+    let twins = Twins::start().await;
+    let Twins {
+        b, order1, order2, ..
+    } = &twins;
+    let http = reqwest::Client::new();
+    let admin = |order: &RunningService, path: &str| {
+        http.post(order.url(path))
+            .header("X-Admin-Token", platform_testing::TEST_ADMIN_TOKEN)
+            .send()
+    };
+    assert_eq!(admin(order1, "/admin/relay/pause").await.unwrap().status(), 200);
+    for (i, order) in [order1, order2, order1, order2].into_iter().enumerate() {
+        assert_eq!(
+            place(&http, order, &format!("paused-{i}"), CARD_SUCCESS).await.0,
+            201
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        b.order_db
+            .scalar("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+            .await,
+        0,
+        "no relay published while paused"
+    );
+    let state: Value = http
+        .get(order2.url("/admin/relay"))
+        .header("X-Admin-Token", platform_testing::TEST_ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["paused"], true, "the other instance says so too");
+    assert_eq!(admin(order2, "/admin/relay/resume").await.unwrap().status(), 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while b
+        .order_db
+        .scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .await
+        > 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox drained after the resume"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    twins.stop().await;
+}
