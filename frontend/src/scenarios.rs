@@ -453,7 +453,7 @@ async fn run_scenario(
             // Inventory answers 429 to the next 60 releases, and 60 orders are declined (in
             // three waves of 20): each needs its reservation released. The undos go out at
             // most COMPENSATION_RATE_PER_SEC (20) a second, each retried with backoff through
-            // the 429s: the "Compensations per second" chart shows the plateau.
+            // the 429s: the "Compensations per second" chart shows them retried, then done.
             let fault = Fault {
                 remaining: Some(60),
                 retry_after_secs: Some(1),

@@ -73,6 +73,14 @@ impl Twins {
     }
 }
 
+/// An operator's GET, its JSON answer.
+async fn admin_get(http: &reqwest::Client, service: &RunningService, path: &str) -> Value {
+    let res = http
+        .get(service.url(path))
+        .header("X-Admin-Token", platform_testing::TEST_ADMIN_TOKEN);
+    res.send().await.unwrap().json().await.unwrap()
+}
+
 async fn place(http: &reqwest::Client, order: &RunningService, customer: &str, card: &str) -> (u16, String) {
     let res = http
         .post(order.url("/orders"))
@@ -219,15 +227,7 @@ async fn pausing_the_relay_through_one_instance_pauses_every_instance() {
         0,
         "no relay published while paused"
     );
-    let state: Value = http
-        .get(order2.url("/admin/relay"))
-        .header("X-Admin-Token", platform_testing::TEST_ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = admin_get(&http, order2, "/admin/relay").await;
     assert_eq!(state["paused"], true, "the other instance says so too");
     assert_eq!(admin(order2, "/admin/relay/resume").await.unwrap().status(), 200);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -243,5 +243,52 @@ async fn pausing_the_relay_through_one_instance_pauses_every_instance() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    twins.stop().await;
+}
+
+/// A fault switch is a row in the service's database: armed through one instance ("the
+/// next 3 reservations get 429"), it fires on the other, and counts down once across both.
+/// (Held in each process, the other instance ignored it.)
+#[actix_web::test]
+async fn a_fault_switch_armed_through_one_instance_fires_on_every_instance_once_per_count() {
+    let twins = Twins::start().await;
+    let (inventory1, inventory2) = (&twins.b.inventory, &twins.seconds[0]);
+    let http = reqwest::Client::new();
+    let armed = http
+        .put(inventory1.url("/admin/faults/reserve"))
+        .header("X-Admin-Token", platform_testing::TEST_ADMIN_TOKEN)
+        .json(&serde_json::json!({ "mode": "rate_limit", "remaining": 3, "retry_after_secs": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status(), 200);
+    // The other instance reads the switches again within REFRESH.
+    tokio::time::sleep(platform_service::faults::REFRESH + Duration::from_millis(100)).await;
+    let (header, credential) = platform_testing::as_service(platform_config::Component::Order);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let res = http
+            .post(inventory2.url("/reservations"))
+            .header(header, &credential)
+            .json(&serde_json::json!({
+                "order_id": uuid::Uuid::now_v7(),
+                "lines": [{ "sku": "mug", "quantity": 1 }],
+            }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [429, 429, 429, 201, 201],
+        "three 429s in all, on the other instance"
+    );
+    let left: Value = admin_get(&http, inventory1, "/admin/faults").await;
+    assert_eq!(
+        left["faults"],
+        serde_json::json!({}),
+        "the switch is spent everywhere"
+    );
     twins.stop().await;
 }

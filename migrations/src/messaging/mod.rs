@@ -102,6 +102,27 @@ CREATE INDEX redeliveries_by_age ON redeliveries (last_at);
     );
 }
 
+pub mod fault_switches {
+    crate::sql_migration!(
+        "m20261204_100005_fault_switches",
+        r#"
+-- The demo's and the tests' fault switches (shared/service/src/faults.rs), in the service's
+-- database rather than in one process: every instance of the service obeys the same
+-- switches, and "the next N calls" counts down once across all of them.
+CREATE TABLE fault_switches (
+    operation         TEXT PRIMARY KEY,
+    mode              TEXT NOT NULL CHECK (mode IN ('rate_limit', 'error', 'reject', 'delay')),
+    remaining         INTEGER CHECK (remaining >= 0),
+    delay_ms          BIGINT,
+    retry_after_secs  BIGINT,
+    set_at            TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"#,
+        "DROP TABLE fault_switches;"
+    );
+}
+
+pub use fault_switches::Migration as FaultSwitches;
 pub use outbox::Migration as Outbox;
 pub use outbox_trace_context::Migration as OutboxTraceContext;
 pub use processed_events::Migration as ProcessedEvents;

@@ -17,7 +17,7 @@ use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, MultiPart},
 };
-use platform_http::Faults;
+use platform_service::faults::Faults;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, raw_sql};
 use uuid::Uuid;
 

@@ -8,7 +8,8 @@ use platform_contracts::inventory::{
     SettleResponse, Shortage,
 };
 use platform_db::reads::Tolerant;
-use platform_http::{Admin, ApiError, Caller, Faults, IdempotencyKey, OrderOnly};
+use platform_http::{Admin, ApiError, Caller, IdempotencyKey, OrderOnly};
+use platform_service::faults::Faults;
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
 use utoipa::OpenApi;

@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, web};
 use platform_contracts::payment::{Account, AuthorizeRequest, Payment, PaymentStatus, TestCard};
 use platform_db::reads::Tolerant;
-use platform_http::{ApiError, Caller, Faults, OrderOnly, Reader};
+use platform_http::{ApiError, Caller, OrderOnly, Reader};
+use platform_service::faults::Faults;
 use platform_telemetry::CorrelationId;
 use sea_orm::DatabaseConnection;
 use utoipa::OpenApi;

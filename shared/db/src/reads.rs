@@ -263,6 +263,10 @@ impl Reads {
                 false
             }
         };
+        // A cut-off that arrived while this measurement ran wins over its result (found by
+        // the browser test of the "replica down" scenario: a measurement started just
+        // before the switch marked the replica usable again right after it).
+        let usable = usable && now_ms() >= self.health.cut_off_until_ms.load(Ordering::Relaxed);
         let was = self.health.usable.swap(usable, Ordering::Relaxed);
         metrics::gauge!("db_replica_usable").set(if usable { 1.0 } else { 0.0 });
         if was != usable {

@@ -3,8 +3,9 @@
 
 use actix_web::web;
 use platform_broker::Broker;
-use platform_http::{Application, Faults};
+use platform_http::Application;
 use platform_service::Infra;
+use platform_service::faults::Faults;
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -72,7 +73,7 @@ impl Subscriber {
         tuning: &Tuning,
         handler: impl Handler,
     ) -> Self {
-        let faults = Faults::default();
+        let faults = Faults::new(infra.db.clone());
         let spec = ConsumerSpec::new(service, "order-events", bindings.to_vec(), tuning);
         let subscription = subscribe(
             spec,

@@ -5,6 +5,7 @@
 //! Shutdown (SIGTERM): stop accepting, drain in-flight requests, then close the broker
 //! connection and the database pool, in that order.
 
+pub mod faults;
 pub mod periodic;
 
 use actix::Addr;

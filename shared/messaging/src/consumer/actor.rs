@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix::{Actor, AsyncContext, Context, Handler as ActixHandler, Message, Supervised, WrapFuture};
 use platform_broker::Broker;
 use platform_contracts::ops::ReaderMode;
-use platform_http::Faults;
+use platform_service::faults::Faults;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 

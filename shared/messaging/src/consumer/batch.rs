@@ -19,7 +19,7 @@ impl Inner {
         // Only plain first deliveries of well-formed envelopes share a transaction. The
         // rest go the single path: a redelivery is counted first (crash-loop guard), a
         // malformed message is dead-lettered, and an armed fault switch must fire per event.
-        let faulted = self.faults.list().contains_key("consume");
+        let faulted = self.faults.armed("consume").await;
         let (mut batch, mut single) = (Vec::new(), Vec::new());
         for delivery in deliveries {
             match Envelope::from_bytes(&delivery.data) {
