@@ -117,6 +117,17 @@ async fn a_post_without_a_valid_csrf_token_is_refused_with_403() {
             ],
         ),
         ("/ops/login", vec![("token", "guess")]),
+        // A forged sign-in would sign the victim's browser in as the attacker.
+        (
+            "/signin",
+            vec![
+                ("customer_id", "mallory"),
+                ("password", "mallory's password"),
+                ("action", "sign_in"),
+            ],
+        ),
+        ("/signin/demo", vec![]),
+        ("/signout", vec![]),
     ] {
         // No token at all.
         let res = client
