@@ -33,12 +33,17 @@ def main(run_dir):
         f"{verdict['invariant_failures']} invariants violated."
     )
     print()
-    print("| Fault | Down for | Failed attempts | 202s | Failure window | Time to recover | Late failures | Note |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| Fault | Down for | Failed attempts (503 / other 5xx / no answer) | 202s | Failure window "
+        "| Time to recover | First success after the fault's start | Late failures | Note |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for f in verdict["faults"]:
+        kinds = f"{f.get('http_503', '-')} / {f.get('http_5xx_other', '-')} / {f.get('transport', '-')}"
         print(
-            f"| {f['fault']} | {secs(f['duration_ms'])} | {f['failed_attempts']} | {f.get('accepted', '-')} | "
-            f"{secs(f['window_ms'])} | {secs(f['recover_ms'])} | {f.get('stragglers', '-')} | {f.get('note') or ''} |"
+            f"| {f['fault']} | {secs(f['duration_ms'])} | {f['failed_attempts']} ({kinds}) | {f.get('accepted', '-')} | "
+            f"{secs(f['window_ms'])} | {secs(f['recover_ms'])} | {secs(f.get('first_success_ms'))} | "
+            f"{f.get('stragglers', '-')} | {f.get('note') or ''} |"
         )
     findings = verdict.get("findings", [])
     if findings:

@@ -30,6 +30,7 @@ use crate::{
     backend::{Backend, BadAnswer, Page, Reply},
     charts::{self, Drawn},
     session,
+    topology::{self, Reading, Topology},
     views::{self, redirect, render_form, time},
 };
 
@@ -159,6 +160,8 @@ struct OpsPage {
     restock_key: String,
     /// The last 15 minutes, from Prometheus.
     charts: Vec<Drawn>,
+    /// PostgreSQL's primary, RabbitMQ's nodes, the instances behind HAProxy (topology.html).
+    topology: Topology,
 }
 
 const CONSUMING: [Component; 4] = [
@@ -225,18 +228,21 @@ async fn ops(
     req: HttpRequest,
     backend: web::Data<Backend>,
     chart_source: web::Data<charts::Source>,
+    topology_source: web::Data<topology::Source>,
     correlation: CorrelationId,
     flash: web::Query<Flash>,
 ) -> Page {
     let token = session::admin_token(&req);
     let t = token.as_deref();
     let corr = &correlation;
-    let (queues, alerts, outbox, backpressure, integrity) = tokio::join!(
+    // The topology's sources are read alongside the first calls (each within a second).
+    let (queues, alerts, outbox, backpressure, integrity, topology) = tokio::join!(
         backend.get(Component::Order, QUEUES_PATH, corr),
         backend.get(Component::Order, ALERTS_PATH, corr),
         backend.get(Component::Order, OUTBOX_PATH, corr),
         backend.get(Component::Analytics, BACKPRESSURE_PATH, corr),
         backend.get(Component::Order, INTEGRITY_PATH, corr),
+        topology_source.read(),
     );
     let (in_flight, parked, relay) = tokio::join!(
         admin_get(&backend, Component::Order, "/admin/orders/in-flight", corr, t),
@@ -304,6 +310,7 @@ async fn ops(
     let (csrf, new_cookie) = session::csrf_token(&req);
     let page = OpsPage {
         charts,
+        topology,
         csrf,
         signed_in,
         flash: flash.done.clone().unwrap_or_default(),

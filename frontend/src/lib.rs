@@ -12,6 +12,7 @@
 //! - `analytics.rs`: the projection's figures and their freshness.
 //! - `control_room.rs`: the ops control room, with the operator's sign-in and actions.
 //! - `scenarios.rs`: the scenarios page and its one-click demonstrations.
+//! - `topology.rs`: the ops page's topology: PostgreSQL primary, RabbitMQ nodes, instances.
 
 mod analytics;
 mod backend;
@@ -24,6 +25,7 @@ mod security;
 mod session;
 mod shop;
 mod sign_in;
+pub mod topology;
 mod views;
 
 use platform_config::{Component, ConfigError, ServerSettings};
@@ -37,6 +39,9 @@ pub struct Settings {
     /// Prometheus, for the live charts of the ops and analytics pages (`PROMETHEUS_URL`;
     /// default: the one `./dev` runs).
     pub prometheus_url: String,
+    /// Where the ops page's topology comes from (`HAPROXY_STATS_URL`, `PATRONI_URLS`,
+    /// `RABBITMQ_MANAGEMENT_URL`, the vhost of `AMQP_URL`); the default reads none of them.
+    pub topology: topology::Config,
 }
 
 impl Settings {
@@ -45,6 +50,7 @@ impl Settings {
             server: ServerSettings::from_env(Component::Frontend)?,
             services: Component::SERVICES.iter().map(|c| (*c, c.base_url())).collect(),
             prometheus_url: platform_config::string("PROMETHEUS_URL", "http://127.0.0.1:55690"),
+            topology: topology::Config::from_env()?,
         })
     }
 }
@@ -53,17 +59,20 @@ impl Settings {
 pub fn build(settings: Settings) -> anyhow::Result<Application> {
     let backend = backend::Backend::new(settings.services.clone());
     let charts = charts::Source::new(settings.prometheus_url.clone());
+    let topology = topology::Source::new(settings.topology.clone());
     // The storefront is ready when it can serve pages; the backends' readiness is shown
     // on the status page rather than folded into its own, so one slow backend does not take
     // the whole demo out of rotation.
     let app = platform_http::serve(&settings.server, vec![], move |cfg| {
         let backend = backend.clone();
         let charts = charts.clone();
+        let topology = topology.clone();
         // Every page, script and answer of the storefront carries its security headers.
         cfg.service(
             actix_web::web::scope("")
                 .wrap(security::headers())
                 .app_data(actix_web::web::Data::new(charts.clone()))
+                .app_data(actix_web::web::Data::new(topology.clone()))
                 .configure(move |cfg| {
                     shop::routes(cfg, backend.clone());
                     mailbox::routes(cfg);

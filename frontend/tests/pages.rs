@@ -31,6 +31,8 @@ async fn storefront_with_inventory() -> (RunningService, RunningService, TestDat
             services,
             // Nothing listens there: the charts say Prometheus does not answer.
             prometheus_url: "http://127.0.0.1:9".into(),
+            // No HAProxy, Patroni or management API: the single-node wording, nothing read.
+            topology: storefront::topology::Config::default(),
         })
         .unwrap(),
     );

@@ -613,3 +613,50 @@ async fn events_that_arrive_together_share_a_transaction_and_a_bad_one_spoils_no
     );
     c.stop().await;
 }
+
+/// The HA stack's queues (`BROKER_QUEUE_TYPE=quorum`): every consumer queue, its retry queues
+/// and its dead-letter queue are quorum queues, a retried event travels through the retry
+/// queue's TTL and back into the main queue (dead-lettered at least once, not at most once), and
+/// the order fans out once everywhere. (A broker holding classic queues of the same names would
+/// refuse these declarations: a queue's type is fixed when it is created.)
+#[actix_web::test]
+async fn with_quorum_queues_the_fan_out_and_its_retries_reach_every_service_once() {
+    let c = Checkout::start_with(Knobs {
+        queue_type: platform_messaging::topology::QueueType::Quorum,
+        ..Knobs::default()
+    })
+    .await;
+    let management =
+        platform_messaging::management::Management::new(&platform_testing::management_url()).unwrap();
+    let queues = management
+        .get(&format!("api/queues/{}", c.vhost.name))
+        .await
+        .unwrap();
+    let queues = queues.as_array().unwrap();
+    assert!(
+        queues.len() >= 4 * 3,
+        "main, retry and dead-letter queues of four consumers: {queues:#?}"
+    );
+    for q in queues {
+        assert_eq!(q["type"], "quorum", "{}", q["name"]);
+        if q["name"].as_str().unwrap().contains(".retry.") {
+            assert_eq!(q["arguments"]["x-dead-letter-strategy"], "at-least-once", "{q:#}");
+        }
+    }
+
+    // The email consumer fails twice (transient): the event waits out two retry queues.
+    c.fault(&c.email, "consume", json!({ "mode": "error", "remaining": 2 }))
+        .await;
+    let order = place_with_correlation(&c, "quorum-corr", &order_body("quinn", "mug", 1, CARD_SUCCESS)).await;
+    let id = order["id"].as_str().unwrap().to_string();
+    assert_fanned_out(&c, &id, "quorum-corr", 1, 1800).await;
+    assert_eq!(
+        Checkout::count(
+            &c.email_db,
+            &format!("SELECT count(*) FROM emails WHERE order_id = '{id}'")
+        )
+        .await,
+        1
+    );
+    c.stop().await;
+}

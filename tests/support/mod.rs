@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use platform_config::Component;
-use platform_messaging::Tuning;
+use platform_messaging::{Tuning, topology::QueueType};
 use platform_testing::{
     RunningService, TEST_ADMIN_TOKEN, TestDatabase, TestVhost, customer_token, free_port, service_settings,
     spawn,
@@ -47,6 +47,8 @@ pub struct Knobs {
     pub checkout_max_in_flight: usize,
     pub backpressure_max_depth: u64,
     pub reservation_ttl: Duration,
+    /// The consumers' queues: classic (the single-node stack) or quorum (the HA stack).
+    pub queue_type: QueueType,
 }
 
 impl Default for Knobs {
@@ -60,6 +62,7 @@ impl Default for Knobs {
             checkout_max_in_flight: 256,
             backpressure_max_depth: 500,
             reservation_ttl: Duration::from_secs(15 * 60),
+            queue_type: QueueType::Classic,
         }
     }
 }
@@ -137,11 +140,15 @@ impl Backends {
             mail_dir.to_path_buf(),
         );
         email_settings.send_interval = Duration::from_millis(100);
-        email_settings.consumer = Tuning::quick();
+        let tuning = Tuning {
+            queue_type: knobs.queue_type,
+            ..Tuning::quick()
+        };
+        email_settings.consumer = tuning.clone();
         let email = spawn(email_service::build(email_settings).await.expect("email builds"));
         let analytics = spawn(
             analytics_service::build(analytics_service::Settings {
-                consumer: Tuning::quick(),
+                consumer: tuning.clone(),
                 backpressure: analytics_service::backpressure::Policy {
                     max_depth: knobs.backpressure_max_depth,
                     ..Default::default()
@@ -158,7 +165,7 @@ impl Backends {
         );
         let inventory = spawn(
             inventory_service::build(inventory_service::Settings {
-                consumer: Tuning::quick(),
+                consumer: tuning.clone(),
                 reservation_ttl: knobs.reservation_ttl,
                 sweep_interval: Duration::from_millis(200),
                 order_url: format!("http://127.0.0.1:{order_port}"),
@@ -174,7 +181,7 @@ impl Backends {
         let mut payment_settings =
             payment_service::Settings::new(service_settings(Component::Payment, payment_db, vhost));
         payment_settings.provider_slow = knobs.provider_slow;
-        payment_settings.consumer = Tuning::quick();
+        payment_settings.consumer = tuning;
         let payment = spawn(
             payment_service::build(payment_settings)
                 .await

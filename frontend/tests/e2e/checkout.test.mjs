@@ -124,6 +124,22 @@ test('the ops page shows the live integrity check: nothing lost, nothing duplica
   await page.screenshot({ path: join(ARTIFACTS, 'ops-integrity.png'), fullPage: true });
 });
 
+test('the ops page shows the topology: the single-node stack, and its RabbitMQ node up', async () => {
+  const page = await operatorPage();
+  await page.goto(`${BASE}/ops`);
+  // No HAPROXY_STATS_URL or PATRONI_URLS in ./dev's stack: the panel says which stack it is.
+  assert.match(await page.textContent('#topology-mode'), /single-node stack/);
+  // The nodes come from RabbitMQ's management API (RABBITMQ_MANAGEMENT_URL).
+  const up = page.locator('#topology-rabbitmq tr[data-running="true"]');
+  assert.ok(await up.count() >= 1, `a RabbitMQ node is up: ${await page.textContent('#topology')}`);
+  const node = up.first().locator('td');
+  // An Erlang node name: ./dev's is platform-dev@localhost, the HA stack's rabbitN@...
+  assert.match(await node.nth(0).textContent(), /^\S+@\S+$/, 'a RabbitMQ node name');
+  assert.equal((await node.nth(1).textContent()).trim(), 'up');
+  await page.locator('#topology').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(ARTIFACTS, 'ops-topology.png'), fullPage: true });
+});
+
 test('every page reads well on a desktop and on a phone (screenshots of each)', async () => {
   // An order to show: the order page and the journey picture need one.
   const buyer = await newPage();

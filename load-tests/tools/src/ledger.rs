@@ -211,6 +211,16 @@ pub struct FaultWindow {
     /// Failed attempts after success had resumed (e.g. a key whose first request the fault
     /// cut off, answered 409 in flight until its grace period ends).
     pub stragglers: usize,
+    /// The failed attempts by kind: answered 503 (a refusal the client may retry: no
+    /// instance ready, the database or a dependency unavailable), another 5xx (a crash
+    /// mid-request, HAProxy's 502), and no answer at all (connection refused or cut, timeout).
+    pub http_503: usize,
+    pub http_5xx_other: usize,
+    pub transport: usize,
+    /// From the fault's start to the first definitive answer to an attempt sent after it:
+    /// how long after the fault a checkout works again (the drill's "time to first success";
+    /// near zero for a fault the critical path does not feel).
+    pub first_success_ms: Option<i64>,
     pub note: Option<String>,
 }
 
@@ -231,6 +241,8 @@ pub fn fault_windows(ledger: &Ledger, faults: &[Fault]) -> Vec<FaultWindow> {
                 .find(|a| a.succeeded() && a.ts >= f.end_ms)
                 .map(|a| a.ts);
             let failed: Vec<i64> = during.iter().filter(|a| a.failed()).map(|a| a.ts).collect();
+            let failed_with =
+                |pred: &dyn Fn(u64) -> bool| during.iter().filter(|a| a.failed() && pred(a.status)).count();
             let before: Vec<i64> = failed
                 .iter()
                 .copied()
@@ -244,6 +256,15 @@ pub fn fault_windows(ledger: &Ledger, faults: &[Fault]) -> Vec<FaultWindow> {
                 window_ms: before.first().zip(before.last()).map(|(a, b)| b - a),
                 recover_ms: resumed.map(|r| r - f.end_ms),
                 stragglers: failed.len() - before.len(),
+                http_503: failed_with(&|s| s == 503),
+                http_5xx_other: failed_with(&|s| s >= 500 && s != 503),
+                transport: failed_with(&|s| s == 0),
+                first_success_ms: attempts
+                    .iter()
+                    .filter(|a| a.sent_ms >= f.start_ms && a.succeeded())
+                    .map(|a| a.ts)
+                    .min()
+                    .map(|ts| ts - f.start_ms),
                 note: f.note.clone().filter(|n| !n.is_empty()),
             }
         })
@@ -810,7 +831,8 @@ pub fn to_json(verdict: &Verdict, windows: &[FaultWindow], invariant_failures: u
         "faults": windows.iter().map(|w| json!({
             "fault": w.name, "duration_ms": w.duration_ms, "failed_attempts": w.failed_attempts,
             "accepted": w.accepted, "window_ms": w.window_ms, "recover_ms": w.recover_ms,
-            "stragglers": w.stragglers, "note": w.note,
+            "stragglers": w.stragglers, "http_503": w.http_503, "http_5xx_other": w.http_5xx_other,
+            "transport": w.transport, "first_success_ms": w.first_success_ms, "note": w.note,
         })).collect::<Vec<_>>(),
     })
 }
@@ -849,6 +871,10 @@ mod tests {
         assert_eq!(w[0].window_ms, Some(4_000));
         assert_eq!(w[0].recover_ms, Some(4_000));
         assert_eq!(w[0].stragglers, 1);
+        // 0 (transport), 503, 500 and the straggler's 409 (neither a 5xx nor transport).
+        assert_eq!((w[0].transport, w[0].http_503, w[0].http_5xx_other), (1, 1, 1));
+        // Sent at 3,990 (after the start at 1,500), answered 201 at 4,000.
+        assert_eq!(w[0].first_success_ms, Some(2_500));
         assert_eq!(w[1].failed_attempts, 1);
         assert_eq!(w[1].window_ms, Some(0));
         assert_eq!(w[1].recover_ms, None);

@@ -9,11 +9,20 @@
 //!            poison, or out of retries ──▶ inventory.order-events.dlq  (listed, replayable)
 //! ```
 //!
-//! Main queues are classic durable queues: the broker reports the timestamp of the message
-//! at their head, which is how the queue monitor knows the *oldest message's age* even while
-//! the consumers are stopped (quorum queues do not report it). A message that crashes its
-//! consumer before it can be acknowledged is still bounded: the consumer counts
-//! redeliveries (see `consumer/routing.rs`) and dead-letters it after [`DELIVERY_LIMIT`].
+//! The queues' type comes from configuration ([`QueueType`], `BROKER_QUEUE_TYPE`):
+//!
+//! - **classic** (the single-node stack): durable queues on the one node. The broker reports
+//!   the timestamp of the message at their head, which is how the queue monitor knows the
+//!   *oldest message's age* even while the consumers are stopped.
+//! - **quorum** (the HA stack, `./dev up --ha`): each queue is a Raft group replicated to
+//!   every node of the cluster; a message is confirmed to the publisher only once a majority
+//!   has it, so killing the node that leads the queue loses nothing that was confirmed, and a
+//!   follower takes over. The price: more disk and network per message, and the management
+//!   API gives no head-message timestamp (the oldest age shows as unknown, docs/ha.md).
+//!
+//! A message that crashes its consumer before it can be acknowledged is still bounded: the
+//! consumer counts redeliveries (see `consumer/routing.rs`) and dead-letters it after
+//! [`DELIVERY_LIMIT`].
 
 use std::time::Duration;
 
@@ -28,6 +37,53 @@ use platform_contracts::EXCHANGE;
 /// consumer dead-letters it.
 pub const DELIVERY_LIMIT: i32 = 5;
 
+/// How the consumers' queues are replicated (`BROKER_QUEUE_TYPE`: `classic` or `quorum`).
+/// A queue's type is fixed when it is created: a broker that already holds a classic queue
+/// of the same name refuses the quorum declaration (PRECONDITION_FAILED), so a stack is
+/// either one or the other from its first start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueType {
+    #[default]
+    Classic,
+    Quorum,
+}
+
+impl std::str::FromStr for QueueType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "classic" => Ok(Self::Classic),
+            "quorum" => Ok(Self::Quorum),
+            other => Err(format!("expected classic or quorum, not {other:?}")),
+        }
+    }
+}
+
+impl QueueType {
+    /// The arguments every queue of this type is declared with, before its own.
+    fn arguments(self) -> Vec<(&'static str, AMQPValue)> {
+        match self {
+            Self::Classic => Vec::new(),
+            Self::Quorum => vec![("x-queue-type", text("quorum"))],
+        }
+    }
+
+    /// For a queue that dead-letters into another (a retry queue's expired messages go back
+    /// to the main queue). A quorum queue dead-letters *at most once* unless told otherwise:
+    /// a message expiring while the target's leader is being elected would be dropped, i.e. a
+    /// retried event lost in a failover. At-least-once dead-lettering keeps it until the
+    /// target confirms it (RabbitMQ requires reject-publish overflow for that).
+    fn dead_lettering(self) -> Vec<(&'static str, AMQPValue)> {
+        match self {
+            Self::Classic => Vec::new(),
+            Self::Quorum => vec![
+                ("x-dead-letter-strategy", text("at-least-once")),
+                ("x-overflow", text("reject-publish")),
+            ],
+        }
+    }
+}
+
 pub fn retry_queue(queue: &str, level: usize) -> String {
     format!("{queue}.retry.{}", level + 1)
 }
@@ -36,10 +92,10 @@ pub fn dead_letter_queue(queue: &str) -> String {
     format!("{queue}.dlq")
 }
 
-fn args(pairs: &[(&str, AMQPValue)]) -> FieldTable {
+fn args(pairs: impl IntoIterator<Item = (&'static str, AMQPValue)>) -> FieldTable {
     let mut table = FieldTable::default();
     for (k, v) in pairs {
-        table.insert((*k).into(), v.clone());
+        table.insert(k.into(), v);
     }
     table
 }
@@ -68,6 +124,7 @@ pub async fn declare_queue(
     queue: &str,
     bindings: &[&str],
     retry_delays: &[Duration],
+    queue_type: QueueType,
 ) -> lapin::Result<()> {
     declare_exchange(channel).await?;
     let durable = QueueDeclareOptions {
@@ -76,16 +133,22 @@ pub async fn declare_queue(
     };
     let dlq = dead_letter_queue(queue);
     channel
-        .queue_declare(dlq.as_str().into(), durable, FieldTable::default())
+        .queue_declare(dlq.as_str().into(), durable, args(queue_type.arguments()))
         .await?;
     channel
         .queue_declare(
             queue.into(),
             durable,
-            args(&[
-                ("x-dead-letter-exchange", text("")),
-                ("x-dead-letter-routing-key", text(&dlq)),
-            ]),
+            args(
+                queue_type
+                    .arguments()
+                    .into_iter()
+                    .chain(queue_type.dead_lettering())
+                    .chain([
+                        ("x-dead-letter-exchange", text("")),
+                        ("x-dead-letter-routing-key", text(&dlq)),
+                    ]),
+            ),
         )
         .await?;
     for key in bindings {
@@ -106,11 +169,17 @@ pub async fn declare_queue(
             .queue_declare(
                 retry_queue(queue, level).as_str().into(),
                 durable,
-                args(&[
-                    ("x-message-ttl", AMQPValue::LongLongInt(delay.as_millis() as i64)),
-                    ("x-dead-letter-exchange", text("")),
-                    ("x-dead-letter-routing-key", text(queue)),
-                ]),
+                args(
+                    queue_type
+                        .arguments()
+                        .into_iter()
+                        .chain(queue_type.dead_lettering())
+                        .chain([
+                            ("x-message-ttl", AMQPValue::LongLongInt(delay.as_millis() as i64)),
+                            ("x-dead-letter-exchange", text("")),
+                            ("x-dead-letter-routing-key", text(queue)),
+                        ]),
+                ),
             )
             .await?;
     }

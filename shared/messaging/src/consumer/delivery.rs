@@ -58,6 +58,7 @@ impl Inner {
             &self.spec.queue,
             &self.spec.bindings,
             &self.spec.retry_delays,
+            self.spec.queue_type,
         )
         .await?;
         // Confirms on this channel: a message is re-published to a retry or dead-letter

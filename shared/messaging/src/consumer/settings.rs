@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::topology::QueueType;
+
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
     /// Name recorded in `processed_events` and logs, e.g. `inventory`.
@@ -19,6 +21,8 @@ pub struct ConsumerSpec {
     pub max_retries: u32,
     /// Delay before each retry level (the last one repeats).
     pub retry_delays: Vec<Duration>,
+    /// Classic or quorum queues (`topology::QueueType`).
+    pub queue_type: QueueType,
 }
 
 impl ConsumerSpec {
@@ -30,6 +34,7 @@ impl ConsumerSpec {
             prefetch: tuning.prefetch,
             max_retries: tuning.max_retries,
             retry_delays: tuning.retry_delays.clone(),
+            queue_type: tuning.queue_type,
         }
     }
 }
@@ -47,6 +52,9 @@ pub struct Tuning {
     pub processed_retention: Duration,
     /// How often records past it are deleted. `PROCESSED_EVENTS_PURGE_INTERVAL_SECS`.
     pub purge_interval: Duration,
+    /// `BROKER_QUEUE_TYPE`: `classic` (default, the single-node stack) or `quorum` (the HA
+    /// stack: queues replicated across the broker's nodes, see `topology.rs`).
+    pub queue_type: QueueType,
 }
 
 impl Default for Tuning {
@@ -61,6 +69,7 @@ impl Default for Tuning {
             ],
             processed_retention: Duration::from_secs(7 * 24 * 3600),
             purge_interval: Duration::from_secs(3600),
+            queue_type: QueueType::Classic,
         }
     }
 }
@@ -100,6 +109,7 @@ impl Tuning {
                 "PROCESSED_EVENTS_PURGE_INTERVAL_SECS",
                 d.purge_interval.as_secs(),
             )?),
+            queue_type: platform_config::parse("BROKER_QUEUE_TYPE", d.queue_type)?,
         })
     }
 
