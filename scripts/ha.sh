@@ -719,17 +719,30 @@ ha_status() {
   done
 }
 
-# The idle CPU of the whole HA stack: every process ./dev started, over a quiet minute.
-ha_idle_cpu() { # seconds
-  local secs=${1:-30} pids before after hz
+# ./dev idle-cpu [seconds]: the CPU every process ./dev started uses while nothing is asked of
+# it (either stack): what the topology costs before the first checkout.
+cmd_idle_cpu() { # seconds
+  local secs=${1:-30} roots before after hz n
   hz=$(getconf CLK_TCK)
-  pids=$(cat "$PID_DIR"/*.pid 2>/dev/null | tr '\n' ' ')
-  # Every process of each started process group (Patroni's PostgreSQL, RabbitMQ's Erlang).
-  cpu_ticks() { local p c t=0; for p in $pids; do for c in $(pgrep -g "$p" 2>/dev/null); do t=$((t + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0))); done; done; echo "$t"; }
+  # The processes ./dev started (pid files) and every PostgreSQL under .dev (Patroni starts
+  # its server detached, in a process group of its own), with all their descendants.
+  roots=$(cat "$PID_DIR"/*.pid 2>/dev/null; find "$DEV_DIR" -name postmaster.pid -exec head -n 1 {} \; 2>/dev/null)
+  stack_pids() {
+    ps -e -o pid=,ppid= | awk -v roots="$(echo $roots)" '
+      BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
+      { parent[$1] = $2 }
+      END { for (p in parent) { q = p; while (q > 1) { if (q in keep) { print p; break } q = parent[q] } } }'
+  }
+  cpu_ticks() {
+    local p t=0
+    for p in $(stack_pids); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+    echo "$t"
+  }
+  n=$(stack_pids | wc -l)
   before=$(cpu_ticks)
   sleep "$secs"
   after=$(cpu_ticks)
-  awk -v d=$((after - before)) -v hz="$hz" -v s="$secs" 'BEGIN { printf "idle CPU of the HA stack: %.1f%% of one core (%d s)\n", 100 * d / hz / s, s }'
+  awk -v d=$((after - before)) -v hz="$hz" -v s="$secs" -v n="$n" 'BEGIN { printf "idle CPU of the %d processes ./dev started: %.1f%% of one core (over %d s)\n", n, 100 * d / hz / s, s }'
 }
 
 # ---------------------------------------------------------------------------------------

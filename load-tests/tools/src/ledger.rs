@@ -791,21 +791,26 @@ pub fn print_windows(windows: &[FaultWindow]) {
     let secs = |ms: Option<i64>| ms.map_or("-".to_string(), |v| format!("{:.2} s", v as f64 / 1000.0));
     println!(
         "Faults (window: first failed attempt to the last before success resumed; \
-         recover: fault end to the first definitive answer; late: failures after that):"
+         recover: fault end to the first definitive answer; 1st ok: fault start to the first \
+         success of an attempt sent after it; late: failures after success resumed):"
     );
     println!(
-        "  {:<18} {:>8} {:>7} {:>5} {:>9} {:>9} {:>5}  note",
-        "fault", "down", "failed", "202s", "window", "recover", "late"
+        "  {:<24} {:>8} {:>7} {:>5} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>5}  note",
+        "fault", "down", "failed", "503", "5xx", "conn", "202s", "window", "recover", "1st ok", "late"
     );
     for w in windows {
         println!(
-            "  {:<18} {:>8} {:>7} {:>5} {:>9} {:>9} {:>5}  {}",
+            "  {:<24} {:>8} {:>7} {:>5} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>5}  {}",
             w.name,
             secs(Some(w.duration_ms)),
             w.failed_attempts,
+            w.http_503,
+            w.http_5xx_other,
+            w.transport,
             w.accepted,
             secs(w.window_ms),
             secs(w.recover_ms),
+            secs(w.first_success_ms),
             w.stragglers,
             w.note.as_deref().unwrap_or("")
         );
