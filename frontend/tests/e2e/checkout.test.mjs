@@ -127,8 +127,22 @@ test('the ops page shows the live integrity check: nothing lost, nothing duplica
 test('the ops page shows the topology: the single-node stack, and its RabbitMQ node up', async () => {
   const page = await operatorPage();
   await page.goto(`${BASE}/ops`);
-  // No HAPROXY_STATS_URL or PATRONI_URLS in ./dev's stack: the panel says which stack it is.
-  assert.match(await page.textContent('#topology-mode'), /single-node stack/);
+  // The panel says which stack it is: ./dev up sets no HAPROXY_STATS_URL or PATRONI_URLS;
+  // ./dev up --ha does, and then it shows what Patroni and HAProxy see.
+  const mode = await page.textContent('#topology-mode');
+  if (/single-node stack/.test(mode)) {
+    assert.equal(await page.locator('#topology-postgres').count(), 0, 'no Patroni table on the single-node stack');
+  } else {
+    assert.match(mode, /HA stack/);
+    // One primary among the PostgreSQL nodes, every other node a replica.
+    const leaders = page.locator('#topology-postgres tr[data-role="leader"]');
+    assert.equal(await leaders.count(), 1, `one primary: ${await page.textContent('#topology-primary')}`);
+    // Two instances of every service, each ready as HAProxy sees it.
+    for (const service of ['order', 'inventory', 'payment', 'email', 'analytics', 'frontend']) {
+      const ready = page.locator(`#topology-instances tr[data-backend="${service}"][data-ready="true"]`);
+      assert.equal(await ready.count(), 2, `two ready instances of ${service}`);
+    }
+  }
   // The nodes come from RabbitMQ's management API (RABBITMQ_MANAGEMENT_URL).
   const up = page.locator('#topology-rabbitmq tr[data-running="true"]');
   assert.ok(await up.count() >= 1, `a RabbitMQ node is up: ${await page.textContent('#topology')}`);
