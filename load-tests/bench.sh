@@ -221,28 +221,31 @@ measure_ceilings() { # results-dir
     "$TARGET_DIR/release/relay-bench" 20000 | tee "$dir/relay-bench.txt"
 }
 
-cmd_load() { # scenario [run-k6 args...]
-  local scenario=${1:-} stamp results name k6_rc=0 check_rc=0 started_at elapsed prefix=
-  [[ -n $scenario ]] || die "usage: ./dev load <scenario> [--rate N] [--duration D] [k6 args] (scenarios: $(ls "$REPO_ROOT/load-tests/k6" | sed 's/\.js$//' | paste -sd ' ' -))"
-  shift
-  [[ -f $REPO_ROOT/load-tests/k6/$scenario.js ]] || die "no scenario $scenario in load-tests/k6"
-  stamp=$(date -u +%Y%m%dT%H%M%SZ)
-  results=$REPO_ROOT/load-tests/results/$stamp-$scenario
-  mkdir -p "$results"
-  if [[ $READ_REPLICA == off ]]; then prefix="READ_REPLICA=off "; fi
-  echo "$prefix./dev load $scenario $*" >"$results/command.txt"
+# The machine a run's figures come from, in one line (each run's machine.txt).
+machine_summary() {
   printf '%s; %s cores; %s RAM; %s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)" "$(nproc)" \
-    "$(free -h | awk '/^Mem:/ {print $2}')" "$(uname -sr)" >"$results/machine.txt"
+    "$(free -h | awk '/^Mem:/ {print $2}')" "$(uname -sr)"
+}
 
+# The infrastructure up and every service restarted from one build (release or debug), so
+# that a run's figures all come from the same binaries.
+platform_from_one_build() { # release|debug
+  local name
   infra_up
-  # Figures come from release builds: every service is restarted from one.
   stop_services
-  build_services --release
+  if [[ $1 == release ]]; then build_services --release; else build_services; fi
   ensure_admin_token
-  for name in "${SERVICES[@]}"; do start_service "$name" release; done
+  for name in "${SERVICES[@]}"; do start_service "$name" "$1"; done
   wait_until_ready
+}
 
-  measure_ceilings "$results"
+# One k6 run on the running platform with everything measured around it: data size, the
+# services' metrics and every process's CPU and memory before and after, k6's own CPU, the
+# standby's lag, pg_stat_statements. ./dev load and ./dev load slo (its cost run) use it;
+# report() turns the directory into report.md. Returns k6's exit code.
+measured_run() { # results-dir scenario [run-k6 args...]
+  local results=$1 scenario=$2 started_at elapsed k6_rc=0
+  shift 2
   data_size >"$results/data-before.txt"
   scrape_metrics "$results" before
   usage_snapshot >"$results/usage-before.txt"
@@ -272,11 +275,37 @@ cmd_load() { # scenario [run-k6 args...]
   # Stopped after the figures above, so the sampler's own processes are not counted as k6.
   replica_lag_stop
 
-  CHECKER_PROFILE=release check_invariants 120 | tee "$results/invariants.txt" || check_rc=$?
   statements_report >"$results/statements.txt"
   scrape_metrics "$results" after
-  python3 "$REPO_ROOT/scripts/load-report.py" "$results" >/dev/null
-  replica_report "$results" || warn "the read replica's section of the report failed"
-  info "report: $results/report.md"
+  return "$k6_rc"
+}
+
+# report.md of a measured run (and the standby's section).
+report() { # results-dir
+  python3 "$REPO_ROOT/scripts/load-report.py" "$1" >/dev/null
+  replica_report "$1" || warn "the read replica's section of the report failed"
+  info "report: $1/report.md"
+}
+
+cmd_load() { # scenario [run-k6 args...]
+  local scenario=${1:-} stamp results name k6_rc=0 check_rc=0 prefix=
+  if [[ $scenario == slo ]]; then shift; cmd_load_slo "$@"; return; fi
+  [[ -n $scenario ]] || die "usage: ./dev load <scenario> [--rate N] [--duration D] [k6 args] (scenarios: $(ls "$REPO_ROOT/load-tests/k6" | sed 's/\.js$//' | paste -sd ' ' -))"
+  shift
+  [[ -f $REPO_ROOT/load-tests/k6/$scenario.js ]] || die "no scenario $scenario in load-tests/k6"
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  results=$REPO_ROOT/load-tests/results/$stamp-$scenario
+  mkdir -p "$results"
+  if [[ $READ_REPLICA == off ]]; then prefix="READ_REPLICA=off "; fi
+  echo "$prefix./dev load $scenario $*" >"$results/command.txt"
+  machine_summary >"$results/machine.txt"
+
+  # Figures come from release builds.
+  platform_from_one_build release
+
+  measure_ceilings "$results"
+  measured_run "$results" "$scenario" "$@" || k6_rc=$?
+  CHECKER_PROFILE=release check_invariants 120 | tee "$results/invariants.txt" || check_rc=$?
+  report "$results"
   ((k6_rc == 0 && check_rc == 0)) || die "load run failed (k6 exit $k6_rc, invariant checker exit $check_rc)"
 }

@@ -928,8 +928,7 @@ cmd_drill() {
   [[ -n ${DRILL_RESULTS:-} ]] && results=$DRILL_RESULTS
   mkdir -p "$results"
   echo "./dev drill --rate $rate ($mode schedule, $profile build, synchronous replication)" >"$results/command.txt"
-  printf '%s; %s cores; %s RAM; %s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)" "$(nproc)" \
-    "$(free -h | awk '/^Mem:/ {print $2}')" "$(uname -sr)" >"$results/machine.txt"
+  machine_summary >"$results/machine.txt"
   HA_MODE=1
   ha_infra_up
   stop_instances

@@ -31,6 +31,7 @@ pub mod inventory;
 pub mod messaging;
 pub mod order;
 pub mod payment;
+pub mod service;
 
 /// A migration that is just SQL, named after its module.
 #[macro_export]

@@ -292,3 +292,177 @@ async fn a_fault_switch_armed_through_one_instance_fires_on_every_instance_once_
     );
     twins.stop().await;
 }
+
+/// An operator's POST or PUT to one instance, its status and JSON answer.
+async fn admin_send(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    service: &RunningService,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http
+        .request(method, service.url(path))
+        .header("X-Admin-Token", platform_testing::TEST_ADMIN_TOKEN);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or_default())
+}
+
+/// A consumer's pause is a row in the service's database: paused through one instance of
+/// email, neither instance consumes (the queue keeps every event, nobody is subscribed to
+/// it); resumed through the other, both consume again and each event is applied once.
+/// (Held in each process, the other instance went on consuming.)
+#[actix_web::test]
+async fn pausing_a_consumer_through_one_instance_pauses_every_instance() {
+    const EVENTS: usize = 6;
+    let twins = Twins::start().await;
+    let Twins {
+        b,
+        order1,
+        order2,
+        seconds,
+    } = &twins;
+    let (email1, email2) = (&b.email, &seconds[2]);
+    let http = reqwest::Client::new();
+    let (status, listed) = admin_send(
+        &http,
+        reqwest::Method::POST,
+        email1,
+        "/admin/consumers/email/pause",
+        None,
+    )
+    .await;
+    assert_eq!((status, &listed[0]["paused"]), (200, &Value::Bool(true)));
+    // The other instance reads the switches again within REFRESH.
+    tokio::time::sleep(platform_service::switches::REFRESH * 2).await;
+    for (i, order) in [order1, order2].into_iter().cycle().take(EVENTS).enumerate() {
+        assert_eq!(
+            place(&http, order, &format!("held-{i}"), CARD_SUCCESS).await.0,
+            201
+        );
+    }
+    // Each order.confirmed waits in the queue, which neither instance consumes from.
+    let applied = || {
+        b.email_db
+            .scalar("SELECT count(*) FROM processed_events WHERE consumer = 'email'")
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        assert_eq!(applied().await, 0, "an instance consumed while paused");
+        let queue = b.vhost.queue("email.order-events").await;
+        if queue["messages"] == EVENTS && queue["consumers"] == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the queue never held every event with nobody consuming: {queue:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(applied().await, 0, "an instance consumed while paused");
+    let listed = admin_get(&http, email2, "/admin/consumers").await;
+    assert_eq!(listed[0]["paused"], true, "the other instance says so too");
+
+    // Resumed through the other instance: both instances subscribe again, the queue drains,
+    // and each event is applied once.
+    let (status, listed) = admin_send(
+        &http,
+        reqwest::Method::POST,
+        email2,
+        "/admin/consumers/email/resume",
+        None,
+    )
+    .await;
+    assert_eq!((status, &listed[0]["paused"]), (200, &Value::Bool(false)));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let queue = b.vhost.queue("email.order-events").await;
+        if queue["messages"] == 0 && queue["consumers"] == 2 && applied().await == EVENTS as i64 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both instances consume again and apply every event: {queue:#}, {} applied",
+            applied().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(applied().await, EVENTS as i64, "no event applied twice");
+    assert_eq!(
+        b.email_db
+            .scalar("SELECT count(*) - count(DISTINCT order_id) FROM emails")
+            .await,
+        0,
+        "one email per order"
+    );
+    let listed = admin_get(&http, email1, "/admin/consumers").await;
+    assert_eq!(listed[0]["paused"], false, "the first instance says so too");
+    twins.stop().await;
+}
+
+/// A consumer's reader is a row too: switched to the strict v1 reader through one instance
+/// of analytics, both instances read with it (every order.confirmed is dead-lettered,
+/// whichever instance takes it; none is counted) and the other reports it; switched back
+/// through the other, the first reports that.
+#[actix_web::test]
+async fn switching_a_consumers_reader_through_one_instance_switches_every_instance() {
+    const CONFIRMED: usize = 6;
+    let twins = Twins::start().await;
+    let Twins {
+        b,
+        order1,
+        order2,
+        seconds,
+    } = &twins;
+    let (analytics1, analytics2) = (&b.analytics, &seconds[3]);
+    let http = reqwest::Client::new();
+    let reader = |service, mode: &str| {
+        admin_send(
+            &http,
+            reqwest::Method::PUT,
+            service,
+            "/admin/consumers/analytics/reader",
+            Some(serde_json::json!({ "mode": mode })),
+        )
+    };
+    let (status, listed) = reader(analytics1, "strict_v1").await;
+    assert_eq!((status, &listed[0]["reader"]), (200, &Value::from("strict_v1")));
+    tokio::time::sleep(platform_service::switches::REFRESH * 2).await;
+    for (i, order) in [order1, order2].into_iter().cycle().take(CONFIRMED).enumerate() {
+        assert_eq!(
+            place(&http, order, &format!("strict-{i}"), CARD_SUCCESS).await.0,
+            201
+        );
+    }
+    let counted = || {
+        b.analytics_db
+            .scalar("SELECT count(*) FROM counted_orders WHERE outcome = 'confirmed'")
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        assert_eq!(counted().await, 0, "an instance read with the tolerant reader");
+        let dlq = b.vhost.queue("analytics.order-events.dlq").await;
+        if dlq["messages"] == CONFIRMED {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "every order.confirmed dead-lettered: {dlq:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(counted().await, 0, "an instance read with the tolerant reader");
+    let listed = admin_get(&http, analytics2, "/admin/consumers").await;
+    assert_eq!(listed[0]["reader"], "strict_v1", "the other instance says so");
+
+    let (status, listed) = reader(analytics2, "tolerant").await;
+    assert_eq!((status, &listed[0]["reader"]), (200, &Value::from("tolerant")));
+    let listed = admin_get(&http, analytics1, "/admin/consumers").await;
+    assert_eq!(listed[0]["reader"], "tolerant", "the first instance says so");
+    twins.stop().await;
+}

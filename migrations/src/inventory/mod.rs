@@ -4,5 +4,7 @@ crate::migrator!(
     m20261122_000002_seed_catalog,
     m20261123_000001_restocks;
     crate::messaging::ProcessedEvents, crate::messaging::ProcessedEventsRetention, crate::messaging::FaultSwitches;
-    m20261204_000001_returned_reservations
+    m20261204_000001_returned_reservations,
+    m20261205_100006_consumer_switches,
+    m20261205_100007_replica_switch
 );

@@ -122,6 +122,27 @@ CREATE TABLE fault_switches (
     );
 }
 
+pub mod consumer_switches {
+    crate::sql_migration!(
+        "m20261205_100006_consumer_switches",
+        r#"
+-- The operator's switches of each consumer (shared/messaging/src/consumer/switches.rs): paused
+-- or not, and the reader it reads events with. In the service's database rather than in one
+-- process: every instance of the service consumes the same queue, and a pause held by one
+-- of them would let the others go on consuming. Each instance reads the table every 250 ms
+-- and applies it to its own consumer. No row means the defaults (consuming, tolerant).
+CREATE TABLE consumer_switches (
+    consumer    TEXT PRIMARY KEY,
+    paused      BOOLEAN NOT NULL DEFAULT FALSE,
+    reader      TEXT NOT NULL DEFAULT 'tolerant' CHECK (reader IN ('tolerant', 'strict_v1')),
+    updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"#,
+        "DROP TABLE consumer_switches;"
+    );
+}
+
+pub use consumer_switches::Migration as ConsumerSwitches;
 pub use fault_switches::Migration as FaultSwitches;
 pub use outbox::Migration as Outbox;
 pub use outbox_trace_context::Migration as OutboxTraceContext;

@@ -33,7 +33,8 @@ crate::migrator!(
     m20261204_000001_cancellations,
     m20261204_000002_customers,
     m20261204_000003_demo_customers,
-    m20261204_000004_relay_switch
+    m20261204_000004_relay_switch,
+    m20261205_100007_replica_switch
 );
 
 pub mod backfill;

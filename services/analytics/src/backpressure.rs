@@ -8,6 +8,13 @@
 //! the shared database and CPU to the consumers that matter and to checkouts. It resumes
 //! when the critical queues are back under half those limits (the gap avoids flapping), and
 //! then catches up: its events wait in its queue, nothing is lost, its lag shows meanwhile.
+//!
+//! This pause stays in the process, unlike the operator's (`consumer_switches`, obeyed by
+//! every instance): each instance of analytics computes it from the same broker state (the
+//! critical queues' depth and age, from the broker's management API), so every instance
+//! engages and releases on the same samples without sharing anything, and an instance that
+//! starts computes it afresh. It is a reason of its own (`set_backpressure`): releasing it
+//! never resumes a consumer an operator paused.
 
 use std::sync::{Arc, Mutex};
 
@@ -82,7 +89,7 @@ impl platform_service::periodic::Pass for Shedder {
                     q.oldest_age_secs.unwrap_or(0.0)
                 );
                 tracing::warn!(%reason, "backpressure engaged: pausing analytics to protect critical work");
-                self.consumer.pause();
+                self.consumer.set_backpressure(true);
                 *state = State {
                     engaged: true,
                     reason: Some(reason),
@@ -91,7 +98,7 @@ impl platform_service::periodic::Pass for Shedder {
             }
             (true, None) if calm => {
                 tracing::warn!("backpressure released: analytics resumes and catches up");
-                self.consumer.resume();
+                self.consumer.set_backpressure(false);
                 *state = State::default();
             }
             _ => {}

@@ -147,11 +147,13 @@ pub struct Replayed {
 pub const CONSUMERS_PATH: &str = "/admin/consumers";
 
 /// A consumer of the service (`GET /admin/consumers` lists them; pause and resume answer the
-/// list too).
+/// list too). The switches are stored in the service's database: every instance obeys them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Consumer {
     pub name: String,
     pub queue: String,
+    /// Paused by an operator. A pause the consumer decides itself (analytics' backpressure)
+    /// is not this switch; `/ops/backpressure` shows it.
     pub paused: bool,
     /// The reader it reads events with.
     #[serde(default)]
@@ -244,9 +246,10 @@ pub const REPLICA_PATH: &str = "/ops/replica";
 /// the replica's WAL replay.
 pub const REPLICA_LAG_PATH: &str = "/admin/replica/lag";
 
-/// `POST` on any service (admin): the demo's "replica down" switch. The service treats its
-/// replica as unreachable, as a dropped network would make it (the test cuts a real
-/// connection; a demo cannot stop a database server from a browser).
+/// `POST` on any service (admin): the demo's "replica down" switch. The service, every
+/// instance of it, treats its replica as unreachable, as a replica server that is down would
+/// make it (the test cuts a real connection; a demo cannot stop a database server from a
+/// browser). The switch is stored in the service's database, where every instance reads it.
 pub const REPLICA_DOWN_PATH: &str = "/admin/replica/down";
 
 /// `POST` on the order service (admin): the demo's "database unavailable" switch, a real

@@ -130,8 +130,13 @@ struct Health {
     replayed: AtomicU64,
     lag_bytes: AtomicU64,
     lag_millis: AtomicU64,
-    /// The demo's "replica down" switch: treated as unreachable until then (unix ms).
+    /// The demo's "replica down" switch: treated as unreachable until then (unix ms). This
+    /// process's copy of the `replica_switch` row, which every instance reads.
     cut_off_until_ms: AtomicU64,
+    /// A measurement's read of the switch and the operator's write of it take turns: a
+    /// read made just before a write through this instance would otherwise store its older
+    /// answer after the write, and undo the switch here until the next measurement.
+    switch_turn: tokio::sync::Mutex<()>,
 }
 
 fn now_ms() -> u64 {
@@ -218,17 +223,23 @@ impl Reads {
     /// Measures the replica's lag once: bytes behind the primary's current WAL position,
     /// and time (zero when it has replayed everything; otherwise since its last replayed
     /// transaction). Exports the figures; marks the replica unusable when it is unreachable
-    /// or lags more than the policy allows.
+    /// or lags more than the policy allows, or while the "replica down" switch is on (read
+    /// from the primary with its WAL position, in the same round trip).
     pub async fn measure(&self) -> Result<(), DbErr> {
         let Some(replica) = &self.replica else {
             return Ok(());
         };
-        let cut_off = now_ms() < self.health.cut_off_until_ms.load(Ordering::Relaxed);
         let result = async {
-            if cut_off {
+            let current = {
+                let _turn = self.health.switch_turn.lock().await;
+                let (current, down_for) = primary_position(&self.primary).await?;
+                let until = if down_for.is_zero() { 0 } else { now_ms() + down_for.as_millis() as u64 };
+                self.health.cut_off_until_ms.store(until, Ordering::Relaxed);
+                current
+            };
+            if now_ms() < self.health.cut_off_until_ms.load(Ordering::Relaxed) {
                 return Err(DbErr::Custom("cut off by the demo's replica-down switch".into()));
             }
-            let current = current_lsn(&self.primary).await?;
             let row = replica
                 .query_one_raw(Statement::from_string(
                     DbBackend::Postgres,
@@ -313,16 +324,31 @@ impl Reads {
         Ok(())
     }
 
-    /// The demo's "replica down" switch: this service treats its replica as unreachable
-    /// for `duration` (at once, and at every measurement until then).
-    pub fn cut_off(&self, duration: Duration) {
+    /// The demo's "replica down" switch: this service, every instance of it, treats its
+    /// replica as unreachable for `duration`. The switch plays a replica that is down, which
+    /// is down for every instance, so it is a row in the service's database
+    /// (`replica_switch`), not this process's memory: this instance applies it at once, the
+    /// others at their next measurement (`measure` reads it). Set again, it runs for
+    /// `duration` from then, shorter or longer.
+    pub async fn cut_off(&self, duration: Duration) -> Result<(), DbErr> {
+        let ms = duration.as_millis() as i64;
+        let _turn = self.health.switch_turn.lock().await;
+        self.primary
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO replica_switch (singleton, down_until) VALUES (TRUE, now() + $1 * interval '1 millisecond') \
+                 ON CONFLICT (singleton) DO UPDATE SET down_until = EXCLUDED.down_until, changed_at = now()",
+                [ms.into()],
+            ))
+            .await?;
         let until = now_ms() + duration.as_millis() as u64;
         self.health.cut_off_until_ms.store(until, Ordering::Relaxed);
         self.health.usable.store(false, Ordering::Relaxed);
         tracing::warn!(
             seconds = duration.as_secs(),
-            "replica treated as unreachable (demo)"
+            "replica treated as unreachable by every instance (demo)"
         );
+        Ok(())
     }
 
     /// The token for a write's answer: where the primary's WAL is after the commit.
@@ -347,6 +373,26 @@ pub async fn current_lsn(db: &impl ConnectionTrait) -> Result<Lsn, DbErr> {
         .ok_or_else(|| DbErr::Custom("no WAL position".into()))?;
     let lsn: String = row.try_get("", "lsn")?;
     lsn.parse().map_err(DbErr::Custom)
+}
+
+/// The primary's current WAL position and how much longer the "replica down" switch holds
+/// (zero when it is off), in one round trip.
+async fn primary_position(primary: &DatabaseConnection) -> Result<(Lsn, Duration), DbErr> {
+    let row = primary
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_current_wal_lsn()::text AS lsn, \
+             COALESCE((SELECT GREATEST(EXTRACT(EPOCH FROM down_until - now()) * 1000, 0)::bigint \
+                       FROM replica_switch), 0) AS down_for_ms",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no WAL position".into()))?;
+    let lsn: String = row.try_get("", "lsn")?;
+    let down_for_ms: i64 = row.try_get("", "down_for_ms")?;
+    Ok((
+        lsn.parse().map_err(DbErr::Custom)?,
+        Duration::from_millis(down_for_ms.max(0) as u64),
+    ))
 }
 
 async fn replayed(replica: &DatabaseConnection) -> Result<Option<Lsn>, DbErr> {

@@ -17,6 +17,9 @@ use crate::{
 /// and resume, processed events): what every consuming service sets up, in one call.
 pub struct Subscription {
     pub handle: ConsumerHandle,
+    /// The operator's switches of the consumer (stored for every instance) and their poll.
+    switches: consumer::Switches,
+    switch_poll: actix::Addr<platform_service::periodic::Periodic>,
     db: DatabaseConnection,
     broker: Broker,
     effect: effects::ConfirmedEffect,
@@ -31,8 +34,11 @@ pub fn subscribe<H: Handler>(
 ) -> Subscription {
     let effect = H::CONFIRMED_EFFECT;
     let handle = consumer::start(spec, db.clone(), broker.clone(), handler, faults);
+    let (switches, switch_poll) = consumer::Switches::start(db.clone(), vec![handle.clone()]);
     Subscription {
         handle,
+        switches,
+        switch_poll,
         db,
         broker,
         effect,
@@ -42,7 +48,7 @@ pub fn subscribe<H: Handler>(
 impl Subscription {
     pub fn routes(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
         let dead_letters = dead_letters::routes(self.broker.clone(), vec![self.handle.spec.queue.clone()]);
-        let consumer_admin = consumer_admin::routes(vec![self.handle.clone()]);
+        let consumer_admin = consumer_admin::routes(self.switches.clone());
         let processed_events = processed_events::routes(self.db.clone());
         let effects = effects::routes(self.db.clone(), self.effect);
         move |cfg| {
@@ -113,6 +119,9 @@ impl Subscriber {
             subscription_routes(cfg);
         })?;
         Ok(app
+            .on_shutdown(platform_service::periodic::stop_hook(
+                self.subscription.switch_poll.clone(),
+            ))
             .on_shutdown(self.subscription.handle.stop_hook())
             .on_shutdown(platform_service::periodic::stop_hook(self.purge.clone())))
     }

@@ -9,8 +9,9 @@
 //! every instance.
 //!
 //! The hot path stays free: each process keeps the set of armed operations, read again at
-//! most every [`REFRESH`], and goes to the database only for an operation that is armed. A
-//! switch set on another instance takes effect here within that time.
+//! most every [`REFRESH`] (the bound every operator switch shares, `switches.rs`), and goes
+//! to the database only for an operation that is armed. A switch set on another instance
+//! takes effect here within that time.
 
 use std::{
     collections::BTreeMap,
@@ -23,8 +24,7 @@ use platform_contracts::ops::{FAULTS_PATH, Fault, FaultMode, FaultSwitches};
 use platform_http::{Admin, ApiError};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, raw_sql};
 
-/// How stale this process's view of the armed switches may be.
-pub const REFRESH: Duration = Duration::from_millis(250);
+pub use crate::switches::REFRESH;
 
 #[derive(Clone)]
 pub struct Faults {

@@ -7,6 +7,7 @@
 
 pub mod faults;
 pub mod periodic;
+pub mod switches;
 
 use actix::Addr;
 use actix_web::web;
@@ -174,8 +175,10 @@ async fn replica_status(reads: web::Data<Reads>) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok().json(reads.status())
 }
 
-/// The demo's "replica down" switch (admin): this service reads only from the primary for
-/// the next `seconds` (1 to 300), as if its replica were unreachable.
+/// The demo's "replica down" switch (admin): this service, every instance of it, reads only
+/// from the primary for the next `seconds` (1 to 300), as if its replica were unreachable. A
+/// row every instance reads (`Reads::cut_off`): it plays a replica that is down, which no
+/// instance could reach.
 async fn replica_down(
     _: platform_http::Admin,
     reads: web::Data<Reads>,
@@ -187,6 +190,9 @@ async fn replica_down(
             "seconds must be between 1 and 300",
         ));
     }
-    reads.cut_off(std::time::Duration::from_secs(body.seconds));
+    reads
+        .cut_off(std::time::Duration::from_secs(body.seconds))
+        .await
+        .map_err(platform_db::api_error)?;
     Ok(actix_web::HttpResponse::Ok().json(reads.status()))
 }

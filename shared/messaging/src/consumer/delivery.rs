@@ -44,7 +44,7 @@ impl Inner {
 
     async fn consume(&self) -> anyhow::Result<()> {
         let mut paused = self.paused.clone();
-        while *paused.borrow_and_update() {
+        while paused.borrow_and_update().any() {
             paused.changed().await?;
         }
         let channel = self
@@ -108,7 +108,7 @@ impl Inner {
         };
         tokio::select! {
             _ = work => anyhow::bail!("the broker ended the consumer"),
-            _ = async { while !*paused.borrow_and_update() { if paused.changed().await.is_err() { break; } } } => {
+            _ = async { while !paused.borrow_and_update().any() { if paused.changed().await.is_err() { break; } } } => {
                 tracing::info!(consumer = self.spec.name, "consumer paused");
                 let _ = channel.close(200, "paused".into()).await;
                 Ok(())

@@ -27,7 +27,8 @@
 //! One job per file: `settings` (a consumer's name, queue and limits), `actor` (the
 //! supervised actor and its handle), `delivery` (the AMQP loop and the single-event path),
 //! `batch` (events that share a transaction), `dedup` (an effect with its
-//! `processed_events` record) and `routing` (acknowledge, retry or dead-letter).
+//! `processed_events` record), `routing` (acknowledge, retry or dead-letter) and `switches`
+//! (the operator's pause and reader, stored for every instance).
 
 use futures_util::future::BoxFuture;
 use platform_contracts::{Envelope, EnvelopeError};
@@ -40,11 +41,13 @@ mod delivery;
 mod reader;
 mod routing;
 mod settings;
+mod switches;
 
 use actor::Inner;
 pub use actor::{ConsumerActor, ConsumerHandle, start};
 use routing::Outcome;
 pub use settings::{ConsumerSpec, Tuning};
+pub use switches::Switches;
 
 #[derive(Debug)]
 pub enum HandlerError {
