@@ -191,10 +191,14 @@ start_patroni() { # node
   patroni_write_config "$node"
   ensure_postgres_can_reach_dev_dir "$HA_DIR/$node"
   touch "$LOG_DIR/patroni-$node.log"
-  ((EUID == 0)) && run_as=(runuser -u postgres --)
+  # setpriv, not runuser: runuser stays as Patroni's parent and, on SIGTERM, kills it 2 s
+  # later, in the middle of shutting PostgreSQL down, which then runs on without Patroni.
+  # setpriv changes the user and executes Patroni itself, so its pid is Patroni's.
+  ((EUID == 0)) && run_as=(setpriv --reuid=postgres --regid=postgres --init-groups)
   info "starting Patroni $node (PostgreSQL on 127.0.0.1:$(pg_node_port "$node"), REST on $(patroni_url "$node"))"
   # env -C /: the postgres user may not read the repository's directory.
-  start_bg "patroni-$node" "$LOG_DIR/patroni-$node.log" "${run_as[@]}" env -C / patroni "$HA_DIR/$node/patroni.yml"
+  start_bg "patroni-$node" "$LOG_DIR/patroni-$node.log" "${run_as[@]}" \
+    env -C / HOME="$(getent passwd postgres | cut -d: -f6)" patroni "$HA_DIR/$node/patroni.yml"
   STARTED+=("patroni-$node")
 }
 
@@ -244,17 +248,29 @@ start_patroni_cluster() {
   info "PostgreSQL: $leader is the primary, the other node streams from it"
 }
 
+# Patroni stops its PostgreSQL (fast shutdown) before it exits; it may take longer than a
+# service, hence its own patience. A PostgreSQL left running without its Patroni (one that
+# died, say) is stopped too, so that ./dev down leaves nothing behind.
+stop_patroni() { # node
+  local data=$HA_DIR/$1/data
+  if patroni_pid "$1" >/dev/null; then
+    info "stopping Patroni $1"
+    STOP_TIMEOUT=60 stop_pid "patroni-$1" "patroni $HA_DIR/$1/"
+  fi
+  if pg_running "$data"; then
+    info "stopping the PostgreSQL of $1, which ran without its Patroni"
+    as_postgres "$PG_BIN/pg_ctl" stop -D "$data" -m fast -w -t 60 -s || true
+  fi
+}
+
 # Replicas first: a leader stopped while its standby runs hands over to it (a switchover).
 stop_patroni_cluster() {
   local node leader
   leader=$(patroni_leader)
   for node in "${HA_PG_NODES[@]}"; do
-    [[ $node == "$leader" ]] && continue
-    if patroni_pid "$node" >/dev/null; then info "stopping Patroni $node"; stop_pid "patroni-$node" "patroni $HA_DIR/$node/"; fi
+    [[ $node == "$leader" ]] || stop_patroni "$node"
   done
-  for node in "${HA_PG_NODES[@]}"; do
-    if patroni_pid "$node" >/dev/null; then info "stopping Patroni $node"; stop_pid "patroni-$node" "patroni $HA_DIR/$node/"; fi
-  done
+  for node in "${HA_PG_NODES[@]}"; do stop_patroni "$node"; done
 }
 
 # Admin SQL in the HA stack: as the superuser over TCP through HAProxy, so it always reaches
