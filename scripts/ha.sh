@@ -453,8 +453,28 @@ print(leaders.most_common(1)[0][0] if leaders else "")'
 # so it is safe even for a POST); one already sent is not retried by HAProxy (the client's
 # Idempotency-Key makes its own retry safe).
 
+# One PostgreSQL front port: the connections go to the nodes that Patroni's REST check
+# (/primary or /replica) says play that role.
+haproxy_postgres_listen() { # name port check-path
+  local node
+  cat <<EOF
+
+listen $1
+  mode tcp
+  bind 127.0.0.1:$2
+  timeout client 30m
+  timeout server 30m
+  option httpchk GET $3
+  http-check expect status 200
+  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
+EOF
+  for node in "${HA_PG_NODES[@]}"; do
+    echo "  server $node 127.0.0.1:$(pg_node_port "$node") check port $(patroni_port "$node")"
+  done
+}
+
 haproxy_write_config() { # file
-  local name node n inst
+  local name n inst
   {
     cat <<EOF
 # Written by ./dev on every start; edit scripts/ha.sh, not this file.
@@ -476,33 +496,9 @@ listen stats
   stats enable
   stats uri /stats
   stats refresh 5s
-
-listen postgres-primary
-  mode tcp
-  bind 127.0.0.1:$PG_PORT
-  timeout client 30m
-  timeout server 30m
-  option httpchk GET /primary
-  http-check expect status 200
-  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
 EOF
-    for node in "${HA_PG_NODES[@]}"; do
-      echo "  server $node 127.0.0.1:$(pg_node_port "$node") check port $(patroni_port "$node")"
-    done
-    cat <<EOF
-
-listen postgres-replicas
-  mode tcp
-  bind 127.0.0.1:$PG_REPLICA_PORT
-  timeout client 30m
-  timeout server 30m
-  option httpchk GET /replica
-  http-check expect status 200
-  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
-EOF
-    for node in "${HA_PG_NODES[@]}"; do
-      echo "  server $node 127.0.0.1:$(pg_node_port "$node") check port $(patroni_port "$node")"
-    done
+    haproxy_postgres_listen postgres-primary "$PG_PORT" /primary
+    haproxy_postgres_listen postgres-replicas "$PG_REPLICA_PORT" /replica
     cat <<EOF
 
 listen rabbitmq-amqp

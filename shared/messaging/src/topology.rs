@@ -68,19 +68,21 @@ impl QueueType {
         }
     }
 
-    /// For a queue that dead-letters into another (a retry queue's expired messages go back
-    /// to the main queue). A quorum queue dead-letters *at most once* unless told otherwise:
-    /// a message expiring while the target's leader is being elected would be dropped, i.e. a
-    /// retried event lost in a failover. At-least-once dead-lettering keeps it until the
-    /// target confirms it (RabbitMQ requires reject-publish overflow for that).
-    fn dead_lettering(self) -> Vec<(&'static str, AMQPValue)> {
-        match self {
-            Self::Classic => Vec::new(),
-            Self::Quorum => vec![
-                ("x-dead-letter-strategy", text("at-least-once")),
-                ("x-overflow", text("reject-publish")),
-            ],
+    /// The arguments of a queue whose rejected or expired messages go to `target` (the main
+    /// queue's to its dead-letter queue, a retry queue's back to the main queue), this type's
+    /// first. A quorum queue dead-letters *at most once* unless told otherwise: a message
+    /// expiring while the target's leader is being elected would be dropped, i.e. a retried
+    /// event lost in a failover. At-least-once dead-lettering keeps it until the target
+    /// confirms it (RabbitMQ requires reject-publish overflow for that).
+    fn dead_lettering_into(self, target: &str) -> Vec<(&'static str, AMQPValue)> {
+        let mut arguments = self.arguments();
+        if self == Self::Quorum {
+            arguments.push(("x-dead-letter-strategy", text("at-least-once")));
+            arguments.push(("x-overflow", text("reject-publish")));
         }
+        arguments.push(("x-dead-letter-exchange", text("")));
+        arguments.push(("x-dead-letter-routing-key", text(target)));
+        arguments
     }
 }
 
@@ -136,20 +138,7 @@ pub async fn declare_queue(
         .queue_declare(dlq.as_str().into(), durable, args(queue_type.arguments()))
         .await?;
     channel
-        .queue_declare(
-            queue.into(),
-            durable,
-            args(
-                queue_type
-                    .arguments()
-                    .into_iter()
-                    .chain(queue_type.dead_lettering())
-                    .chain([
-                        ("x-dead-letter-exchange", text("")),
-                        ("x-dead-letter-routing-key", text(&dlq)),
-                    ]),
-            ),
-        )
+        .queue_declare(queue.into(), durable, args(queue_type.dead_lettering_into(&dlq)))
         .await?;
     for key in bindings {
         channel
@@ -171,14 +160,9 @@ pub async fn declare_queue(
                 durable,
                 args(
                     queue_type
-                        .arguments()
+                        .dead_lettering_into(queue)
                         .into_iter()
-                        .chain(queue_type.dead_lettering())
-                        .chain([
-                            ("x-message-ttl", AMQPValue::LongLongInt(delay.as_millis() as i64)),
-                            ("x-dead-letter-exchange", text("")),
-                            ("x-dead-letter-routing-key", text(queue)),
-                        ]),
+                        .chain([("x-message-ttl", AMQPValue::LongLongInt(delay.as_millis() as i64))]),
                 ),
             )
             .await?;
