@@ -980,13 +980,16 @@ cmd_drill() {
 # lost acknowledged order, duplicated effect, unexpected order or violated invariant.
 ha_drill_smoke() {
   local dir=$DEV_DIR/ha-drill rc=0
+  # Below 32768, outside Linux's ephemeral range (32768-60999): this stack starts while the
+  # first one holds thousands of client connections, and one of them had taken 56672 as its
+  # local port when HAProxy tried to listen there (CI, "Address already in use").
   local shifted=(
-    DEV_DIR="$dir" PG_PORT=56432 PG_REPLICA_PORT=56433 AMQP_PORT=56672 RABBITMQ_MGMT_PORT=56673
-    ERL_EPMD_PORT=56675 PROMETHEUS_PORT=56690 ETCD_PORT=56780 HA_PG_BASE=56440 HA_RMQ_BASE=56710
-    HAPROXY_STATS_PORT=56700 FRONTEND_PORT=9080 ORDER_PORT=9081 INVENTORY_PORT=9082 PAYMENT_PORT=9083
+    DEV_DIR="$dir" PG_PORT=25432 PG_REPLICA_PORT=25433 AMQP_PORT=25672 RABBITMQ_MGMT_PORT=25673
+    ERL_EPMD_PORT=25675 PROMETHEUS_PORT=25690 ETCD_PORT=25780 HA_PG_BASE=25440 HA_RMQ_BASE=25710
+    HAPROXY_STATS_PORT=25700 FRONTEND_PORT=9080 ORDER_PORT=9081 INVENTORY_PORT=9082 PAYMENT_PORT=9083
     EMAIL_PORT=9084 ANALYTICS_PORT=9085 DRILL_RESULTS="$dir/results" CHAOS_SETTLE_SECS=60
   )
-  info "HA drill (short): Patroni, a RabbitMQ cluster and two instances of each service on ports 56xxx and 9080-9085, state in $dir"
+  info "HA drill (short): Patroni, a RabbitMQ cluster and two instances of each service on ports 25xxx and 9080-9085, state in $dir"
   env "${shifted[@]}" "$REPO_ROOT/dev" drill --short --debug || rc=$?
   env "${shifted[@]}" "$REPO_ROOT/dev" down || rc=1
   return "$rc"
