@@ -4,9 +4,9 @@
 # settings and helpers); docs/ha.md explains the picture and what each piece stands for.
 #
 #   clients ──▶ HAProxy ─┬─ :8080..8085  ──▶ two instances of every service (readiness checks)
-#                        ├─ :55432 (primary) / :55433 (replicas) ──▶ Patroni nodes pg1, pg2
+#                        ├─ :25432 (primary) / :25433 (replicas) ──▶ Patroni nodes pg1, pg2
 #                        │                        (PostgreSQL 15, leader elected through etcd)
-#                        └─ :55672 AMQP / :55673 management ──▶ RabbitMQ nodes rabbit1..3
+#                        └─ :25672 AMQP / :25673 management ──▶ RabbitMQ nodes rabbit1..3
 #                                                 (one cluster; every consumer queue a quorum queue)
 #
 # HAProxy listens on the single-node stack's ports, so every client of the platform (the
@@ -15,10 +15,10 @@
 
 HA_DIR=$DEV_DIR/ha
 HA_MARKER=$HA_DIR/active   # written by `./dev up --ha`, removed by `./dev down`
-ETCD_PORT=${ETCD_PORT:-55780}              # etcd's client port; its peer port is the next one
-HA_PG_BASE=${HA_PG_BASE:-55440}            # pgN: PostgreSQL on BASE+N, Patroni's REST API on BASE+10+N
-HA_RMQ_BASE=${HA_RMQ_BASE:-55710}          # rabbitN: AMQP BASE+N, management BASE+10+N, Erlang BASE+20+N
-HAPROXY_STATS_PORT=${HAPROXY_STATS_PORT:-55700}
+ETCD_PORT=${ETCD_PORT:-25780}              # etcd's client port; its peer port is the next one
+HA_PG_BASE=${HA_PG_BASE:-25440}            # pgN: PostgreSQL on BASE+N, Patroni's REST API on BASE+10+N
+HA_RMQ_BASE=${HA_RMQ_BASE:-25710}          # rabbitN: AMQP BASE+N, management BASE+10+N, Erlang BASE+20+N
+HAPROXY_STATS_PORT=${HAPROXY_STATS_PORT:-25700}
 HA_PG_NODES=(pg1 pg2)
 HA_RMQ_NODES=(1 2 3)
 HA_INSTANCES=(a b)                         # instance a listens on PORT+10000, b on PORT+20000
@@ -980,16 +980,14 @@ cmd_drill() {
 # lost acknowledged order, duplicated effect, unexpected order or violated invariant.
 ha_drill_smoke() {
   local dir=$DEV_DIR/ha-drill rc=0
-  # Below 32768, outside Linux's ephemeral range (32768-60999): this stack starts while the
-  # first one holds thousands of client connections, and one of them had taken 56672 as its
-  # local port when HAProxy tried to listen there (CI, "Address already in use").
+  # Ports below 32768, like the first stack's (./dev explains why).
   local shifted=(
-    DEV_DIR="$dir" PG_PORT=25432 PG_REPLICA_PORT=25433 AMQP_PORT=25672 RABBITMQ_MGMT_PORT=25673
-    ERL_EPMD_PORT=25675 PROMETHEUS_PORT=25690 ETCD_PORT=25780 HA_PG_BASE=25440 HA_RMQ_BASE=25710
-    HAPROXY_STATS_PORT=25700 FRONTEND_PORT=9080 ORDER_PORT=9081 INVENTORY_PORT=9082 PAYMENT_PORT=9083
+    DEV_DIR="$dir" PG_PORT=26432 PG_REPLICA_PORT=26433 AMQP_PORT=26672 RABBITMQ_MGMT_PORT=26673
+    ERL_EPMD_PORT=26675 PROMETHEUS_PORT=26690 ETCD_PORT=26780 HA_PG_BASE=26440 HA_RMQ_BASE=26710
+    HAPROXY_STATS_PORT=26700 FRONTEND_PORT=9080 ORDER_PORT=9081 INVENTORY_PORT=9082 PAYMENT_PORT=9083
     EMAIL_PORT=9084 ANALYTICS_PORT=9085 DRILL_RESULTS="$dir/results" CHAOS_SETTLE_SECS=60
   )
-  info "HA drill (short): Patroni, a RabbitMQ cluster and two instances of each service on ports 25xxx and 9080-9085, state in $dir"
+  info "HA drill (short): Patroni, a RabbitMQ cluster and two instances of each service on ports 26xxx and 9080-9085, state in $dir"
   env "${shifted[@]}" "$REPO_ROOT/dev" drill --short --debug || rc=$?
   env "${shifted[@]}" "$REPO_ROOT/dev" down || rc=1
   return "$rc"

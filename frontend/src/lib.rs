@@ -49,7 +49,7 @@ impl Settings {
         Ok(Self {
             server: ServerSettings::from_env(Component::Frontend)?,
             services: Component::SERVICES.iter().map(|c| (*c, c.base_url())).collect(),
-            prometheus_url: platform_config::string("PROMETHEUS_URL", "http://127.0.0.1:55690"),
+            prometheus_url: platform_config::string("PROMETHEUS_URL", "http://127.0.0.1:25690"),
             topology: topology::Config::from_env()?,
         })
     }

@@ -28,7 +28,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(1);
 /// Where the topology comes from (lib.rs `Settings`); the default reads nothing.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// HAProxy's stats page in CSV (`HAPROXY_STATS_URL`, e.g. `http://127.0.0.1:55700/stats;csv`).
+    /// HAProxy's stats page in CSV (`HAPROXY_STATS_URL`, e.g. `http://127.0.0.1:25700/stats;csv`).
     pub haproxy_stats: Option<Endpoint>,
     /// Patroni's REST API on each node (`PATRONI_URLS`, comma-separated).
     pub patroni: Vec<Endpoint>,
@@ -822,8 +822,8 @@ rabbitmq-amqp,rabbit1,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,1,0,0,0,,0,,1,6,1,,0
     }
 
     const CLUSTER: &str = r#"{"members":[
-        {"name":"pg1","role":"leader","state":"running","api_url":"http://127.0.0.1:55451/patroni","host":"127.0.0.1","port":55441,"timeline":3},
-        {"name":"pg2","role":"sync_standby","state":"streaming","api_url":"http://127.0.0.1:55452/patroni","host":"127.0.0.1","port":55442,"timeline":3,"lag":0},
+        {"name":"pg1","role":"leader","state":"running","api_url":"http://127.0.0.1:25451/patroni","host":"127.0.0.1","port":25441,"timeline":3},
+        {"name":"pg2","role":"sync_standby","state":"streaming","api_url":"http://127.0.0.1:25452/patroni","host":"127.0.0.1","port":25442,"timeline":3,"lag":0},
         {"name":"pg3","role":"replica","state":"stopped","lag":"unknown"}
     ],"scope":"platform-ha"}"#;
 
@@ -843,12 +843,12 @@ rabbitmq-amqp,rabbit1,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,1,0,0,0,,0,,1,6,1,,0
     fn patroni_shows_the_primary_and_the_members_of_the_first_node_that_answers() {
         let answers = vec![
             answer(
-                "http://127.0.0.1:55451/",
+                "http://127.0.0.1:25451/",
                 Err("Connection refused"),
                 Err("Connection refused"),
             ),
             answer(
-                "http://127.0.0.1:55452/",
+                "http://127.0.0.1:25452/",
                 Ok(CLUSTER),
                 Ok(r#"{"synchronous_mode":true,"ttl":30}"#),
             ),
@@ -858,12 +858,12 @@ rabbitmq-amqp,rabbit1,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,1,0,0,0,,0,,1,6,1,,0
         };
         assert_eq!(
             (pg.scope.as_str(), pg.answered_by.as_str()),
-            ("platform-ha", "http://127.0.0.1:55452/")
+            ("platform-ha", "http://127.0.0.1:25452/")
         );
         assert_eq!(pg.primary().map(|p| p.name.as_str()), Some("pg1"));
         assert_eq!(pg.synchronous, Some(true));
         assert!(pg.replication().starts_with("synchronous"));
-        assert_eq!(pg.unanswered, ["http://127.0.0.1:55451/: Connection refused"]);
+        assert_eq!(pg.unanswered, ["http://127.0.0.1:25451/: Connection refused"]);
         let rows: Vec<_> = pg
             .members
             .iter()
@@ -880,8 +880,8 @@ rabbitmq-amqp,rabbit1,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,1,0,0,0,,0,,1,6,1,,0
         assert_eq!(
             rows,
             [
-                ("pg1", "ok", "-", "3", "127.0.0.1:55441"),
-                ("pg2", "ok", "0 B", "3", "127.0.0.1:55442"),
+                ("pg1", "ok", "-", "3", "127.0.0.1:25441"),
+                ("pg2", "ok", "0 B", "3", "127.0.0.1:25442"),
                 // Stopped, no host, port or timeline: dashes, not a failed page.
                 ("pg3", "bad", "unknown", "-", "-"),
             ]
@@ -978,8 +978,8 @@ rabbitmq-amqp,rabbit1,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,1,0,0,0,,0,,1,6,1,,0
 
     #[test]
     fn urls_are_shown_without_credentials_and_the_vhost_comes_from_amqp_url() {
-        let e = Endpoint::parse("http://platform:p%40ss@127.0.0.1:55673").unwrap();
-        assert_eq!(e.to_string(), "http://127.0.0.1:55673/");
+        let e = Endpoint::parse("http://platform:p%40ss@127.0.0.1:25673").unwrap();
+        assert_eq!(e.to_string(), "http://127.0.0.1:25673/");
         assert!(!format!("{e:?}").contains("p%40ss"));
         // The credentials go in the Authorization header, decoded (reqwest does it), not
         // in the request line.
@@ -987,24 +987,24 @@ rabbitmq-amqp,rabbit1,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,1,0,0,0,,0,,1,6,1,,0
         let request = reqwest::Client::new().get(url).build().unwrap();
         assert_eq!(
             request.url().as_str(),
-            "http://127.0.0.1:55673/api/queues/%2F?columns=name"
+            "http://127.0.0.1:25673/api/queues/%2F?columns=name"
         );
         assert_eq!(
             request.headers()["authorization"],
             "Basic cGxhdGZvcm06cEBzcw==",
             "platform:p@ss"
         );
-        let stats = Endpoint::parse("http://127.0.0.1:55700/stats;csv").unwrap();
-        assert_eq!(stats.url.as_str(), "http://127.0.0.1:55700/stats;csv");
-        let patroni = Endpoint::parse("http://127.0.0.1:55451/patroni").unwrap();
+        let stats = Endpoint::parse("http://127.0.0.1:25700/stats;csv").unwrap();
+        assert_eq!(stats.url.as_str(), "http://127.0.0.1:25700/stats;csv");
+        let patroni = Endpoint::parse("http://127.0.0.1:25451/patroni").unwrap();
         assert_eq!(
             patroni.at("cluster").unwrap().as_str(),
-            "http://127.0.0.1:55451/patroni/cluster"
+            "http://127.0.0.1:25451/patroni/cluster"
         );
-        assert!(Endpoint::parse("127.0.0.1:55451").is_err());
+        assert!(Endpoint::parse("127.0.0.1:25451").is_err());
         assert_eq!(vhost_of("").unwrap(), "platform");
         assert_eq!(
-            vhost_of("amqp://platform:platform@127.0.0.1:55672/platform").unwrap(),
+            vhost_of("amqp://platform:platform@127.0.0.1:25672/platform").unwrap(),
             "platform"
         );
         assert_eq!(vhost_of("amqp://guest:guest@127.0.0.1:5672").unwrap(), "%2F");

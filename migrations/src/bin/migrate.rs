@@ -102,7 +102,7 @@ async fn main() {
         .url
         .clone()
         .or_else(|| std::env::var("DATABASE_URL").ok())
-        .unwrap_or_else(|| format!("postgres://{service}:{service}@127.0.0.1:55432/{service}"));
+        .unwrap_or_else(|| format!("postgres://{service}:{service}@127.0.0.1:25432/{service}"));
     let result = match service.as_str() {
         "order" if args.command == "backfill" => backfill(&url, &args).await,
         "order" => run::<migrations::order::Migrator>(&url, &args).await,

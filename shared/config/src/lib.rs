@@ -9,9 +9,9 @@ use std::{fmt::Display, str::FromStr, time::Duration};
 
 /// The default ports of the local stack. They are not the standard ones (5432, 5672) so
 /// that `./dev` never collides with a PostgreSQL or RabbitMQ already running on the box.
-pub const DEV_PG_PORT: u16 = 55432;
-pub const DEV_AMQP_PORT: u16 = 55672;
-pub const DEV_RABBITMQ_MGMT_PORT: u16 = 55673;
+pub const DEV_PG_PORT: u16 = 25432;
+pub const DEV_AMQP_PORT: u16 = 25672;
+pub const DEV_RABBITMQ_MGMT_PORT: u16 = 25673;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

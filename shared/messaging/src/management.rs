@@ -13,7 +13,7 @@ pub struct Management {
 }
 
 impl Management {
-    /// From a URL carrying credentials: `http://user:pass@127.0.0.1:55673`.
+    /// From a URL carrying credentials: `http://user:pass@127.0.0.1:25673`.
     pub fn new(url: &str) -> anyhow::Result<Self> {
         let mut base = Url::parse(url)?;
         let user = base.username().to_string();
