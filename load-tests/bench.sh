@@ -290,6 +290,7 @@ report() { # results-dir
 cmd_load() { # scenario [run-k6 args...]
   local scenario=${1:-} stamp results name k6_rc=0 check_rc=0 prefix=
   if [[ $scenario == slo ]]; then shift; cmd_load_slo "$@"; return; fi
+  if [[ $scenario == hot-product ]]; then shift; cmd_load_hot_product "$@"; return; fi
   [[ -n $scenario ]] || die "usage: ./dev load <scenario> [--rate N] [--duration D] [k6 args] (scenarios: $(ls "$REPO_ROOT/load-tests/k6" | sed 's/\.js$//' | paste -sd ' ' -))"
   shift
   [[ -f $REPO_ROOT/load-tests/k6/$scenario.js ]] || die "no scenario $scenario in load-tests/k6"

@@ -9,6 +9,8 @@ import pathlib
 import re
 import sys
 
+from histograms import histogram, quantile
+
 results = pathlib.Path(sys.argv[1])
 
 
@@ -19,35 +21,6 @@ def read(name, default=""):
 
 def metric(summary, name, stat):
     return summary.get("metrics", {}).get(name, {}).get("values", {}).get(stat)
-
-
-def histogram(text, name):
-    """Bucket counts of a Prometheus histogram, summed over all label sets: {le: count}."""
-    buckets = {}
-    for line in text.splitlines():
-        m = re.match(rf'^{name}_bucket\{{(.*)\}} ([0-9.e+-]+)$', line)
-        if not m:
-            continue
-        le = re.search(r'le="([^"]+)"', m.group(1)).group(1)
-        buckets[le] = buckets.get(le, 0.0) + float(m.group(2))
-    return buckets
-
-
-def quantile(before, after, q):
-    """Estimates a quantile from the difference of two scrapes of a cumulative histogram."""
-    delta = {le: after.get(le, 0.0) - before.get(le, 0.0) for le in after}
-    bounds = sorted((float("inf") if le == "+Inf" else float(le), n) for le, n in delta.items())
-    if not bounds or bounds[-1][1] <= 0:
-        return None
-    target, previous_bound, previous_count = q * bounds[-1][1], 0.0, 0.0
-    for bound, count in bounds:
-        if count >= target:
-            if bound == float("inf"):
-                return previous_bound
-            span = count - previous_count
-            return previous_bound + (bound - previous_bound) * ((target - previous_count) / span if span else 0)
-        previous_bound, previous_count = bound, count
-    return None
 
 
 summary_files = sorted(results.glob("*-summary.json"))

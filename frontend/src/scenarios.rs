@@ -75,22 +75,35 @@ struct Shopper {
     token: String,
 }
 
-/// Registers a shopper; the registration's answer when it failed.
+/// Registers a shopper; the registration's answer when it failed. A scenario registers up
+/// to 60 at once and the order service hashes only a few passwords at a time: a 503 with
+/// Retry-After (`sign_in_busy`, nothing created) is waited out and sent again, for at most
+/// `REGISTRATION_PATIENCE`.
 async fn shopper(backend: &Backend, correlation: &CorrelationId, name: &str) -> Result<Shopper, Reply> {
+    const REGISTRATION_PATIENCE: Duration = Duration::from_secs(30);
     let credentials = Credentials {
         customer_id: format!("{name}-{}", &session::random_token()[..8]),
         password: session::random_token(),
     };
-    let reply = backend
-        .request(
-            reqwest::Method::POST,
-            Component::Order,
-            CUSTOMERS_PATH,
-            correlation,
-        )
-        .json(&credentials)
-        .send()
-        .await;
+    let deadline = tokio::time::Instant::now() + REGISTRATION_PATIENCE;
+    let reply = loop {
+        let reply = backend
+            .request(
+                reqwest::Method::POST,
+                Component::Order,
+                CUSTOMERS_PATH,
+                correlation,
+            )
+            .json(&credentials)
+            .send()
+            .await;
+        match reply.retry_after {
+            Some(wait) if reply.status == 503 && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_secs(wait.clamp(1, 5))).await;
+            }
+            _ => break reply,
+        }
+    };
     match reply.json_if_ok::<SignedIn>() {
         Ok(Some(signed_in)) => Ok(Shopper {
             id: signed_in.customer_id,

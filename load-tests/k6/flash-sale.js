@@ -10,11 +10,21 @@
 // hold). The real verification is the invariant checker's; the checks here are the
 // shopper-side view of the same thing.
 //
+// A shopper told 503 with Retry-After (the order service's in-flight limit, an open
+// circuit) waits and sends the same order with the same Idempotency-Key again, for at most
+// PATIENCE_MS: with thousands at once most are first turned away, and a sale where they gave
+// up would leave units unsold.
+//
+// Thousands of shoppers are signed in before the run (load-tests/sign-in.py, TOKENS_FILE: a
+// JSON array of {customer_id, token}, one per VU, shared by every VU); without it each VU
+// signs its shopper in before the sale opens.
+//
 // Env: VUS (100), SKU (hot-sneaker), STOCK (10), ADMIN_TOKEN, START_DELAY_MS (1000),
-// POLL_MAX_MS (20000), MAX_ERROR_RATE (0), VERBOSE.
+// POLL_MAX_MS (20000), PATIENCE_MS (60000), TOKENS_FILE, MAX_ERROR_RATE (0), VERBOSE.
 
 import http from 'k6/http';
 import { check, sleep } from 'k6';
+import { SharedArray } from 'k6/data';
 import exec from 'k6/execution';
 import { Counter, Gauge, Rate, Trend } from 'k6/metrics';
 
@@ -37,6 +47,7 @@ import {
   preflight,
   summaryWriter,
   tokenFor,
+  usePresigned,
   uuidv4,
 } from '../lib/common.js';
 
@@ -47,6 +58,11 @@ const POLL_MAX_MS = envInt('POLL_MAX_MS', 20000);
 const MAX_ERROR_RATE = envNumber('MAX_ERROR_RATE', 0);
 const STOCK = envInt('STOCK', 10);
 const ADMIN_TOKEN = envString('ADMIN_TOKEN', '');
+const PATIENCE_MS = envInt('PATIENCE_MS', 60000);
+const TOKENS_FILE = envString('TOKENS_FILE', '');
+// One copy for all VUs (setup's data would be copied into each of thousands of VUs).
+const presigned = TOKENS_FILE ? new SharedArray('shoppers', () => JSON.parse(open(TOKENS_FILE))) : null;
+if (presigned && presigned.length < VUS) throw new Error(`${TOKENS_FILE} has ${presigned.length} shoppers for ${VUS} VUs`);
 
 const checkoutDuration = new Trend('checkout_duration', true);
 const confirmed = new Counter('flash_confirmed');
@@ -59,6 +75,10 @@ const stockBefore = new Gauge('flash_stock_before');
 const stockAfter = new Gauge('flash_stock_after');
 const serverConfirmed = new Gauge('flash_confirmed_server');
 const oversold = new Counter('flash_oversold');
+// Answers 503 + Retry-After waited out, and when each shopper had a definitive answer
+// (ms after the sale opened: its max is how long the sale took).
+const turnedAway = new Counter('flash_turned_away');
+const answeredAfter = new Trend('flash_answered_after', true);
 
 export const options = {
   scenarios: {
@@ -71,7 +91,7 @@ export const options = {
     },
   },
   // Teardown lists VUS customers' orders; the default 60 s is plenty, but say so.
-  teardownTimeout: '120s',
+  teardownTimeout: '300s',
   thresholds: {
     // The one that must never happen: more confirmations than units.
     flash_oversold: ['count==0'],
@@ -84,7 +104,14 @@ export const options = {
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
 };
 
-const customerOf = (runId, vu) => `lt-${runId}-fs-${vu}`;
+const customerOf = (runId, vu) => (presigned ? presigned[vu - 1].customer_id : `lt-${runId}-fs-${vu}`);
+
+/** The shopper of VU `vu`, signed in (before the run, or now). */
+function signIn(runId, vu) {
+  const customer = customerOf(runId, vu);
+  if (presigned) usePresigned({ [customer]: presigned[vu - 1].token });
+  return { customer, token: tokenFor(customer) };
+}
 
 // Tops the product up to STOCK units. The key is per run: a retried request adds nothing.
 function restock(product, runId) {
@@ -122,14 +149,21 @@ export function setup() {
 
 export default function (data) {
   // Signed in before the sale opens: at the start every shopper only checks out.
-  const customer = customerOf(data.runId, exec.vu.idInTest);
-  const token = tokenFor(customer);
+  const { customer, token } = signIn(data.runId, exec.vu.idInTest);
   const wait = data.startAt - Date.now();
   if (wait > 0) sleep(wait / 1000);
 
   const key = uuidv4();
   const body = orderBody(customer, [{ sku: SKU, quantity: 1 }], CARDS.success);
-  const res = postOrder(body, key, `lt-${data.runId}-${key}`, { timeout: '15s' });
+  const giveUpAt = Date.now() + PATIENCE_MS;
+  let res;
+  for (;;) {
+    res = postOrder(body, key, `lt-${data.runId}-${key}`, { timeout: '15s' });
+    const retryAfter = Number(res.headers['Retry-After']);
+    if (res.status !== 503 || !retryAfter || Date.now() + retryAfter * 1000 > giveUpAt) break;
+    turnedAway.add(1);
+    sleep(Math.min(retryAfter, 5));
+  }
 
   let status = null;
   let reason = null;
@@ -146,6 +180,7 @@ export default function (data) {
 
   const isConfirmed = status === 'confirmed';
   const isSoldOut = status === 'rejected' && reason === 'out_of_stock';
+  if (isConfirmed || isSoldOut) answeredAfter.add(Date.now() - data.startAt);
   if (isConfirmed) confirmed.add(1);
   else if (isSoldOut) soldOut.add(1);
   else otherOutcome.add(1, { http_status: String(res.status) });
@@ -171,7 +206,7 @@ export function teardown(data) {
   for (let vu = 1; vu <= VUS; vu++) {
     // As each shopper (signed in again here: teardown runs apart from the VUs).
     const res = http.get(`${ORDER_URL}/orders`, {
-      headers: authHeaders(tokenFor(customerOf(data.runId, vu))),
+      headers: authHeaders(signIn(data.runId, vu).token),
       tags: { name: 'GET /orders (mine)' },
     });
     const orders = json(res);
@@ -204,5 +239,7 @@ export const handleSummary = summaryWriter('flash-sale', (data) => {
     `  confirmed: ${seen} seen by shoppers, ${metricValue(data, 'flash_confirmed_server', 'value', NaN)} on the server` +
       ` (expected ${Math.min(before, VUS)})`,
     `  409 out_of_stock: ${metricValue(data, 'flash_sold_out', 'count')}, other outcomes: ${metricValue(data, 'flash_other_outcome', 'count')}`,
+    `  503 waited out: ${metricValue(data, 'flash_turned_away', 'count')}; every shopper answered within ` +
+      `${(metricValue(data, 'flash_answered_after', 'max', NaN) / 1000).toFixed(1)} s of the opening`,
   ];
 });

@@ -126,14 +126,30 @@ export function tokenFor(customerId) {
     headers: { 'Content-Type': 'application/json' },
     tags: { name: 'sign in' },
     timeout: '10s',
-    responseCallback: http.expectedStatuses(200, 201, 409),
+    responseCallback: http.expectedStatuses(200, 201, 409, 503),
   };
-  let res = http.post(`${ORDER_URL}/customers`, credentials, params);
-  if (res.status === 409) res = http.post(`${ORDER_URL}/sessions`, credentials, params);
+  let res = signInOnce(`${ORDER_URL}/customers`, credentials, params);
+  if (res.status === 409) res = signInOnce(`${ORDER_URL}/sessions`, credentials, params);
   const body = res.status === 200 || res.status === 201 ? json(res) : null;
   if (!body || !body.token) return null;
   tokens[customerId] = body.token;
   return body.token;
+}
+
+/**
+ * One sign-up or sign-in, sent again (at most 5 times) while the order service answers 503
+ * with Retry-After: it hashes only a few passwords at once and tells the rest to come back
+ * (`sign_in_busy`, nothing created).
+ */
+function signInOnce(url, credentials, params) {
+  let res;
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    res = http.post(url, credentials, params);
+    const wait = Number(res.headers['Retry-After']);
+    if (res.status !== 503 || !wait) break;
+    sleep(Math.min(wait, 5));
+  }
+  return res;
 }
 
 // Tokens signed in by setup() (signInAhead), shared with every VU through setup's data.

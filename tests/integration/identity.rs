@@ -89,3 +89,65 @@ async fn a_customer_registers_signs_in_and_gets_a_token_that_proves_who_they_are
     assert_eq!(stored, 1);
     c.stop().await;
 }
+
+/// Each Argon2id hash holds 19 MiB and tens of milliseconds of a core: hundreds at once
+/// (a load run's shoppers signing up together) took 12 GB and starved the checkouts. At
+/// most `PASSWORD_HASHING_SLOTS` run at once; a request that cannot get a slot within 2 s
+/// is told to come back (503 `sign_in_busy`, Retry-After), and nothing is half-created.
+#[actix_web::test]
+async fn a_burst_of_sign_ups_is_hashed_a_few_at_a_time_and_the_rest_told_to_come_back() {
+    const BURST: usize = 200;
+    let c = Checkout::start_with(Knobs {
+        password_hashing_slots: 1,
+        ..Knobs::default()
+    })
+    .await;
+    let sign_up = |i: usize| {
+        let (http, url) = (c.http.clone(), c.order.url("/customers"));
+        async move {
+            let body = json!({ "customer_id": format!("burst-{i}"), "password": "correct horse" });
+            let res = http.post(url).json(&body).send().await.unwrap();
+            let status = res.status().as_u16();
+            let retry_after = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (i, status, retry_after, res.json::<Value>().await.unwrap())
+        }
+    };
+    let answers = futures_util::future::join_all((0..BURST).map(sign_up)).await;
+
+    let mut turned_away = Vec::new();
+    for (i, status, retry_after, body) in &answers {
+        match status {
+            201 => {}
+            503 => {
+                assert_eq!(body["error"]["code"], "sign_in_busy", "{body:#}");
+                assert_eq!(retry_after.as_deref(), Some("1"));
+                turned_away.push(*i);
+            }
+            other => panic!("sign-up {i}: {other} {body:#}"),
+        }
+    }
+    assert!(
+        !turned_away.is_empty(),
+        "all {BURST} sign-ups waited for one hashing slot: the wait is unbounded"
+    );
+    let created = BURST - turned_away.len();
+    let stored = Checkout::count(
+        &c.order_db,
+        "SELECT count(*) FROM customers WHERE id LIKE 'burst-%'",
+    )
+    .await;
+    assert_eq!(
+        stored as usize, created,
+        "a customer stored without an answer, or the reverse"
+    );
+
+    // Told to come back, they can: the slots were not leaked by the requests turned away.
+    for i in turned_away.iter().take(3) {
+        let (_, status, _, body) = sign_up(*i).await;
+        assert_eq!(status, 201, "{body:#}");
+    }
+    c.stop().await;
+}

@@ -49,6 +49,8 @@ pub struct Knobs {
     pub reservation_ttl: Duration,
     /// The consumers' queues: classic (the single-node stack) or quorum (the HA stack).
     pub queue_type: QueueType,
+    /// Password hashes at once: 2 (a 2-core machine's default) whatever the test machine has.
+    pub password_hashing_slots: usize,
 }
 
 impl Default for Knobs {
@@ -63,6 +65,7 @@ impl Default for Knobs {
             backpressure_max_depth: 500,
             reservation_ttl: Duration::from_secs(15 * 60),
             queue_type: QueueType::Classic,
+            password_hashing_slots: 2,
         }
     }
 }
@@ -222,6 +225,7 @@ impl Backends {
         settings.integrity_settle = Duration::from_secs(2);
         settings.alert_thresholds.queue_oldest_secs = knobs.alert_queue_oldest_secs;
         settings.checkout_max_in_flight = knobs.checkout_max_in_flight;
+        settings.password_hashing_slots = knobs.password_hashing_slots;
         settings
     }
 
@@ -260,6 +264,7 @@ impl Backends {
                     knobs.alert_queue_oldest_secs.to_string(),
                 ),
                 ("CHECKOUT_MAX_IN_FLIGHT", knobs.checkout_max_in_flight.to_string()),
+                ("PASSWORD_HASHING_SLOTS", knobs.password_hashing_slots.to_string()),
             ]
             .map(|(k, v)| (k.to_string(), v)),
         );

@@ -6,5 +6,6 @@ crate::migrator!(
     crate::messaging::ProcessedEvents, crate::messaging::ProcessedEventsRetention, crate::messaging::FaultSwitches;
     m20261204_000001_returned_reservations,
     m20261205_100006_consumer_switches,
-    m20261205_100007_replica_switch
+    m20261205_100007_replica_switch,
+    m20261205_200001_reservation_mode
 );

@@ -1,11 +1,9 @@
 //! The inventory HTTP API.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, web};
 use platform_contracts::inventory::{
-    Line, Product, Reservation, ReservationStatus, ReserveRequest, ReservedLine, RestockRequest,
-    SettleResponse, Shortage,
+    Line, Product, ProductReservationMode, Reservation, ReservationMode, ReservationStatus, ReserveRequest,
+    ReservedLine, RestockRequest, SettleResponse, Shortage,
 };
 use platform_db::reads::Tolerant;
 use platform_http::{Admin, ApiError, Caller, IdempotencyKey, OrderOnly};
@@ -15,12 +13,14 @@ use sea_orm::DatabaseConnection;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::stock;
+use crate::{batching::Reservations, stock};
 
 #[derive(Clone)]
 pub struct State {
     pub db: DatabaseConnection,
-    pub reservation_ttl: Duration,
+    /// Takes reservations: on the product's row, or in batches for a product in `batched`
+    /// mode.
+    pub reservations: Reservations,
     pub faults: Faults,
 }
 
@@ -34,7 +34,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         .route("/reservations/{order_id}/release", web::post().to(release))
         .route("/reservations/{order_id}/commit", web::post().to(commit))
         .route("/reservations/{order_id}/return", web::post().to(return_stock))
-        .route("/admin/products/{sku}/restock", web::post().to(restock));
+        .route("/admin/products/{sku}/restock", web::post().to(restock))
+        .route(
+            "/admin/products/{sku}/reservation-mode",
+            web::put().to(set_reservation_mode),
+        );
 }
 
 #[derive(OpenApi)]
@@ -51,7 +55,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         release,
         commit,
         return_stock,
-        restock
+        restock,
+        set_reservation_mode
     ),
     components(schemas(
         RestockRequest,
@@ -62,7 +67,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: State) {
         ReservedLine,
         Shortage,
         SettleResponse,
-        ReservationStatus
+        ReservationStatus,
+        ReservationMode,
+        ProductReservationMode
     ))
 )]
 struct ApiDoc;
@@ -100,14 +107,10 @@ async fn reserve(
     body: web::Json<ReserveRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.faults.inject("reserve").await?;
-    let (reservation, created) = stock::reserve(
-        &state.db,
-        body.order_id,
-        &body.lines,
-        correlation.as_str(),
-        state.reservation_ttl,
-    )
-    .await?;
+    let (reservation, created) = state
+        .reservations
+        .reserve(body.order_id, &body.lines, correlation.as_str())
+        .await?;
     tracing::info!(order_id = %body.order_id, created, "reservation");
     Ok(if created {
         HttpResponse::Created().json(reservation)
@@ -214,4 +217,34 @@ async fn restock(
     } else {
         HttpResponse::Ok().json(product)
     })
+}
+
+/// Operator action: how a product's reservations take its stock, `row` (each its own
+/// transaction) or `batched` (many per transaction, for a truly hot product; see
+/// batching.rs). Setting the mode it already has changes nothing.
+#[utoipa::path(
+    put,
+    path = "/admin/products/{sku}/reservation-mode",
+    request_body = ProductReservationMode,
+    responses(
+        (status = 200, description = "set", body = ProductReservationMode),
+        (status = 400, description = "the body names another product, or an unknown mode"),
+        (status = 401), (status = 404)
+    )
+)]
+async fn set_reservation_mode(
+    _: Admin,
+    state: web::Data<State>,
+    sku: web::Path<String>,
+    body: web::Json<ProductReservationMode>,
+) -> Result<HttpResponse, ApiError> {
+    if body.sku != *sku {
+        return Err(crate::InventoryError::Invalid(format!(
+            "the body names {} and the path {sku}",
+            body.sku
+        ))
+        .into());
+    }
+    state.reservations.set_mode(&sku, body.mode).await?;
+    Ok(HttpResponse::Ok().json(body.into_inner()))
 }

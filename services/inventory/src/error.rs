@@ -25,6 +25,9 @@ pub enum InventoryError {
     ProductNotFound,
     #[error("the Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
+    /// A reservation batch (batching.rs) failed as a whole: nothing of it was held.
+    #[error("the reservation batch failed: {0}")]
+    BatchFailed(String),
     #[error(transparent)]
     Database(#[from] DbErr),
 }
@@ -63,6 +66,14 @@ impl From<InventoryError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used with a different request",
             ),
+            InventoryError::BatchFailed(cause) => {
+                tracing::warn!(%cause, "reservation batch failed");
+                ApiError::unavailable(
+                    "reservation_batch_failed",
+                    "the batch this reservation was in failed and nothing was held; retry",
+                    1,
+                )
+            }
             InventoryError::Database(e) => platform_db::api_error(e),
         }
     }

@@ -5,6 +5,7 @@
 //! and no lock is ever held across a network call.
 
 mod api;
+mod batching;
 mod error;
 mod events;
 mod expiry;
@@ -88,7 +89,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     );
     let state = api::State {
         db: infra.db.clone(),
-        reservation_ttl: settings.reservation_ttl,
+        reservations: batching::Reservations::new(infra.db.clone(), settings.reservation_ttl),
         faults: subscriber.faults.clone(),
     };
     let app = subscriber.serve(&infra, FAULT_OPERATIONS, move |cfg| {

@@ -238,7 +238,7 @@ async fn explain_shortage(
 }
 
 /// Answers a repeated reserve from what the first one stored.
-async fn replay(
+pub(crate) async fn replay(
     db: &DatabaseConnection,
     order_id: Uuid,
     lines: &[Line],

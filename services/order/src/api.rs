@@ -24,11 +24,14 @@ use crate::{
     OrderError,
     cancel::{self, Cancelled},
     checkout::{self, Answer, Checkout},
-    compensation, identity, orders,
+    compensation,
+    identity::{self, HashingSlots},
+    orders,
 };
 
-pub fn routes(cfg: &mut web::ServiceConfig, state: Checkout) {
+pub fn routes(cfg: &mut web::ServiceConfig, state: Checkout, hashing: HashingSlots) {
     cfg.app_data(web::Data::new(state))
+        .app_data(web::Data::new(hashing))
         .route("/openapi.json", web::get().to(openapi))
         .route(CUSTOMERS_PATH, web::post().to(register))
         .route(SESSIONS_PATH, web::post().to(sign_in))
@@ -110,14 +113,16 @@ fn respond(answer: Answer) -> HttpResponse {
         (status = 201, description = "registered and signed in", body = SignedIn),
         (status = 400, description = "invalid customer id or password"),
         (status = 409, description = "customer_exists"),
+        (status = 503, description = "sign_in_busy: every password-hashing slot stayed taken; retry after Retry-After"),
     )
 )]
 async fn register(
     state: web::Data<Checkout>,
+    hashing: web::Data<HashingSlots>,
     keys: web::Data<CustomerKeys>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let signed_in = identity::register(&state.db, &keys, body.into_inner()).await?;
+    let signed_in = identity::register(&state.db, &hashing, &keys, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(signed_in))
 }
 
@@ -129,14 +134,16 @@ async fn register(
     responses(
         (status = 200, description = "signed in", body = SignedIn),
         (status = 401, description = "invalid_credentials (the same for an unknown customer)"),
+        (status = 503, description = "sign_in_busy: every password-hashing slot stayed taken; retry after Retry-After"),
     )
 )]
 async fn sign_in(
     state: web::Data<Checkout>,
+    hashing: web::Data<HashingSlots>,
     keys: web::Data<CustomerKeys>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let signed_in = identity::sign_in(&state.db, &keys, body.into_inner()).await?;
+    let signed_in = identity::sign_in(&state.db, &hashing, &keys, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(signed_in))
 }
 

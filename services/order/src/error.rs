@@ -37,6 +37,8 @@ pub enum OrderError {
     CustomerExists,
     #[error("wrong customer id or password")]
     InvalidCredentials,
+    #[error("every password-hashing slot stayed taken")]
+    SignInBusy,
     #[error("compensation not found or not parked")]
     CompensationNotParked,
     #[error("internal error: {0}")]
@@ -105,6 +107,11 @@ impl From<OrderError> for ApiError {
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
                 "wrong customer id or password",
+            ),
+            OrderError::SignInBusy => ApiError::unavailable(
+                "sign_in_busy",
+                "too many sign-ups and sign-ins at once; retry after Retry-After seconds",
+                1,
             ),
             OrderError::CompensationNotParked => {
                 ApiError::not_found("compensation_not_parked", "no parked compensation with this id")

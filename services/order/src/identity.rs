@@ -10,6 +10,12 @@
 //!   costs an attacker real time per guess), computed off the async workers
 //!   (`spawn_blocking`): a hash takes tens of milliseconds of CPU on purpose, and would stall
 //!   every request sharing that worker.
+//! - At most one hash per core runs at once (`HashingSlots`); the others wait up to
+//!   `HASH_QUEUE_WAIT`, then get 503 `sign_in_busy` with Retry-After. Without the bound a
+//!   burst of sign-ups is a denial of service: each Argon2id hash holds 19 MiB, and a load
+//!   run whose shoppers signed up at once had the order service hashing hundreds at a time
+//!   (12 GB of memory, three quarters of a core, checkouts failing behind it; see
+//!   docs/benchmarks.md).
 //! - A wrong password and an unknown customer get the same answer (401
 //!   `invalid_credentials`) after the same work (a hash is verified either way), so the
 //!   answer does not tell anyone which customer ids exist.
@@ -23,6 +29,9 @@ use platform_contracts::identity::{Credentials, SignedIn};
 use platform_http::{Customer, CustomerKeys};
 use sea_orm::{ConnectionTrait, DatabaseConnection, raw_sql};
 use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 use crate::OrderError;
 
@@ -30,9 +39,45 @@ use crate::OrderError;
 pub const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 128;
 
+/// How long a sign-up or sign-in waits for a hashing slot before it is told to come back.
+pub const HASH_QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+/// The password hashes this instance may compute at once. Clones share the slots.
+#[derive(Clone)]
+pub struct HashingSlots(Arc<Semaphore>);
+
+impl HashingSlots {
+    pub fn new(slots: usize) -> Self {
+        Self(Arc::new(Semaphore::new(slots.max(1))))
+    }
+
+    /// Runs `work` (a hash) on the blocking pool once a slot is free, or fails with
+    /// `SignInBusy` after `HASH_QUEUE_WAIT`. The slot is held until the hash ends, even if
+    /// the request is dropped meanwhile (the blocking task cannot be stopped).
+    async fn hash<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, OrderError> + Send + 'static,
+    ) -> Result<T, OrderError> {
+        let slot = match tokio::time::timeout(HASH_QUEUE_WAIT, self.0.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => slot,
+            _ => {
+                metrics::counter!("customer_sign_in_busy_total").increment(1);
+                return Err(OrderError::SignInBusy);
+            }
+        };
+        actix_web::rt::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        })
+        .await
+        .map_err(|e| OrderError::Internal(format!("password hashing task: {e}")))?
+    }
+}
+
 /// Registers a new customer and signs them in.
 pub async fn register(
     db: &DatabaseConnection,
+    slots: &HashingSlots,
     keys: &CustomerKeys,
     credentials: Credentials,
 ) -> Result<SignedIn, OrderError> {
@@ -44,13 +89,14 @@ pub async fn register(
         )));
     }
     let password = credentials.password;
-    let hash = blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
-            .map(|h| h.to_string())
-            .map_err(|e| OrderError::Internal(format!("password hash: {e}")))
-    })
-    .await?;
+    let hash = slots
+        .hash(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+                .map(|h| h.to_string())
+                .map_err(|e| OrderError::Internal(format!("password hash: {e}")))
+        })
+        .await?;
     let id = credentials.customer_id;
     let inserted = db
         .execute_raw(raw_sql!(
@@ -69,6 +115,7 @@ pub async fn register(
 /// Signs a customer in: a token, or 401 `invalid_credentials` whatever was wrong.
 pub async fn sign_in(
     db: &DatabaseConnection,
+    slots: &HashingSlots,
     keys: &CustomerKeys,
     credentials: Credentials,
 ) -> Result<SignedIn, OrderError> {
@@ -85,14 +132,15 @@ pub async fn sign_in(
     // An unknown customer costs the same hash verification as a known one.
     let stored = stored.unwrap_or_else(|| UNKNOWN_CUSTOMER_HASH.to_string());
     let password = credentials.password;
-    let matches = blocking(move || {
-        let hash =
-            PasswordHash::new(&stored).map_err(|e| OrderError::Internal(format!("stored hash: {e}")))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok())
-    })
-    .await?;
+    let matches = slots
+        .hash(move || {
+            let hash =
+                PasswordHash::new(&stored).map_err(|e| OrderError::Internal(format!("stored hash: {e}")))?;
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok())
+        })
+        .await?;
     if known && matches {
         Ok(signed_in(keys, &id))
     } else {
@@ -144,14 +192,6 @@ pub fn valid_customer_id(id: &str) -> Result<(), OrderError> {
             "customer_id must be 1 to 64 letters, digits or - _ . @".into(),
         ))
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, OrderError> + Send + 'static,
-) -> Result<T, OrderError> {
-    actix_web::rt::task::spawn_blocking(work)
-        .await
-        .map_err(|e| OrderError::Internal(format!("password hashing task: {e}")))?
 }
 
 /// The hash of a password nobody has, with the default parameters: what an unknown

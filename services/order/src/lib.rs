@@ -84,6 +84,9 @@ pub struct Settings {
     /// Checkouts in progress at once; beyond it, 503 + Retry-After instead of an unbounded
     /// queue of waiting requests.
     pub checkout_max_in_flight: usize,
+    /// Password hashes computed at once (identity.rs's `HashingSlots`); defaults to the
+    /// number of cores.
+    pub password_hashing_slots: usize,
 }
 
 impl Settings {
@@ -122,6 +125,7 @@ impl Settings {
             integrity_window: Duration::from_secs(15 * 60),
             alert_thresholds: Thresholds::default(),
             checkout_max_in_flight: 256,
+            password_hashing_slots: std::thread::available_parallelism().map_or(2, usize::from),
         }
     }
 
@@ -165,6 +169,7 @@ impl Settings {
                 outbox_oldest_secs: parse("ALERT_OUTBOX_OLDEST_SECS", d.alert_thresholds.outbox_oldest_secs)?,
             },
             checkout_max_in_flight: parse("CHECKOUT_MAX_IN_FLIGHT", d.checkout_max_in_flight)?,
+            password_hashing_slots: parse("PASSWORD_HASHING_SLOTS", d.password_hashing_slots)?.max(1),
             ..d
         })
     }
@@ -290,10 +295,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.checkout_max_in_flight)),
         settings: settings.clone(),
     };
+    let hashing = identity::HashingSlots::new(settings.password_hashing_slots);
     let ops_routes = ops.routes();
     let integrity_routes = integrity.routes();
     let app = infra.serve(vec![], move |cfg| {
-        api::routes(cfg, state.clone());
+        api::routes(cfg, state.clone(), hashing.clone());
         journey::routes(cfg, journey.clone());
         demo::routes(cfg, demo.clone());
         ops_routes(cfg);

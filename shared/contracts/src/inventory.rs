@@ -113,3 +113,27 @@ pub struct RestockRequest {
     /// Units to add (1 to 100,000).
     pub quantity: i32,
 }
+
+states! {
+    /// How a product's reservations take its stock (`stock.rs`, `batching.rs` in inventory).
+    pub enum ReservationMode {
+        /// Each reservation its own transaction on the product's row: every buyer of the
+        /// product waits for the row lock of the one before, for a commit each.
+        Row => "row",
+        /// Single-line reservations of the product queue up and are taken many per
+        /// transaction: one lock and one commit for a whole batch (for truly hot products).
+        Batched => "batched",
+    }
+}
+
+/// `PUT /admin/products/{sku}/reservation-mode`: the body, and the answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ProductReservationMode {
+    pub sku: String,
+    pub mode: ReservationMode,
+}
+
+/// `PUT` here sets how the product's reservations take its stock.
+pub fn reservation_mode_path(sku: &str) -> String {
+    format!("/admin/products/{sku}/reservation-mode")
+}
