@@ -17,25 +17,29 @@ HOT_SKU=${HOT_SKU:-hot-sneaker}
 
 # Backends of the inventory database waiting for a lock, and active, every 20 ms while k6
 # runs: lines "epoch waiting active". One psql session for all samples (psql's \watch), so the
-# sampler costs a query per sample, not a process; stopped by SIGINT (lock_waits_stop).
+# sampler costs a query per sample, not a process. lock_waits_stop ends that session from the
+# server side (its application_name), which ends psql whatever user and wrapper run it.
 lock_waits_start() { # samples-file
   local query="SELECT round(extract(epoch FROM clock_timestamp())::numeric, 3),
     count(*) FILTER (WHERE wait_event_type = 'Lock'), count(*) FILTER (WHERE state = 'active')
     FROM pg_stat_activity WHERE datname = 'inventory' AND pid <> pg_backend_pid()"
   printf '%s\n\\watch 0.02\n' "$query" |
-    as_postgres "$PG_BIN/psql" -h "$PG_RUN" -p "$PG_PORT" -U postgres -d postgres -X -q -A -t -F ' ' \
-      >"$1" 2>/dev/null &
+    as_postgres "$PG_BIN/psql" -h "$PG_RUN" -p "$PG_PORT" -U postgres \
+      -d "dbname=postgres application_name=lock-sampler" -X -q -A -t -F ' ' >"$1" 2>/dev/null &
   LOCK_SAMPLER=$!
 }
 
 lock_waits_stop() {
-  pkill -INT -P "$LOCK_SAMPLER" psql 2>/dev/null || kill -INT "$LOCK_SAMPLER" 2>/dev/null || true
+  pg_query "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lock-sampler'" >/dev/null || true
+  local i
+  for ((i = 0; i < 50; i++)); do kill -0 "$LOCK_SAMPLER" 2>/dev/null || break; sleep 0.1; done
+  kill "$LOCK_SAMPLER" 2>/dev/null || true
   wait "$LOCK_SAMPLER" 2>/dev/null || true
 }
 
 # Commits and rollbacks in the inventory database so far (pg_stat_database).
 inventory_transactions() {
-  pg_admin_psql -A -t -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'inventory'"
+  pg_query "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'inventory'"
 }
 
 set_reservation_mode() { # mode

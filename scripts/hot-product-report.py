@@ -25,6 +25,14 @@ def fmt(value, digits=1, unit=""):
     return "-" if value is None else f"{value:,.{digits}f}{unit}"
 
 
+def counter(text, name):
+    """A counter's value in one scrape (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def lock_waits(path):
     """From the 20 ms samples: the sale's window (from the first sample with an active
     backend to the last), the mean and peak of backends waiting for a lock, and the
@@ -73,15 +81,15 @@ for sale in sorted(p for p in results.iterdir() if p.is_dir() and (p / "mode.txt
     labels = f'mode="{mode}"'
     reserve_before = histogram(before_inv, "inventory_reserve_duration_seconds", labels)
     reserve_after = histogram(after_inv, "inventory_reserve_duration_seconds", labels)
-    batches_before = histogram(before_inv, "inventory_reservation_batch_size")
-    batches_after = histogram(after_inv, "inventory_reservation_batch_size")
     transactions = None
     try:
         transactions = int(read(sale / "transactions-after.txt")) - int(read(sale / "transactions-before.txt"))
     except ValueError:
         pass
     reservations = count(reserve_before, reserve_after)
-    batches = count(batches_before, batches_after)
+    batches = counter(after_inv, "inventory_reservation_batches_total") - counter(
+        before_inv, "inventory_reservation_batches_total"
+    )
     platform_cpu, k6_cpu = cpu(sale)
     confirmed = metric(summary, "flash_confirmed_server", "value")
     waits = lock_waits(sale / "lock-waits.txt")

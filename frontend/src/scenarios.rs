@@ -16,7 +16,10 @@ use futures_util::future::join_all;
 use platform_config::Component;
 use platform_contracts::{
     identity::{CUSTOMERS_PATH, Credentials, SignedIn},
-    inventory::{PRODUCTS_PATH, Product, RestockRequest},
+    inventory::{
+        PRODUCTS_PATH, Product, ProductReservationMode, ReservationMode, RestockRequest,
+        reservation_mode_path,
+    },
     ops::{
         DATABASE_OUTAGE_PATH, Fault, FaultMode, REPLICA_DOWN_PATH, REPLICA_LAG_PATH, ReaderMode,
         ReaderSwitch, ReplicaSwitch,
@@ -65,6 +68,8 @@ struct FlashSalePage {
     /// Units an operator's restock added before the sale (0 without the admin token).
     restocked: i32,
     available_after: i64,
+    /// The sale ran with the product in `batched` reservation mode.
+    batched: bool,
 }
 
 /// A scenario's shopper: a new customer (`{name}-{8 hex}`, a random password nobody
@@ -751,8 +756,44 @@ async fn run_scenario(
                 },
             )
         }
-        "flash-sale" => {
+        "flash-sale" | "flash-sale-batched" => {
             let shoppers = 50;
+            // The batched variant sets the product's reservation mode for this sale and
+            // back to `row` after it (services/inventory/src/batching.rs).
+            let mode = if name.as_str() == "flash-sale-batched" {
+                ReservationMode::Batched
+            } else {
+                ReservationMode::Row
+            };
+            let set_mode = |mode: ReservationMode| {
+                let (backend, correlation, token) = (backend.clone(), correlation.clone(), token.clone());
+                async move {
+                    backend
+                        .request(
+                            reqwest::Method::PUT,
+                            Component::Inventory,
+                            &reservation_mode_path("hot-sneaker"),
+                            &correlation,
+                        )
+                        .admin(token.as_deref())
+                        .json(&ProductReservationMode {
+                            sku: "hot-sneaker".into(),
+                            mode,
+                        })
+                        .send()
+                        .await
+                }
+            };
+            if mode == ReservationMode::Batched {
+                let reply = set_mode(mode).await;
+                if !reply.ok() {
+                    return Ok(views::error(
+                        StatusCode::BAD_GATEWAY,
+                        "Could not set the reservation mode",
+                        reply.message(),
+                    ));
+                }
+            }
             let sku_path = format!("{PRODUCTS_PATH}/hot-sneaker");
             let stock = |backend: Backend, correlation: CorrelationId, path: String| async move {
                 backend
@@ -801,6 +842,9 @@ async fn run_scenario(
                 .filter_map(placed)
                 .filter(|view| view.order.reason_code.as_deref() == Some("out_of_stock"))
                 .count();
+            if mode == ReservationMode::Batched {
+                set_mode(ReservationMode::Row).await;
+            }
             let after = stock(backend.get_ref().clone(), correlation.clone(), sku_path).await?;
             render(
                 StatusCode::OK,
@@ -812,6 +856,7 @@ async fn run_scenario(
                     available_before: before,
                     restocked,
                     available_after: after.map_or(0, |p| p.available.into()),
+                    batched: mode == ReservationMode::Batched,
                 },
             )
         }

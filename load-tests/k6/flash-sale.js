@@ -87,7 +87,7 @@ export const options = {
       executor: 'per-vu-iterations',
       vus: VUS,
       iterations: 1,
-      maxDuration: `${Math.ceil((START_DELAY_MS + POLL_MAX_MS) / 1000) + 30}s`,
+      maxDuration: `${Math.ceil((START_DELAY_MS + PATIENCE_MS + POLL_MAX_MS) / 1000) + 30}s`,
     },
   },
   // Teardown lists VUS customers' orders; the default 60 s is plenty, but say so.

@@ -451,6 +451,19 @@ test('flash sale: stock before and after, never oversold', async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'scenario-flash-sale.png'), fullPage: true });
 });
 
+test('flash sale, batched: the same outcome, the mode set for the sale and back after', async () => {
+  const page = await operatorPage();
+  await runScenario(page, 'flash-sale-batched', /\/scenarios\/flash-sale-batched$/);
+  const before = Number(await page.textContent('#flash-before'));
+  const confirmed = Number(await page.textContent('#flash-confirmed'));
+  const after = Number(await page.textContent('#flash-after'));
+  assert.match(await page.textContent('#flash-mode'), /Batched reservations/);
+  assert.ok(before >= 10, `restocked to at least 10 first (${before})`);
+  assert.equal(confirmed, Math.min(before, 50), 'as many sold as there were units');
+  assert.equal(after, before - confirmed, 'never negative, nothing lost');
+  await page.screenshot({ path: join(ARTIFACTS, 'scenario-flash-sale-batched.png'), fullPage: true });
+});
+
 test('the broker down: the checkout succeeds, its event waits in the outbox, then goes out', async () => {
   const page = await operatorPage();
   await runScenario(page, 'broker-down', /\/orders\/[0-9a-f-]{36}$/);
