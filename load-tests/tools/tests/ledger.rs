@@ -21,6 +21,8 @@ const VANISHED: &str = "00000000-0000-0000-0000-0000000d0001";
 const TWIN_A: &str = "00000000-0000-0000-0000-0000000e0001";
 const TWIN_B: &str = "00000000-0000-0000-0000-0000000e0002";
 const STRANGER: &str = "00000000-0000-0000-0000-0000000e0003";
+/// Created just before the run's first request, by the scenario before it.
+const BEFORE: &str = "00000000-0000-0000-0000-0000000e0005";
 /// Confirmed, but none of its effects happened.
 const HOLLOW: &str = "00000000-0000-0000-0000-0000000e0004";
 
@@ -171,6 +173,18 @@ async fn a_consistent_run_passes_and_reports_the_checkout_the_platform_finished_
     let platform = Platform::create("ledger_ok").await;
     let mut run = Run::new("ok");
     consistent_run(&platform, &mut run).await;
+    // The last order of the scenario run just before this one, created 250 ms before this
+    // run's first request was sent: not this run's, so not unexpected.
+    exec(
+        &platform.order,
+        &format!(
+            "INSERT INTO orders (id, customer_id, status, reason_code, total_amount_minor, payment_method, correlation_id, deadline_at, created_at)
+             VALUES ('{BEFORE}', 'rs-previous', 'rejected', 'payment_declined', 1800, '4000000000000002', 'c', now(),
+                     to_timestamp({} / 1000.0));",
+            run.t0 - 50 - 250
+        ),
+    )
+    .await;
 
     let (code, report, verdict) = run.check(&platform);
 
