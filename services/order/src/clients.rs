@@ -208,12 +208,6 @@ impl Dependency {
             Some(c) => request.header(reqwest::header::AUTHORIZATION, &**c),
             None => request,
         };
-        // The order service never reads inventory's or payment's replica with their write
-        // tokens: spare them asking their primary for one (a round trip each, per checkout).
-        let request = request.header(
-            reqwest::header::HeaderName::from_static("prefer"),
-            platform_http::OMIT_TOKEN,
-        );
         let call = async move {
             let response = request.send().await.map_err(classify)?;
             let status = response.status();

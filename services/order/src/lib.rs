@@ -70,9 +70,6 @@ pub struct Settings {
     /// long published rows are kept.
     pub outbox_batch: i64,
     pub outbox_poll: Duration,
-    /// How long the relay lets commit notifications gather before a pass (outbox.rs's
-    /// `listen`): fewer, larger passes for that much more fan-out lag.
-    pub outbox_gather: Duration,
     pub outbox_retention: Duration,
     /// How often the heartbeat event is published (analytics alerts when it stops).
     pub heartbeat_interval: Duration,
@@ -120,7 +117,6 @@ impl Settings {
             compensation_interval: Duration::from_millis(500),
             outbox_batch: 100,
             outbox_poll: Duration::from_millis(1_000),
-            outbox_gather: Duration::ZERO,
             outbox_retention: Duration::from_secs(3_600),
             heartbeat_interval: Duration::from_secs(5),
             ops_interval: Duration::from_secs(2),
@@ -161,7 +157,6 @@ impl Settings {
             compensation_interval: ms("COMPENSATION_INTERVAL_MS", d.compensation_interval)?,
             outbox_batch: parse("OUTBOX_BATCH", d.outbox_batch)?,
             outbox_poll: ms("OUTBOX_POLL_MS", d.outbox_poll)?,
-            outbox_gather: ms("OUTBOX_GATHER_MS", d.outbox_gather)?,
             outbox_retention: secs("OUTBOX_RETENTION_SECS", d.outbox_retention.as_secs())?,
             heartbeat_interval: ms("HEARTBEAT_INTERVAL_MS", d.heartbeat_interval)?,
             ops_interval: ms("OPS_SAMPLE_INTERVAL_MS", d.ops_interval)?,
@@ -243,11 +238,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         database_url: settings.service.database_url.clone(),
     };
     let relay_worker = periodic::start("outbox-relay", settings.outbox_poll, relay);
-    platform_messaging::outbox::listen(
-        settings.service.database_url.clone(),
-        relay_worker.clone(),
-        settings.outbox_gather,
-    );
+    platform_messaging::outbox::listen(settings.service.database_url.clone(), relay_worker.clone());
     let heartbeat = heartbeat::Heartbeat {
         db: background.clone(),
     };

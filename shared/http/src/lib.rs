@@ -21,7 +21,7 @@ pub mod server;
 pub mod service_auth;
 
 pub use admin::{Admin, AdminToken};
-pub use consistency::{CONSISTENCY_HEADER, OMIT_TOKEN, WriteStamp};
+pub use consistency::{CONSISTENCY_HEADER, WriteStamp};
 pub use customer_auth::{Customer, CustomerKeys, Reader};
 pub use error::ApiError;
 pub use health::Probe;

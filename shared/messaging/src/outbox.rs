@@ -236,12 +236,7 @@ impl platform_service::periodic::Pass for Relay {
 ///
 /// The listener has its own connection (not one borrowed from the service's pool, which
 /// it would hold forever).
-///
-/// `gather`: how long to let notifications gather before waking the relay (0: at once).
-/// Under load every checkout's commit notifies; waking a pass for each costs a claim, a
-/// confirm round trip and a mark per event, where a short wait lets one pass publish the
-/// several that arrived meanwhile, for that much more fan-out lag.
-pub fn listen(database_url: String, relay: Addr<Periodic>, gather: Duration) {
+pub fn listen(database_url: String, relay: Addr<Periodic>) {
     // Supervised: a lost connection (or a panic) restarts the loop after a backoff. It
     // ends only when the relay is gone (the service is shutting down).
     supervisor::supervise("outbox-listener", move || {
@@ -251,10 +246,6 @@ pub fn listen(database_url: String, relay: Addr<Periodic>, gather: Duration) {
             listener.listen("outbox").await?;
             while relay.connected() {
                 listener.recv().await?;
-                if !gather.is_zero() {
-                    tokio::time::sleep(gather).await;
-                    while listener.next_buffered().is_some() {}
-                }
                 relay.do_send(Wake);
             }
             Ok(())
