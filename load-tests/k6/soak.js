@@ -9,7 +9,15 @@
 import exec from 'k6/execution';
 
 import { checkout, openWorkload } from '../lib/checkout-flow.js';
-import { metricValue, newRunId, parseDuration, preflight, summaryWriter } from '../lib/common.js';
+import {
+  metricValue,
+  newRunId,
+  parseDuration,
+  preflight,
+  signInAhead,
+  summaryWriter,
+  usePresigned,
+} from '../lib/common.js';
 
 const workload = openWorkload({ rate: 20, duration: '5m' });
 const DURATION_MS = parseDuration(workload.duration);
@@ -32,7 +40,9 @@ export const options = {
 
 export function setup() {
   preflight();
-  return { runId: newRunId() };
+  const runId = newRunId();
+  // As in checkout.js: shoppers signed in before the soak, reused by any VU k6 adds.
+  return { runId, tokens: signInAhead(runId, 'soak', workload.preVUs) };
 }
 
 /** Which fifth of the run this moment falls in: first, middle (2nd-4th) or last. */
@@ -44,11 +54,13 @@ function windowNow() {
 }
 
 export default function (data) {
+  usePresigned(data.tokens);
   checkout({
     runId: data.runId,
     scenario: 'soak',
     cardKind: 'success',
     pollMaxMs: workload.pollMaxMs,
+    shoppers: workload.preVUs,
     tags: { window: windowNow() },
   });
 }
