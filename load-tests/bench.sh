@@ -23,24 +23,27 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   exit 2
 fi
 
-# CPU ticks (user + system) and memory (PSS, kB) of a server and the processes it
-# runs: its process group (the Erlang VM under rabbitmq-server) and its direct children
-# (PostgreSQL backends, each in a session of its own). Backends that exited during the run
-# are not counted: the services' pools keep theirs open.
-group_usage() { # pid -> "ticks peak_kb"
-  local pgid pid ticks=0 peak=0 fields hwm
-  pgid=$(ps -o pgid= -p "$1" 2>/dev/null | tr -d ' ') || { echo "0 0"; return; }
+# CPU ticks (user + system), memory (PSS, kB) and the system ticks alone of a server and
+# the processes it runs: its process group (the Erlang VM under rabbitmq-server) and its
+# direct children (PostgreSQL backends, each in a session of its own). Backends that exited
+# during the run are not counted: the services' pools keep theirs open. The system ticks
+# say how much of a process's CPU the kernel spent for it (sockets, wake-ups, fsync): the
+# share that fewer round trips would save, where faster code would not.
+group_usage() { # pid -> "ticks peak_kb system_ticks"
+  local pgid pid ticks=0 peak=0 sys=0 fields hwm
+  pgid=$(ps -o pgid= -p "$1" 2>/dev/null | tr -d ' ') || { echo "0 0 0"; return; }
   for pid in $(ps -e -o pid=,ppid=,pgid= | awk -v g="$pgid" -v r="$1" '$3 == g || $2 == r { print $1 }' | sort -u); do
     read -ra fields <"/proc/$pid/stat" 2>/dev/null || continue
     ticks=$((ticks + fields[13] + fields[14]))
+    sys=$((sys + fields[14]))
     # PSS: shared pages (PostgreSQL's shared buffers) divided among the processes sharing them.
     hwm=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null)
     peak=$((peak + ${hwm:-0}))
   done
-  echo "$ticks $peak"
+  echo "$ticks $peak $sys"
 }
 
-usage_snapshot() { # -> lines "name ticks peak_kb"
+usage_snapshot() { # -> lines "name ticks peak_kb system_ticks"
   local name pid
   for name in "${SERVICES[@]}"; do
     pid=$(running_pid "$name" "${BINARY[$name]}") && echo "$name $(group_usage "$pid")"
@@ -53,10 +56,12 @@ usage_snapshot() { # -> lines "name ticks peak_kb"
 }
 
 # CPU seconds used by children that finished between two `times` outputs (its second
-# line: children's user and system time, e.g. "1m2.345s 0m0.678s").
-children_cpu_seconds() { # times-before times-after
+# line: children's user and system time, e.g. "1m2.345s 0m0.678s"), then the system
+# seconds alone.
+children_cpu_seconds() { # times-before times-after -> "total system"
   awk 'FNR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
-                  if (NR == FNR) before = t; else printf "%.2f\n", t - before }' "$1" "$2"
+                  if (NR == FNR) { before = t; sys_before = p[1] * 60 + p[2] }
+                  else printf "%.2f %.2f\n", t - before, p[1] * 60 + p[2] - sys_before }' "$1" "$2"
 }
 
 scrape_metrics() { # dir label
@@ -263,14 +268,15 @@ measured_run() { # results-dir scenario [run-k6 args...]
   elapsed=$(awk -v a="$started_at" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
   echo "$elapsed" >"$results/elapsed.txt"
   usage_snapshot >"$results/usage-after.txt"
-  # CPU as a percentage of one core over the scenario, and the memory at its end (k6's
-  # memory is not measured: 0).
+  # CPU as a percentage of one core over the scenario, the memory at its end (k6's memory
+  # is not measured: 0) and the share of that CPU spent in the kernel, in %.
   {
-    awk -v secs="$elapsed" -v hz="$(getconf CLK_TCK)" 'NR == FNR { before[$1] = $2; next }
-      { printf "%s %.1f %d\n", $1, ($2 - before[$1]) / hz / secs * 100, $3 }' \
+    awk -v secs="$elapsed" -v hz="$(getconf CLK_TCK)" 'NR == FNR { before[$1] = $2; sys[$1] = $4; next }
+      { t = $2 - before[$1]; printf "%s %.1f %d %.0f\n", $1, t / hz / secs * 100, $3,
+        (t > 0 ? ($4 - sys[$1]) / t * 100 : 0) }' \
       "$results/usage-before.txt" "$results/usage-after.txt"
     children_cpu_seconds "$results/times-before.txt" "$results/times-after.txt" |
-      awk -v secs="$elapsed" '{ printf "k6 %.1f 0\n", $1 / secs * 100 }'
+      awk -v secs="$elapsed" '{ printf "k6 %.1f 0 %.0f\n", $1 / secs * 100, ($1 > 0 ? $2 / $1 * 100 : 0) }'
   } >"$results/processes.txt"
   # Stopped after the figures above, so the sampler's own processes are not counted as k6.
   replica_lag_stop

@@ -63,7 +63,7 @@ def cpu(path):
     elapsed = float(read(path / "elapsed.txt", "0") or 0)
     platform = k6 = 0.0
     for line in read(path / "processes.txt").splitlines():
-        name, percent, _ = line.split()
+        name, percent = line.split()[:2]
         if name == "k6":
             k6 += float(percent) / 100 * elapsed
         else:

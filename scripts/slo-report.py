@@ -74,10 +74,11 @@ def main(run, p99, p95):
             f"\nAt {best}/s ({confirmed:.0f} confirmed in {elapsed:.0f} s): **{platform / confirmed * 1000:.1f} ms of CPU "
             f"per checkout, everything counted but k6** (k6 {k6 / confirmed * 1000:.1f} ms more).\n"
         )
-        print("| Process | CPU % of one core | ms per checkout |")
-        print("| --- | --- | --- |")
+        print("| Process | CPU % of one core | ms per checkout | of it in the kernel |")
+        print("| --- | --- | --- | --- |")
         for p in sorted(procs, key=lambda p: -float(p[1])):
-            print(f"| {p[0]} | {float(p[1]):.1f} | {float(p[1]) / 100 * elapsed / confirmed * 1000:.2f} |")
+            kernel = f"{p[3]} %" if len(p) > 3 else "not measured"
+            print(f"| {p[0]} | {float(p[1]):.1f} | {float(p[1]) / 100 * elapsed / confirmed * 1000:.2f} | {kernel} |")
     print(f"\nStatements per checkout, fan-out lag and latencies: [at-best/report.md](at-best/report.md).\n")
 
     # The ceilings at the start and the end of the run, and the best rate as a share of them.
