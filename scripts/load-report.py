@@ -101,7 +101,8 @@ for row in read("processes.txt").splitlines():
     name, cpu, rss, *kernel = row.split()
     cpu_total += float(cpu)
     memory = f"{int(rss) / 1024:.0f} MiB" if int(rss) else "not measured"
-    in_kernel = f"{kernel[0]} %" if kernel else "not measured"
+    # A process that barely ran (the frontend: a tick or two) has no share worth a figure.
+    in_kernel = "–" if float(cpu) < 0.5 else f"{kernel[0]} %" if kernel else "not measured"
     lines.append(f"| {name} | {float(cpu):.0f} % | {in_kernel} | {memory} |")
 # The figure that says how far a machine can go: CPU time per confirmed checkout, every
 # process on the machine counted (k6 too, it shares the cores), against the cores there are.

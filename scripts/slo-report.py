@@ -77,7 +77,8 @@ def main(run, p99, p95):
         print("| Process | CPU % of one core | ms per checkout | of it in the kernel |")
         print("| --- | --- | --- | --- |")
         for p in sorted(procs, key=lambda p: -float(p[1])):
-            kernel = f"{p[3]} %" if len(p) > 3 else "not measured"
+            # A process that barely ran (the frontend: a tick or two) has no share worth a figure.
+            kernel = "–" if float(p[1]) < 0.5 else f"{p[3]} %" if len(p) > 3 else "not measured"
             print(f"| {p[0]} | {float(p[1]):.1f} | {float(p[1]) / 100 * elapsed / confirmed * 1000:.2f} | {kernel} |")
     print(f"\nStatements per checkout, fan-out lag and latencies: [at-best/report.md](at-best/report.md).\n")
 
