@@ -469,6 +469,12 @@ impl Checkout {
     }
 }
 
+/// The order outbox's unpublished events, heartbeats left out: the tests write a heartbeat
+/// every 500 ms (`HEARTBEAT_INTERVAL_MS` above) through the same outbox, so one may be
+/// waiting at any moment, while every business event must have left once things settle.
+pub const UNPUBLISHED_BUSINESS_EVENTS: &str =
+    "SELECT count(*) FROM outbox WHERE published_at IS NULL AND event_type <> 'order.heartbeat'";
+
 /// Fetches until `done` holds, or fails the test after `within` showing the last value.
 async fn poll<F, Fut>(within: Duration, what: &str, fetch: F, done: impl Fn(&Value) -> bool) -> Value
 where
