@@ -335,16 +335,6 @@ async fn retry_compensation(
         .await?
         .ok_or(OrderError::CompensationNotParked)?;
     tracing::warn!(compensation = %compensation.id, order_id = %compensation.order_id, "operator retried a parked compensation");
-    orders::record(
-        &state.db,
-        compensation.order_id,
-        compensation.kind.as_str(),
-        "retried_by_operator",
-        None,
-        "operator",
-        &compensation.correlation_id,
-    )
-    .await?;
     state.saga.compensations.wake();
     Ok(HttpResponse::Ok().json(compensation))
 }

@@ -25,7 +25,7 @@ use platform_contracts::{
 };
 use platform_service::periodic::{Periodic, Wake};
 use platform_telemetry::CorrelationId;
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, raw_sql};
+use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, Statement, TransactionTrait, raw_sql};
 use uuid::Uuid;
 
 use crate::{
@@ -144,14 +144,12 @@ impl Compensator {
         let id = c.id;
         match result {
             Ok(_) => {
-                self.db
-                    .execute_raw(raw_sql!(
-                        Postgres,
-                        r#"UPDATE compensations SET status = 'done', attempts = attempts + 1, last_error = NULL,
-                               updated_at = now() WHERE id = {id} AND status = 'pending'"#
-                    ))
-                    .await?;
-                self.note(c, "done", "done", None).await?;
+                let done = raw_sql!(
+                    Postgres,
+                    r#"UPDATE compensations SET status = 'done', attempts = attempts + 1, last_error = NULL,
+                           updated_at = now() WHERE id = {id} AND status = 'pending'"#
+                );
+                self.settle(c, done, "done", "done", None).await?;
                 tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, "compensation done");
             }
             Err(e) if e.is_transient() && c.attempts + 1 < self.policy.max_attempts => {
@@ -162,16 +160,15 @@ impl Compensator {
                     e.retry_after(),
                 );
                 let (delay_ms, error) = (delay.as_millis() as i64, e.to_string());
-                self.db
-                    .execute_raw(raw_sql!(
-                        Postgres,
-                        r#"UPDATE compensations SET attempts = attempts + 1, last_error = {error},
-                               next_attempt_at = now() + {delay_ms} * interval '1 millisecond', updated_at = now()
-                           WHERE id = {id} AND status = 'pending'"#
-                    ))
-                    .await?;
+                let retry = raw_sql!(
+                    Postgres,
+                    r#"UPDATE compensations SET attempts = attempts + 1, last_error = {error},
+                           next_attempt_at = now() + {delay_ms} * interval '1 millisecond', updated_at = now()
+                       WHERE id = {id} AND status = 'pending'"#
+                );
                 let detail = format!("{e}; retry in {delay_ms} ms");
-                self.note(c, "retry_scheduled", "retried", Some(&detail)).await?;
+                self.settle(c, retry, "retry_scheduled", "retried", Some(&detail))
+                    .await?;
                 tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, error = %e, delay_ms, "compensation will be retried");
             }
             Err(e) => self.park(c, &e).await?,
@@ -179,18 +176,29 @@ impl Compensator {
         Ok(())
     }
 
-    /// The attempt's outcome on the order's timeline (`outcome`) and in the metrics
-    /// (`counted_as`).
-    async fn note(
+    /// Applies the attempt's outcome to the compensation (`change`) and tells it on the
+    /// order's timeline (`outcome`) in one transaction, then counts it in the metrics
+    /// (`counted_as`). Returns whether the change applied.
+    ///
+    /// One transaction because a reader between two commits would see the compensation
+    /// `done` with no `done` on the timeline (a CI run caught exactly that). And nothing is
+    /// told when the change matched no row: the compensation is no longer pending (an
+    /// operator or another instance settled it), so this attempt changed nothing.
+    async fn settle(
         &self,
         c: &Compensation,
+        change: Statement,
         outcome: &str,
         counted_as: &'static str,
         detail: Option<&str>,
-    ) -> Result<(), OrderError> {
+    ) -> Result<bool, OrderError> {
         let kind = c.kind.as_str();
+        let txn = self.db.begin().await?;
+        if txn.execute_raw(change).await?.rows_affected() == 0 {
+            return Ok(false); // dropping the transaction rolls it back
+        }
         orders::record(
-            &self.db,
+            &txn,
             c.order_id,
             kind,
             outcome,
@@ -199,21 +207,22 @@ impl Compensator {
             &c.correlation_id,
         )
         .await?;
+        txn.commit().await?;
         metrics::counter!("order_compensations_total", "kind" => kind, "outcome" => counted_as).increment(1);
-        Ok(())
+        Ok(true)
     }
 
     /// Out of attempts, or refused for good: stop retrying, keep the record, raise the alarm.
     async fn park(&self, c: &Compensation, e: &CallError) -> Result<(), OrderError> {
         let (id, error) = (c.id, e.to_string());
-        self.db
-            .execute_raw(raw_sql!(
-                Postgres,
-                r#"UPDATE compensations SET status = 'parked', attempts = attempts + 1, last_error = {error},
-                       updated_at = now() WHERE id = {id} AND status = 'pending'"#
-            ))
-            .await?;
-        self.note(c, "parked", "parked", Some(&error)).await?;
+        let parked = raw_sql!(
+            Postgres,
+            r#"UPDATE compensations SET status = 'parked', attempts = attempts + 1, last_error = {error},
+                   updated_at = now() WHERE id = {id} AND status = 'pending'"#
+        );
+        if !self.settle(c, parked, "parked", "parked", Some(&error)).await? {
+            return Ok(());
+        }
         tracing::error!(
             alert = "compensation_parked",
             compensation = %c.id,
@@ -274,15 +283,33 @@ pub async fn list(
     .await?)
 }
 
-/// Operator action: put a parked compensation back in the queue, with fresh attempts.
+/// Operator action: put a parked compensation back in the queue, with fresh attempts, and
+/// tell it on the order's timeline in the same transaction (the worker may run the retry
+/// at once; its outcome must not appear on the timeline before the operator's retry does).
 pub async fn retry_parked(db: &DatabaseConnection, id: Uuid) -> Result<Option<Compensation>, OrderError> {
-    Ok(Compensation::find_by_statement(raw_sql!(
+    let txn = db.begin().await?;
+    let Some(compensation) = Compensation::find_by_statement(raw_sql!(
         Postgres,
         r#"UPDATE compensations SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
            WHERE id = {id} AND status = 'parked'
            RETURNING id, order_id, kind, status, attempts, next_attempt_at, last_error, correlation_id,
                      created_at, updated_at"#
     ))
-    .one(db)
-    .await?)
+    .one(&txn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    orders::record(
+        &txn,
+        compensation.order_id,
+        compensation.kind.as_str(),
+        "retried_by_operator",
+        None,
+        "operator",
+        &compensation.correlation_id,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some(compensation))
 }
