@@ -227,6 +227,24 @@ async fn a_rate_limited_compensation_is_retried_and_completes() {
     assert!(release[0]["detail"].as_str().unwrap().contains("429"));
     assert_eq!(done["compensations"][0]["attempts"], 3);
     assert_eq!(c.product("plant").await["reserved"], 0);
+    // The compensation's last change and the `done` that tells it on the timeline were
+    // written by one transaction (rows of one transaction share its id, `xmin`): a reader
+    // can never see the one without the other. Written apart, a CI run once read the
+    // compensation done with no `done` on the timeline.
+    let together = Checkout::count(
+        &c.order_db,
+        &format!(
+            "SELECT count(*) FROM compensations c JOIN order_timeline t
+               ON t.order_id = c.order_id AND t.step = c.kind AND t.outcome = 'done' AND t.xmin = c.xmin
+             WHERE c.order_id = '{}'",
+            order["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(
+        together, 1,
+        "the compensation and its timeline entry were committed apart"
+    );
     c.stop().await;
 }
 
