@@ -215,8 +215,10 @@ impl platform_service::periodic::Pass for Relay {
                 Ok(n as i64 == self.batch)
             }
             Err(e) => {
-                // The broker is down or refused: drop the channel, wait longer each time
-                // (capped), and retry. The rows stay in the outbox; nothing is lost.
+                // The broker is down, refused, or had no queue for an event (see
+                // `publish_confirmed`): drop the channel, wait longer each time (capped), and
+                // retry. The rows stay in the outbox; nothing is lost. The batch's events that
+                // did reach their queues go again: consumers deduplicate them.
                 *self.channel.lock().await = None;
                 let mut b = self.backoff.lock().expect("backoff lock");
                 b.failures += 1;

@@ -61,6 +61,16 @@ pub fn with_headers(properties: &BasicProperties, set: &[(&str, AMQPValue)]) -> 
 
 /// Publishes and waits for the broker's confirm. Only a confirmed message may be
 /// considered sent (and its outbox row, or the delivery it replaces, let go).
+///
+/// `mandatory`: a message that reaches no queue is returned, and that is an error here. A
+/// broker confirms a message it could not route as readily as one it stored, so without it
+/// an event published while no queue is bound (a broker that lost its definitions, a queue
+/// deleted by mistake, the relay reconnecting before any consumer has declared its queue)
+/// would be confirmed, marked published and lost. With it the outbox row stays and the
+/// relay tries again; a retry or a dead letter that finds no queue is not acknowledged and
+/// comes back. What `mandatory` cannot see: a message routed to some queues but not all
+/// (one consumer's queue missing); durable queues that survive restarts (and quorum queues
+/// in the HA stack) are what protect against that.
 pub async fn publish_confirmed(
     channel: &Channel,
     exchange: &str,
@@ -72,7 +82,10 @@ pub async fn publish_confirmed(
         .basic_publish(
             exchange.into(),
             routing_key.into(),
-            BasicPublishOptions::default(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
             body,
             properties,
         )
@@ -82,5 +95,12 @@ pub async fn publish_confirmed(
         !confirm.is_nack(),
         "the broker refused (nack) a message for {routing_key}"
     );
+    if let Some(returned) = confirm.take_message() {
+        anyhow::bail!(
+            "the broker could not route a message for {routing_key:?} to any queue ({} {})",
+            returned.reply_code,
+            returned.reply_text
+        );
+    }
     Ok(())
 }

@@ -67,6 +67,14 @@ impl TestVhost {
             .expect("grant vhost permissions");
     }
 
+    /// Deletes a queue (and its bindings): a broker that lost it, or an operator's mistake.
+    pub async fn delete_queue(&self, queue: &str) {
+        self.management
+            .call(Method::DELETE, &format!("api/queues/{}/{queue}", self.name), None)
+            .await
+            .expect("delete queue");
+    }
+
     /// A queue as the management API reports it (depth, consumers, message stats...).
     pub async fn queue(&self, queue: &str) -> Value {
         self.management
