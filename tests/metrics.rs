@@ -47,6 +47,11 @@ async fn metrics_move_as_the_platform_works() {
             r["status"] == "committed"
         })
         .await;
+        // Captured by payment's consumer, so it has seen the event (its lag is read below).
+        c.eventually(&c.payment, &format!("/payments/{id}"), |p| {
+            p["status"] == "captured"
+        })
+        .await;
     }
     c.eventually(&c.order, "/ops/outbox", |o| {
         o["backlog"] == 0 && o["published_last_minute"].as_i64() >= Some(3)
