@@ -150,11 +150,7 @@ async fn an_event_no_queue_would_receive_stays_in_the_outbox_until_one_does() {
             .await;
         assert_eq!(paused.status(), 200);
         let queue = format!("{name}.order-events");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while c.vhost.queue(&queue).await["consumers"] != 0 {
-            assert!(tokio::time::Instant::now() < deadline, "{queue} still consumed");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        c.eventually_queue(&queue, |q| q["consumers"] == 0).await;
         c.vhost.delete_queue(&queue).await;
     }
     let order = place_with_correlation(

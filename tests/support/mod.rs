@@ -358,15 +358,14 @@ impl Checkout {
         .await
     }
 
+    /// Polls the broker's report of a queue until `done` holds.
+    pub async fn eventually_queue(&self, queue: &str, done: impl Fn(&Value) -> bool) -> Value {
+        poll(Duration::from_secs(20), queue, || self.vhost.queue(queue), done).await
+    }
+
     /// Waits until the broker reports a queue with nothing ready or unacknowledged.
     pub async fn eventually_queue_empty(&self, queue: &str) {
-        poll(
-            Duration::from_secs(20),
-            queue,
-            || self.vhost.queue(queue),
-            |q| q["messages"] == 0,
-        )
-        .await;
+        self.eventually_queue(queue, |q| q["messages"] == 0).await;
     }
 
     /// Waits until every consumer's queue is empty, then a moment more for the last
