@@ -149,8 +149,9 @@ impl Compensator {
                     r#"UPDATE compensations SET status = 'done', attempts = attempts + 1, last_error = NULL,
                            updated_at = now() WHERE id = {id} AND status = 'pending'"#
                 );
-                self.settle(c, done, "done", "done", None).await?;
-                tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, "compensation done");
+                if self.settle(c, done, "done", "done", None).await? {
+                    tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, "compensation done");
+                }
             }
             Err(e) if e.is_transient() && c.attempts + 1 < self.policy.max_attempts => {
                 let delay = platform_runtime::retry_policy::delay_for(
@@ -167,9 +168,12 @@ impl Compensator {
                        WHERE id = {id} AND status = 'pending'"#
                 );
                 let detail = format!("{e}; retry in {delay_ms} ms");
-                self.settle(c, retry, "retry_scheduled", "retried", Some(&detail))
-                    .await?;
-                tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, error = %e, delay_ms, "compensation will be retried");
+                if self
+                    .settle(c, retry, "retry_scheduled", "retried", Some(&detail))
+                    .await?
+                {
+                    tracing::info!(order_id = %c.order_id, correlation_id = %c.correlation_id, kind = %c.kind, error = %e, delay_ms, "compensation will be retried");
+                }
             }
             Err(e) => self.park(c, &e).await?,
         }
